@@ -1,0 +1,197 @@
+"""Build the pointwise GRPO dataset: two adjacent JSONL rows per preference pair (side 0, then side 1).
+
+    python -m grpo_bt_rm.data.build_dataset --dataset anthropic_hh --split test --prompt hh_score100_v1 \\
+        --out hh_test.jsonl --add_meta [--data_files 'raw/*.jsonl'] [--limit 1000 --shuffle --seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import random
+import sys
+import time
+from collections.abc import Iterable, Iterator
+
+from grpo_bt_rm.data.adapters import ADAPTERS, load_pairs
+from grpo_bt_rm.data.pairs import LoadStats, Pair, prompt_id
+from grpo_bt_rm.io import InputError, atomic_write, manifest_base, sha256_file, write_json
+from grpo_bt_rm.prompts import PROMPTS, PromptSpec, get_prompt
+
+log = logging.getLogger("grpo_bt_rm.build_dataset")
+
+
+def parse_sources(datasets: list[str], data_files: list[str] | None) -> list[tuple[str, list[str] | None]]:
+    """[(dataset, files-or-None)]. With several datasets each --data_files entry must be `name=glob`."""
+    names = [d.strip() for item in datasets for d in item.split(",") if d.strip()]
+    if not names:
+        raise InputError("--dataset: expected at least one dataset name")
+    for n in names:
+        ADAPTERS.get(n)
+    files: dict[str, list[str]] = {}
+    for entry in data_files or []:
+        name, sep, pattern = entry.partition("=")
+        if sep and name in ADAPTERS:
+            if name not in names:
+                raise InputError(f"--data_files {entry!r}: dataset {name!r} is not in --dataset {names}")
+            files.setdefault(name, []).append(pattern)
+        elif len(names) == 1:
+            files.setdefault(names[0], []).append(entry)
+        else:
+            raise InputError(f"--data_files {entry!r}: with several datasets write NAME=PATH (NAME in {names})")
+    return [(n, files.get(n)) for n in names]
+
+
+def side_flip(seed: int, key: str) -> bool:
+    """Whether this pair's responses are swapped: a pure function of (seed, pair key), so independent of order."""
+    return hashlib.md5(f"{seed}\x00{key}".encode()).digest()[0] & 1 == 1
+
+
+def prepare_pairs(
+    sources: list[tuple[str, list[str] | None]],
+    split: str,
+    *,
+    seed: int = 0,
+    shuffle: bool = False,
+    randomize_sides: bool = True,
+    dedupe: bool = False,
+    limit: int | None = None,
+    skip_bad: bool = False,
+) -> tuple[list[Pair], LoadStats]:
+    stats = LoadStats()
+    pairs: list[Pair] = []
+    for name, files in sources:
+        got, stats = load_pairs(name, split, files, skip_bad=skip_bad, stats=stats)
+        pairs.extend(got)
+    if dedupe:
+        seen: set[tuple[str, str, str]] = set()
+        kept = []
+        for p in pairs:
+            k = (p.context, *sorted((p.response_0, p.response_1)))
+            if k in seen:
+                stats.dropped["duplicate"] += 1
+                continue
+            seen.add(k)
+            kept.append(p)
+        pairs = kept
+    if shuffle:
+        random.Random(seed).shuffle(pairs)
+    if limit is not None:
+        pairs = pairs[:limit]
+    if randomize_sides:
+        pairs = [p.swapped() if side_flip(seed, p.key) else p for p in pairs]
+    stats.pairs = len(pairs)
+    return pairs, stats
+
+
+def pointwise_rows(pairs: Iterable[Pair], prompt: PromptSpec, add_meta: bool) -> Iterator[dict]:
+    for pair_id, p in enumerate(pairs):
+        pid = prompt_id(p.context) if add_meta else None
+        for side, response in ((0, p.response_0), (1, p.response_1)):
+            row = {
+                "messages": prompt.render(p.context, response),
+                "pair_id": pair_id,
+                "side": side,
+                "preferred_side": p.preferred_side,
+            }
+            if add_meta:
+                row.update(
+                    prompt_name=prompt.name,
+                    prompt_version=prompt.version,
+                    parser_name=prompt.parser,
+                    dataset=p.meta.get("dataset"),
+                    split=p.meta.get("split"),
+                    source_index=p.source_index,
+                    prompt_id=pid,
+                )
+            yield row
+
+
+def build(args: argparse.Namespace) -> dict:
+    start = time.time()
+    prompt = get_prompt(args.prompt)
+    sources = parse_sources(args.dataset, args.data_files)
+    pairs, stats = prepare_pairs(
+        sources,
+        args.split,
+        seed=args.seed,
+        shuffle=args.shuffle,
+        randomize_sides=args.randomize_sides,
+        dedupe=args.dedupe,
+        limit=args.limit,
+        skip_bad=args.skip_bad,
+    )
+    if not pairs:
+        raise InputError(f"no pairs left to write (read {stats.rows} rows, dropped {dict(stats.dropped)})")
+    n_rows = 0
+    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    with atomic_write(args.out) as f:
+        for row in pointwise_rows(pairs, prompt, args.add_meta):
+            f.write(dumps(row))
+            f.write("\n")
+            n_rows += 1
+    manifest = manifest_base(
+        kind="pointwise_dataset",
+        output=str(args.out),
+        sha256=sha256_file(args.out),
+        pairs=len(pairs),
+        rows=n_rows,
+        raw_rows=stats.rows,
+        dropped=dict(sorted(stats.dropped.items())),
+        malformed=stats.malformed,
+        malformed_examples=stats.malformed_examples[:10],
+        prompt={"name": prompt.name, "version": prompt.version, "parser": prompt.parser},
+        sources=[{"dataset": n, "data_files": f} for n, f in sources],
+        args=vars(args),
+        seconds=round(time.time() - start, 3),
+    )
+    write_json(f"{args.out}.manifest.json", manifest)
+    return manifest
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.data.build_dataset", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="output JSONL path (written atomically, plus <out>.manifest.json)")
+    p.add_argument("--dataset", action="append", default=None,
+                   help=f"source adapter(s), repeatable or comma-separated; one of {ADAPTERS.names()} "
+                   "(default summarize_from_feedback)")
+    p.add_argument("--split", default="train", help="split to read (hub split name, or a label for local files)")
+    p.add_argument("--data_files", action="append", default=None,
+                   help="local raw-format file(s) instead of the hub; repeatable, globs allowed; "
+                   "with several datasets write NAME=PATH")
+    p.add_argument("--limit", type=int, default=None, help="keep at most this many pairs (after dedupe/shuffle)")
+    p.add_argument("--prompt", default="score100_v1", help=f"judge prompt, one of {PROMPTS.names()}")
+    p.add_argument("--add_meta", action="store_true",
+                   help="add prompt_name/version, parser_name, dataset, split, source_index, prompt_id to rows")
+    p.add_argument("--seed", type=int, default=0, help="seed for --shuffle and --randomize_sides")
+    p.add_argument("--shuffle", action="store_true", help="shuffle pairs (seeded) before --limit")
+    p.add_argument("--randomize_sides", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw from the seed which response is side 0 (default on)")
+    p.add_argument("--dedupe", action="store_true", help="drop repeated (context, response, response) pairs")
+    p.add_argument("--skip_bad", action="store_true",
+                   help="skip malformed raw rows (counted in the manifest) instead of stopping")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = make_parser().parse_args(argv)
+    args.dataset = args.dataset or ["summarize_from_feedback"]
+    if args.limit is not None and args.limit <= 0:
+        raise SystemExit("error: --limit must be a positive integer")
+    try:
+        m = build(args)
+    except (InputError, KeyError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    log.info("wrote %d rows (%d pairs) to %s; dropped %s; malformed %d; %.1fs", m["rows"], m["pairs"], args.out,
+             m["dropped"], m["malformed"], m["seconds"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The Pair record every adapter yields, plus stable ids (`pair_key`, `prompt_id`) and load statistics."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Pair:
+    context: str
+    response_0: str
+    response_1: str
+    preferred_side: int  # 0 or 1
+    source_index: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return pair_key(self.meta.get("dataset", "?"), self.meta.get("split", "?"), self.source_index)
+
+    def swapped(self) -> Pair:
+        return Pair(self.context, self.response_1, self.response_0, 1 - self.preferred_side, self.source_index,
+                    self.meta)
+
+    @property
+    def chosen(self) -> str:
+        return self.response_0 if self.preferred_side == 0 else self.response_1
+
+    @property
+    def rejected(self) -> str:
+        return self.response_1 if self.preferred_side == 0 else self.response_0
+
+
+def pair_key(dataset: str, split: str, source_index: int) -> str:
+    """The stable id of a pair across tools (teacher records, eval completions): `dataset:split:index`."""
+    return f"{dataset}:{split}:{source_index}"
+
+
+def prompt_id(context: str) -> str:
+    """First 16 hex chars of md5(context): the id shared by the builder, density weights and reports."""
+    return hashlib.md5(context.encode("utf-8")).hexdigest()[:16]
+
+
+class Drop(Exception):  # noqa: N818  (control flow, not an error)
+    """Raised by an adapter for a well-formed row that yields no usable pair; `reason` is counted."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MalformedRow(Exception):  # noqa: N818
+    """Raised by an adapter for a row missing a field or holding the wrong type; the loader adds file/line."""
+
+    def __init__(self, field: str, problem: str = "missing"):
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+@dataclass
+class LoadStats:
+    rows: int = 0
+    pairs: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    malformed: int = 0
+    malformed_examples: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "pairs": self.pairs,
+            "dropped": dict(sorted(self.dropped.items())),
+            "malformed": self.malformed,
+            "malformed_examples": self.malformed_examples[:10],
+        }

@@ -1,0 +1,26 @@
+"""Shared fixtures: offline flags, a tiny random-weight Qwen2 built once per session, a temp base dir."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny Qwen2 + BPE tokenizer on disk (built in a few seconds, shared by the whole session)."""
+    from grpo_bt_rm.tiny import build_tiny
+
+    return build_tiny(tmp_path_factory.mktemp("tiny") / "tiny_qwen2")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_base_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRPO_BT_RM_BASE_DIR", str(tmp_path / "base"))
