@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Shared by the launchers (train_grpo.sh, train_sft.sh, merge_lora.sh, run_eval_sweep.sh): source, don't run.
+# Resolves the repo root and Python, and turns a device argument (`0,1` or `cpu`) into ms-swift settings.
+
+GBR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export GBR_ROOT
+
+# Prefer the repo's venv unless one is already active.
+if [ -z "${VIRTUAL_ENV:-}" ] && [ -x "$GBR_ROOT/.venv/bin/python" ]; then
+  export PATH="$GBR_ROOT/.venv/bin:$PATH"
+fi
+GBR_PY="${PYTHON:-python}"
+
+# One template and system prompt for SFT, GRPO and eval (eval reads them back from the run's args.json).
+# Without --system, ms-swift's qwen2_5 template injects its own default system prompt.
+: "${TEMPLATE:=qwen2_5}"
+: "${SYSTEM:=You are a careful, impartial judge of response quality.}"
+export TEMPLATE SYSTEM
+
+gbr_die() { echo "error: $*" >&2; exit 2; }
+
+# gbr_devices <gpu_list|cpu>: sets GBR_DEVICE_ARGS (array) and exports CUDA_VISIBLE_DEVICES / NPROC_PER_NODE.
+gbr_devices() {
+  local spec="${1:-}"
+  [ -n "$spec" ] || gbr_die "first argument must be a GPU list like 0,1 or 'cpu'"
+  GBR_DEVICE_ARGS=()
+  if [ "$spec" = "cpu" ]; then
+    export CUDA_VISIBLE_DEVICES=""
+    export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TRANSFORMERS_OFFLINE="${TRANSFORMERS_OFFLINE:-1}"
+    export HF_DATASETS_OFFLINE="${HF_DATASETS_OFFLINE:-1}"
+    export NPROC_PER_NODE="${NPROC_PER_NODE:-1}"
+    GBR_DEVICE_ARGS+=(--use_cpu true --check_model false --dataloader_num_workers 0 --dataloader_pin_memory false)
+    if [ "$NPROC_PER_NODE" -gt 1 ]; then
+      GBR_DEVICE_ARGS+=(--ddp_backend gloo)
+    fi
+  else
+    [[ "$spec" =~ ^[0-9]+(,[0-9]+)*$ ]] || gbr_die "device list '$spec' is not like 0 or 0,1,2 (or 'cpu')"
+    export CUDA_VISIBLE_DEVICES="$spec"
+    local n
+    n=$(awk -F, '{print NF}' <<<"$spec")
+    export NPROC_PER_NODE="${NPROC_PER_NODE:-$n}"
+  fi
+}
