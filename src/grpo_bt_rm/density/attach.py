@@ -1,0 +1,123 @@
+"""Add a `density_weight` column to every row of a pointwise dataset, from a density.compute output directory.
+
+    python -m grpo_bt_rm.density.attach --in hh_train.jsonl --weights runs/density/hh --out hh_train_dw.jsonl
+
+Both sides of a pair share a prompt, so they get the same weight. A prompt id absent from the weights is an
+error naming it. Writes <out> atomically plus <out>.manifest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from grpo_bt_rm.density.inputs import row_prompt_id
+from grpo_bt_rm.io import InputError, atomic_write, iter_jsonl, manifest_base, sha256_file, where, write_json
+
+log = logging.getLogger("grpo_bt_rm.density.attach")
+
+COLUMN = "density_weight"
+
+
+def load_weights(path: str | Path) -> tuple[dict[str, float], Path]:
+    """prompt_id -> weight from `weights.jsonl` (given the file or its directory)."""
+    path = Path(path)
+    file = path / "weights.jsonl" if path.is_dir() else path
+    if not file.is_file():
+        raise InputError(f"--weights {path}: no weights.jsonl there (run python -m grpo_bt_rm.density.compute)")
+    weights: dict[str, float] = {}
+    for lineno, obj in iter_jsonl(file):
+        pid, w = obj.get("prompt_id"), obj.get("weight")
+        if not isinstance(pid, str):
+            raise InputError(f"{where(file, lineno, 'prompt_id')}: expected a string")
+        if not isinstance(w, (int, float)) or not w > 0:
+            raise InputError(f"{where(file, lineno, 'weight')}: expected a positive number, got {w!r}")
+        weights[pid] = float(w)
+    return weights, file
+
+
+def attach(in_path: str, weights: dict[str, float], out_path: str, renormalize: bool = False) -> dict:
+    """Write `in_path` rows with `density_weight` to `out_path`; returns counts and the mean weight over pairs."""
+    rows: list[dict] = []
+    pair_weight: dict = {}
+    missing: dict[str, str] = {}
+    for lineno, row in iter_jsonl(in_path):
+        loc = where(in_path, lineno)
+        pid = row_prompt_id(row, loc)
+        if pid not in weights:
+            missing.setdefault(pid, loc)
+            continue
+        w = weights[pid]
+        key = row.get("pair_id", ("row", lineno))
+        if key in pair_weight and pair_weight[key] != w:
+            raise InputError(f"{where(in_path, lineno, 'prompt_id')}: pair {key} has two different prompts "
+                             f"(weights {pair_weight[key]} and {w})")
+        pair_weight[key] = w
+        row[COLUMN] = w
+        rows.append(row)
+    if missing:
+        shown = ", ".join(f"{pid} (first at {loc})" for pid, loc in list(missing.items())[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise InputError(f"{len(missing)} prompt id(s) of {in_path} are not in the weights: {shown}{more}; "
+                         "recompute the weights on this file")
+    if not rows:
+        raise InputError(f"{in_path}: no rows")
+    mean = sum(pair_weight.values()) / len(pair_weight)
+    factor = 1.0 / mean if renormalize else 1.0
+    with atomic_write(out_path) as f:
+        for row in rows:
+            row[COLUMN] = row[COLUMN] * factor
+            f.write(json.dumps(row, ensure_ascii=False))
+            f.write("\n")
+    return {"rows": len(rows), "pairs": len(pair_weight), "mean_weight_over_pairs": mean * factor,
+            "mean_before_renormalize": mean, "renormalized": renormalize,
+            "min": min(pair_weight.values()) * factor, "max": max(pair_weight.values()) * factor}
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.density.attach", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--in", dest="inp", required=True, help="pointwise JSONL from build_dataset")
+    p.add_argument("--weights", required=True, help="density.compute --out_dir (or its weights.jsonl)")
+    p.add_argument("--out", required=True, help="output JSONL (written atomically, plus <out>.manifest.json)")
+    p.add_argument("--renormalize", action="store_true",
+                   help="rescale so the weights average 1 over this file's pairs (useful when the weights were "
+                   "computed on a larger pool than this file)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = make_parser().parse_args(argv)
+    t0 = time.time()
+    try:
+        weights, wfile = load_weights(args.weights)
+        stats = attach(args.inp, weights, args.out, renormalize=args.renormalize)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    meta_path = wfile.parent / "metadata.json"
+    write_json(f"{args.out}.manifest.json", manifest_base(
+        kind="density_attached_dataset",
+        input={"path": args.inp, "sha256": sha256_file(args.inp)},
+        weights={"path": str(wfile), "sha256": sha256_file(wfile),
+                 "metadata": json.loads(meta_path.read_text()) if meta_path.is_file() else None},
+        output={"path": args.out, "sha256": sha256_file(args.out)},
+        column=COLUMN,
+        seconds=round(time.time() - t0, 3),
+        **stats,
+    ))
+    if abs(stats["mean_before_renormalize"] - 1.0) > 0.05 and not args.renormalize:
+        log.warning("mean weight over this file's pairs is %.3f, not 1: the weights were computed on other data "
+                    "(pass --renormalize to rescale)", stats["mean_before_renormalize"])
+    print(f"wrote {args.out}: {stats['rows']} rows, {stats['pairs']} pairs, weight {stats['min']:.3f}.."
+          f"{stats['max']:.3f}, mean over pairs {stats['mean_weight_over_pairs']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

