@@ -1,0 +1,243 @@
+"""Resolve a run and a checkpoint explicitly, then load the model and the ms-swift template training used.
+
+    run = resolve_run("out/grpo/v0-20250101-000000"); ck = resolve_checkpoint("checkpoint-200", run)
+    judge = load_judge(ck, run, dtype="fp32")   # judge.model, judge.tokenizer, judge.template
+
+Rules (the earlier system broke them):
+- `base` or `checkpoint-0` means the base model named in the run's args.json; nothing else does;
+- a directory with `adapter_config.json` is a LoRA adapter: the run's base model plus that adapter;
+- a directory with `config.json` and weights is a full model, loaded as is;
+- a missing path, or a directory that is neither, is an error. The base model is never substituted silently.
+- The chat template and system prompt come from args.json (`template`, `system`), rendered by ms-swift itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grpo_bt_rm.io import InputError
+
+log = logging.getLogger("grpo_bt_rm.eval.loading")
+
+BASE_NAMES = ("base", "checkpoint-0")
+WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin", "model*.safetensors.index.json")
+DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
+          "fp16": "float16", "float16": "float16"}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What eval needs from a training run: its directory and its args.json (empty when there is none)."""
+
+    run_dir: Path | None
+    args: dict = field(default_factory=dict)
+    args_path: Path | None = None
+
+    @property
+    def base_model(self) -> str | None:
+        return self.args.get("model")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    name: str  # e.g. "checkpoint-200", "base", or the directory name for an absolute path
+    kind: str  # "base" | "lora" | "full"
+    path: str  # the directory loaded (the base model dir for kind == "base")
+    step: int | None
+
+
+def _read_args(path: Path) -> dict:
+    try:
+        args = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: cannot read ms-swift args.json ({e})") from None
+    if not isinstance(args, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    return args
+
+
+def _version_key(p: Path) -> tuple[int, str]:
+    m = re.match(r"v(\d+)-", p.name)
+    return (int(m.group(1)) if m else -1, p.name)
+
+
+def resolve_run(run_dir: str | Path | None) -> RunInfo:
+    """A run dir holds args.json; an output dir holding ms-swift `vN-<time>/` runs resolves to the newest one."""
+    if run_dir is None:
+        return RunInfo(None)
+    d = Path(run_dir).expanduser()
+    if not d.is_dir():
+        raise InputError(f"--run_dir {str(run_dir)!r}: no such directory")
+    if (d / "args.json").is_file():
+        return RunInfo(d, _read_args(d / "args.json"), d / "args.json")
+    versions = sorted((p for p in d.glob("v*-*") if (p / "args.json").is_file()), key=_version_key)
+    if not versions:
+        raise InputError(f"--run_dir {str(run_dir)!r}: no args.json here nor in a vN-<timestamp>/ subdirectory")
+    chosen = versions[-1]
+    log.info("run_dir %s holds %d ms-swift runs; using the newest, %s", d, len(versions), chosen.name)
+    return RunInfo(chosen, _read_args(chosen / "args.json"), chosen / "args.json")
+
+
+def checkpoint_kind(path: Path) -> str | None:
+    if (path / "adapter_config.json").is_file():
+        return "lora"
+    if (path / "config.json").is_file() and any(any(path.glob(g)) for g in WEIGHT_GLOBS):
+        return "full"
+    return None
+
+
+def checkpoint_step(path: Path) -> int | None:
+    m = re.fullmatch(r"checkpoint-(\d+)", path.name)
+    if m:
+        return int(m.group(1))
+    state = path / "trainer_state.json"
+    if state.is_file():
+        try:
+            return int(json.loads(state.read_text())["global_step"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    return None
+
+
+def resolve_checkpoint(spec: str, run: RunInfo, model: str | None = None) -> Checkpoint:
+    """Turn `--checkpoint` (base | checkpoint-N | a path) into a Checkpoint, or raise InputError saying why."""
+    if spec in BASE_NAMES:
+        base = model or run.base_model
+        if not base:
+            raise InputError(f"--checkpoint {spec}: needs --run_dir (its args.json names the base model) or --model")
+        if not Path(base).expanduser().is_dir():
+            raise InputError(f"--checkpoint {spec}: base model {base!r} (from "
+                             f"{'--model' if model else run.args_path}) is not a local directory")
+        return Checkpoint("base", "base", str(Path(base).expanduser()), 0)
+    p = Path(spec).expanduser()
+    candidates = [p] if p.is_absolute() else ([run.run_dir / p] if run.run_dir else []) + [p]
+    found = next((c for c in candidates if c.exists()), None)
+    if found is None:
+        tried = ", ".join(str(c) for c in candidates)
+        raise InputError(f"--checkpoint {spec!r}: not found (tried {tried})")
+    if not found.is_dir():
+        raise InputError(f"--checkpoint {spec!r}: {found} is not a directory")
+    kind = checkpoint_kind(found)
+    if kind is None:
+        raise InputError(f"--checkpoint {spec!r}: {found} is neither a LoRA adapter (adapter_config.json) nor a "
+                         "full model (config.json + weights); refusing to fall back to the base model")
+    return Checkpoint(found.name, kind, str(found.resolve()), checkpoint_step(found))
+
+
+def run_for_checkpoint(run: RunInfo, ck: Checkpoint) -> RunInfo:
+    """Without --run_dir, ms-swift checkpoints carry their own args.json (in the dir or its parent)."""
+    if run.args or ck.kind == "base":
+        return run
+    for d in (Path(ck.path), Path(ck.path).parent):
+        if (d / "args.json").is_file():
+            return RunInfo(d, _read_args(d / "args.json"), d / "args.json")
+    return run
+
+
+@dataclass
+class TemplateSettings:
+    template: str
+    system: str | None  # None: the template's own default system prompt (what ms-swift does without --system)
+    max_length: int | None
+    truncation_strategy: str
+    source: str  # where template/system came from
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def template_settings(run: RunInfo, template: str | None = None, system: str | None = None) -> TemplateSettings:
+    """Template + system prompt: from args.json; flags only fill in when there is no args.json (else must agree)."""
+    a = run.args
+    if a:
+        for flag, key, value in (("--template", "template", template), ("--system", "system", system)):
+            if value is not None and value != a.get(key):
+                raise InputError(f"{flag} {value!r} disagrees with {run.args_path} ({key}={a.get(key)!r}); "
+                                 "eval must render prompts exactly as training did, so drop the flag")
+        if not a.get("template"):
+            raise InputError(f"{run.args_path}: field 'template' is empty; cannot reproduce the training prompt")
+        trunc = a.get("truncation_strategy") or "left"
+        return TemplateSettings(a["template"], a.get("system"), a.get("max_length"),
+                                "left" if trunc == "raise" else trunc, str(run.args_path))
+    if not template:
+        raise InputError("no args.json found for this model: pass --template (and --system if training used one)")
+    return TemplateSettings(template, system, None, "left", "flags")
+
+
+@dataclass
+class Judge:
+    model: Any
+    tokenizer: Any
+    template: Any
+    checkpoint: Checkpoint
+    settings: TemplateSettings
+    info: dict
+
+
+def torch_dtype(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    if name not in DTYPES:
+        raise InputError(f"--dtype {name!r}: expected one of auto, {', '.join(DTYPES)}")
+    return getattr(torch, DTYPES[name])
+
+
+def build_template(tokenizer, settings: TemplateSettings, args: dict | None = None):
+    """The ms-swift template in inference ('transformers') mode, as the GRPO rollout engine uses it."""
+    from swift.template import get_template
+
+    extra = {k: args[k] for k in ("response_prefix", "enable_thinking") if args and args.get(k) is not None}
+    template = get_template(tokenizer, default_system=settings.system, template_type=settings.template,
+                            max_length=settings.max_length, truncation_strategy=settings.truncation_strategy,
+                            **extra)
+    template.set_mode("transformers")
+    return template
+
+
+def load_judge(ck: Checkpoint, run: RunInfo, *, dtype: str = "auto", device: str | None = None,
+               model: str | None = None, template: str | None = None, system: str | None = None,
+               load_model: bool = True) -> Judge:
+    """Load model + tokenizer with ms-swift's loader (as training did), apply a LoRA adapter, build the template.
+
+    With `load_model=False` only the tokenizer and template are built (`Judge.model` is None), for vLLM.
+    """
+    import torch
+    from swift.model import get_model_processor
+
+    run = run_for_checkpoint(run, ck)
+    settings = template_settings(run, template, system)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if ck.kind == "full":
+        weights = ck.path
+    else:
+        weights = model or run.base_model
+        if ck.kind == "lora" and not weights:
+            cfg = json.loads((Path(ck.path) / "adapter_config.json").read_text())
+            weights = cfg.get("base_model_name_or_path")
+        if not weights or not Path(weights).expanduser().is_dir():
+            raise InputError(f"base model {weights!r} for {ck.name} is not a local directory "
+                             "(set --model or fix args.json 'model')")
+    dt = torch_dtype(dtype)
+    m, tok = get_model_processor(str(weights), model_type=run.args.get("model_type"), torch_dtype=dt,
+                                 device_map=device, load_model=load_model)
+    info = {"weights": str(weights), "dtype": str(dt).replace("torch.", ""), "device": device}
+    if ck.kind == "lora" and load_model:
+        from peft import PeftModel
+
+        m = PeftModel.from_pretrained(m, ck.path)
+        n_lora = sum(1 for name, _ in m.named_modules() if name.endswith("lora_A"))
+        if n_lora == 0:
+            raise InputError(f"{ck.path}: adapter loaded but no LoRA module was attached to the base model")
+        info["lora_modules"] = n_lora
+        m = m.merge_and_unload()
+    if m is not None:
+        m.eval()
+    tmpl = build_template(tok, settings, run.args)
+    return Judge(m, tok, tmpl, ck, settings, info)

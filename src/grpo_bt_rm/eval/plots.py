@@ -1,0 +1,95 @@
+"""PNG figures for eval results: reliability diagram, score histograms, and metric-vs-step for a sweep.
+
+    reliability_png(metrics["calibration_bins"], "rel.png")
+    sweep_png(rows, "sweep.png")      # rows as produced by grpo_bt_rm.eval.summary.aggregate
+"""
+
+from __future__ import annotations
+
+import os
+
+from grpo_bt_rm.io import atomic_write
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | os.PathLike) -> None:
+    with atomic_write(path, mode="wb", encoding=None) as f:
+        fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
+
+
+def reliability_png(bins: list[dict], path: str | os.PathLike, title: str = "", ece: float | None = None) -> None:
+    """Observed frequency of 'side 0 preferred' against mean predicted p per bin, sized by count."""
+    plt = _plt()
+    fig, (ax, axn) = plt.subplots(2, 1, figsize=(4.8, 5.6), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
+    pts = [(b["mean_p"], b["frac_pos"], b["n"]) for b in bins if b["n"]]
+    if pts:
+        xs, ys, ns = zip(*pts)
+        ax.plot(xs, ys, marker="o", color="tab:blue", label="observed")
+    ax.set_ylabel("fraction with side 0 preferred")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(f"{title} ECE={ece:.3f}" if ece is not None else (title or "reliability"), fontsize=9)
+    centers = [(b["lo"] + b["hi"]) / 2 for b in bins]
+    axn.bar(centers, [b["n"] for b in bins], width=0.09, color="tab:blue", alpha=0.6)
+    axn.set_xlabel("predicted p(side 0 preferred) = sigmoid((z0 - z1) / bt_temp)")
+    axn.set_ylabel("pairs")
+    _save(fig, path)
+    plt.close(fig)
+
+
+def histograms_png(hists: dict[str, dict], path: str | os.PathLike, title: str = "") -> None:
+    """One bar chart per named histogram ({"edges": [...], "counts": [...]})."""
+    plt = _plt()
+    names = list(hists)
+    fig, axes = plt.subplots(len(names), 1, figsize=(5, 1.8 * max(len(names), 1)), squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        h = hists[name]
+        edges = h["edges"]
+        ax.bar(edges[:-1], h["counts"], width=[b - a for a, b in zip(edges, edges[1:])], align="edge",
+               edgecolor="black", lw=0.5)
+        ax.set_title(name, fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def sweep_png(rows: list[dict], path: str | os.PathLike, title: str = "") -> None:
+    """acc_all / acc_parsed and logloss_all against training step: mean line with a min-max band over seeds."""
+    plt = _plt()
+    fig, (ax_acc, ax_ll) = plt.subplots(1, 2, figsize=(10, 3.8))
+    stepped = [r for r in rows if r.get("step") is not None]
+    others = [r for r in rows if r.get("step") is None]
+    stepped.sort(key=lambda r: r["step"])
+    for ax, keys in ((ax_acc, ("acc_all", "acc_parsed")), (ax_ll, ("logloss_all",))):
+        for key in keys:
+            xs = [r["step"] for r in stepped if r[f"{key}_mean"] is not None]
+            mean = [r[f"{key}_mean"] for r in stepped if r[f"{key}_mean"] is not None]
+            lo = [r[f"{key}_min"] for r in stepped if r[f"{key}_mean"] is not None]
+            hi = [r[f"{key}_max"] for r in stepped if r[f"{key}_mean"] is not None]
+            if xs:
+                line = ax.plot(xs, mean, marker="o", label=f"{key} (mean over seeds)")[0]
+                ax.fill_between(xs, lo, hi, alpha=0.2, color=line.get_color(), label=f"{key} seed min-max")
+            for i, r in enumerate(others):  # checkpoints without a step (e.g. an SFT model dir): markers at x=-1
+                if r[f"{key}_mean"] is not None:
+                    ax.errorbar([-1 - 0.0 * i], [r[f"{key}_mean"]], yerr=[[r[f"{key}_mean"] - r[f"{key}_min"]],
+                                [r[f"{key}_max"] - r[f"{key}_mean"]]], fmt="s", capsize=3, label=f"{key} {r['ckpt']}")
+        ax.set_xlabel("training step")
+        ax.legend(fontsize=7)
+    ax_acc.set_ylabel("accuracy (ties = 0.5)")
+    ax_acc.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax_ll.set_ylabel("BT log-loss")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
