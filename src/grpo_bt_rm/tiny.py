@@ -3,6 +3,8 @@
     python -m grpo_bt_rm.tiny --out outputs/tiny_qwen2 [--hidden 64 --layers 2 --vocab 512 --corpus extra.txt]
 
 Useful as a smoke-test model for every stage (pass `--model_type qwen2 --template qwen2_5` to ms-swift).
+`--warm_tags` adds a short plain-torch warm-up (`warm_start_tags`) so the model answers with parseable, varied
+`<s>NN</s>` tags after the ChatML assistant header (a random model never writes one, so GRPO rewards would be flat).
 """
 
 from __future__ import annotations
@@ -114,6 +116,133 @@ def build_tiny(
     return out
 
 
+DEFAULT_WARM_SYSTEM = "You are a careful, impartial judge of response quality."  # = SYSTEM in scripts/_common.sh
+_WARM_WORDS = ("the answer is helpful clear wrong short long polite rude honest question reply user help can you "
+               "please explain why how what good bad code summary story thanks sure sorry").split()
+
+
+def _warm_examples(rng, prompts, n: int, system: str | None, fail_frac: float):
+    """(messages, assistant_text) pairs: random context/response rendered with a judge prompt, random tag."""
+    from grpo_bt_rm.prompts import get_prompt
+
+    out = []
+    for _ in range(n):
+        spec = get_prompt(prompts[rng.randrange(len(prompts))])
+        context = "Human: " + " ".join(rng.choice(_WARM_WORDS) for _ in range(rng.randint(3, 10))) + "?"
+        response = " ".join(rng.choice(_WARM_WORDS) for _ in range(rng.randint(3, 12))) + "."
+        messages = spec.render(context, response)
+        if system is not None:
+            messages = [{"role": "system", "content": system}] + [m for m in messages if m["role"] != "system"]
+        low, high = spec.score_range
+        if rng.random() < fail_frac:
+            answer = "The answer is helpful."
+        else:
+            answer = f"<s>{rng.randint(low, high)}</s>"
+        out.append((messages, answer))
+    return out
+
+
+def _warm_loop(model, opt, encoded, rng, steps: int, batch_size: int, pad_id: int) -> float:
+    import torch
+
+    loss_value = float("nan")
+    for _ in range(steps):
+        batch = [encoded[rng.randrange(len(encoded))] for _ in range(batch_size)]
+        width = max(len(ids) for ids, _ in batch)
+        ids = torch.full((batch_size, width), pad_id, dtype=torch.long)
+        labels = torch.full((batch_size, width), -100, dtype=torch.long)
+        mask = torch.zeros((batch_size, width), dtype=torch.long)
+        for i, (seq, lab) in enumerate(batch):
+            ids[i, : len(seq)] = torch.tensor(seq)
+            labels[i, : len(lab)] = torch.tensor(lab)
+            mask[i, : len(seq)] = 1
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss_value = float(loss.detach())
+    return loss_value
+
+
+def warm_start_tags(
+    model_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    steps: int = 150,
+    batch_size: int = 4,
+    lr: float = 3e-3,
+    prompts: Iterable[str] = ("hh_score100_v1", "score100_v1", "generic_score100_v1"),
+    system: str | None = DEFAULT_WARM_SYSTEM,
+    fail_frac: float = 0.05,
+    context_tokens: int | None = None,
+    threads: int = 1,
+    seed: int = 0,
+) -> Path:
+    """Teach a tiny model to answer a judge prompt with `<s>NN</s><|im_end|>` (NN uniform over the prompt's scale).
+
+    Plain-torch next-token training on the assistant turn only (ChatML, `system` as the system prompt, as the
+    `qwen2_5` template renders it). A fraction `fail_frac` of targets are untagged text, so sampling also yields
+    some parse failures. Writes the model + tokenizer to `out_dir` atomically (may equal `model_dir`) and a
+    `warm_start.json` with the settings and the final loss. `context_tokens` keeps only the last N prompt tokens
+    per example (faster, generalises worse); `threads` caps torch threads during the warm-up (restored after),
+    which is much faster than the default on a busy 2-core machine.
+    """
+    import random
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    prompts = list(prompts)
+    if not prompts:
+        raise ValueError("warm_start_tags: prompts must name at least one registered prompt")
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"warm_start_tags: steps and batch_size must be >= 1, got {steps}, {batch_size}")
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    examples = _warm_examples(rng, prompts, max(256, batch_size * 8), system, fail_frac)
+    encoded = []
+    for messages, answer in examples:
+        prefix = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        p_ids = tok(prefix, add_special_tokens=False)["input_ids"]
+        if context_tokens:
+            p_ids = p_ids[-context_tokens:]
+        a_ids = tok(answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
+        encoded.append((p_ids + a_ids, [-100] * len(p_ids) + a_ids))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    model.train()
+    loss_value = float("nan")
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads))
+    try:
+        loss_value = _warm_loop(model, opt, encoded, rng, steps, batch_size, tok.pad_token_id)
+    finally:
+        torch.set_num_threads(old_threads)
+    model.eval()
+    log.info("warm_start_tags: %d steps, final loss %.3f", steps, loss_value)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        for extra in ("tiny_build.json",):
+            if (model_dir / extra).exists():
+                shutil.copy(model_dir / extra, tmp / extra)
+        (tmp / "warm_start.json").write_text(json.dumps(
+            {"source": str(model_dir), "steps": steps, "batch_size": batch_size, "lr": lr, "prompts": prompts,
+             "system": system, "fail_frac": fail_frac, "context_tokens": context_tokens, "threads": threads,
+             "seed": seed, "final_loss": loss_value}, indent=2))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.tiny", description=__doc__,
@@ -128,12 +257,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="weight-init seed")
     p.add_argument("--corpus", action="append", default=[],
                    help="extra text file(s) to train the tokenizer on (one example per line)")
+    p.add_argument("--warm_tags", action="store_true",
+                   help="after building, run warm_start_tags so the model writes parseable, varied <s>NN</s> tags")
+    p.add_argument("--warm_steps", type=int, default=150, help="optimizer steps of the --warm_tags warm-up")
+    p.add_argument("--warm_prompts", default="hh_score100_v1,score100_v1,generic_score100_v1",
+                   help="comma-separated prompt names the --warm_tags warm-up renders its examples with")
     args = p.parse_args(argv)
     extra: list[str] = []
     for path in args.corpus:
         extra.extend(Path(path).read_text(encoding="utf-8").splitlines())
     out = build_tiny(args.out, hidden=args.hidden, layers=args.layers, heads=args.heads, kv_heads=args.kv_heads,
                      intermediate=args.intermediate, vocab=args.vocab, seed=args.seed, corpus=extra)
+    if args.warm_tags:
+        warm_start_tags(out, out, steps=args.warm_steps, prompts=[x for x in args.warm_prompts.split(",") if x])
     log.info("tiny model written to %s", out)
     return 0
 
