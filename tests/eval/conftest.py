@@ -1,0 +1,64 @@
+"""Session fixtures for eval tests: a pointwise dataset and real CPU GRPO runs (LoRA and full) on the tiny model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HH_SAMPLE = REPO / "src" / "grpo_bt_rm" / "data" / "samples" / "hh_sample.jsonl"
+PLUGIN = Path(__file__).with_name("grpo_record_plugin.py")
+PROMPT = "hh_score100_v1"
+SYSTEM = "You are a careful, impartial judge of response quality."
+
+
+def offline_env(**extra) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               CUDA_VISIBLE_DEVICES="", TOKENIZERS_PARALLELISM="false", WANDB_MODE="offline")
+    env.update(extra)
+    return env
+
+
+@dataclass
+class GrpoRuns:
+    lora_run: Path  # vN-<time>/ with checkpoint-1, checkpoint-2 (LoRA), trained with --system SYSTEM
+    full_run: Path  # vN-<time>/ with checkpoint-1 (full weights), no --system (template default)
+    recorded: Path  # prompts the LoRA run's rollout encoded
+    dataset: Path  # the pointwise rows both runs trained on
+    base_model: Path
+
+
+def _swift_grpo(model: Path, dataset: Path, out: Path, extra: list[str], env: dict) -> Path:
+    swift = Path(sys.executable).with_name("swift")
+    cmd = [str(swift), "rlhf", "--rlhf_type", "grpo", "--model", str(model), "--model_type", "qwen2",
+           "--template", "qwen2_5", "--check_model", "false", "--use_cpu", "true", "--dataloader_num_workers", "0",
+           "--dataloader_pin_memory", "false", "--dataset", str(dataset), "--external_plugins", str(PLUGIN),
+           "--reward_funcs", "gbr_test_length_parity", "--num_generations", "2", "--per_device_train_batch_size",
+           "4", "--max_completion_length", "6", "--save_steps", "1", "--output_dir", str(out), "--report_to",
+           "none", "--logging_steps", "1", "--learning_rate", "1e-3", *extra]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"swift rlhf failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    runs = sorted(out.glob("v*-*"))
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.fixture(scope="session")
+def grpo_runs(tiny_model_dir, tmp_path_factory) -> GrpoRuns:
+    root = tmp_path_factory.mktemp("grpo")
+    dataset = root / "hh_pointwise.jsonl"
+    subprocess.run([sys.executable, "-m", "grpo_bt_rm.data.build_dataset", "--dataset", "anthropic_hh", "--split",
+                    "sample", "--data_files", str(HH_SAMPLE), "--prompt", PROMPT, "--add_meta", "--out",
+                    str(dataset)], check=True, capture_output=True, env=offline_env())
+    recorded = root / "rollout_prompts.jsonl"
+    lora = _swift_grpo(tiny_model_dir, dataset, root / "lora", ["--max_steps", "2", "--system", SYSTEM],
+                       offline_env(GBR_RECORD_PROMPTS=str(recorded)))
+    full = _swift_grpo(tiny_model_dir, dataset, root / "full", ["--max_steps", "1", "--tuner_type", "full"],
+                       offline_env())
+    return GrpoRuns(lora, full, recorded, dataset, Path(tiny_model_dir))
