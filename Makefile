@@ -13,9 +13,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
+# torch comes through pip (which finds the local CPU wheel); the rest through uv, which resolves and installs
+# the ~250 packages in about a third of pip's time. uv keeps the installed torch since it satisfies every pin.
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	$(PY) -m pip install -q "uv>=0.5" torch==2.13.0
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/uv pip install -q -e ".[$(EXTRAS)]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
