@@ -1,0 +1,269 @@
+"""Score preference pairs with a teacher API (Claude, Gemini or any OpenAI-compatible server), resumably.
+
+    python -m grpo_bt_rm.teacher.generate --backend anthropic --model claude-sonnet-4-20250514 \\
+        --dataset anthropic_hh --split train --n_pairs 1000 --concurrency 16 --resume
+    python -m grpo_bt_rm.teacher.generate --backend openai --base_url http://127.0.0.1:8000/v1 --model my-judge ...
+
+Writes <output_dir>/<scale>_<backend>_<model>[_pairwise]/{results.jsonl, summary.json, manifest.json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import logging
+import os
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+from grpo_bt_rm.data import Pair, get_adapter, load_pairs
+from grpo_bt_rm.io import InputError, manifest_base, sha256_file, write_json
+from grpo_bt_rm.paths import default_path
+from grpo_bt_rm.prompts import PROMPTS, SCALES, PromptSpec, get_prompt
+from grpo_bt_rm.teacher import records as rec_io
+from grpo_bt_rm.teacher.backends import BACKENDS, DUMMY_KEY, BackendConfig, FatalError, is_local, redact
+from grpo_bt_rm.teacher.pricing import cost_usd, price_for
+from grpo_bt_rm.teacher.runner import RunSettings, make_units, run_pairs
+from grpo_bt_rm.teacher.tasks import build_request
+
+log = logging.getLogger("grpo_bt_rm.teacher")
+
+# Settings that must agree between runs sharing one output directory (else records would not be comparable).
+SHARED_SETTINGS = ("dataset", "split", "prompt", "scale", "backend", "model", "pairwise", "seed", "shuffle")
+_FAMILY_PREFIX = {"hh": "hh_", "sff": "", "generic": "generic_"}
+
+
+class _RedactFilter(logging.Filter):
+    def __init__(self, secrets: tuple[str, ...]):
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage(), self.secrets)
+        record.args = ()
+        return True
+
+
+def resolve_prompt(args: argparse.Namespace) -> PromptSpec:
+    if args.prompt:
+        prompt = get_prompt(args.prompt)
+        if args.scale and args.scale != prompt.scale:
+            raise InputError(f"--scale {args.scale} disagrees with --prompt {prompt.name} (scale {prompt.scale})")
+        return prompt
+    scale = args.scale or "score100"
+    family = get_adapter(args.dataset).family
+    return get_prompt(f"{_FAMILY_PREFIX[family]}{scale}_v1")
+
+
+def resolve_key(args: argparse.Namespace) -> str | None:
+    spec = BACKENDS.get(args.backend)
+    key = args.api_key or next((os.environ[e] for e in spec.key_envs if os.environ.get(e)), None)
+    if key or not spec.needs_key:
+        return key
+    if is_local(args.base_url):
+        return DUMMY_KEY  # local OpenAI-compatible servers (vLLM, sglang) accept any key
+    envs = " or ".join(spec.key_envs) or "(none)"
+    raise InputError(f"--api_key: no API key for backend {args.backend!r}; pass --api_key or set {envs}")
+
+
+def select_pairs(args: argparse.Namespace) -> list[Pair]:
+    pairs, stats = load_pairs(args.dataset, args.split, args.data_files, skip_bad=args.skip_bad)
+    log.info("loaded %d pairs from %s/%s (%s)", len(pairs), args.dataset, args.split, stats.as_dict())
+    if not args.no_shuffle:
+        random.Random(args.seed).shuffle(pairs)
+    end = None if args.n_pairs is None else args.skip_pairs + args.n_pairs
+    return pairs[args.skip_pairs:end]
+
+
+def run_dir(args: argparse.Namespace, prompt: PromptSpec) -> Path:
+    model = re.sub(r"[^A-Za-z0-9._-]+", "-", args.model).strip("-")
+    root = Path(args.output_dir) if args.output_dir else default_path("teacher_data")
+    return root / f"{prompt.scale}_{args.backend}_{model}{'_pairwise' if args.pairwise else ''}"
+
+
+def shared_settings(args: argparse.Namespace, prompt: PromptSpec) -> dict:
+    return {"dataset": args.dataset, "split": args.split, "prompt": prompt.name, "scale": prompt.scale,
+            "backend": args.backend, "model": args.model, "pairwise": args.pairwise, "seed": args.seed,
+            "shuffle": not args.no_shuffle}
+
+
+def update_manifest(path: Path, args: argparse.Namespace, prompt: PromptSpec, run: dict) -> None:
+    """Check that this run matches the directory's earlier runs, then append this run (under the results lock)."""
+    mine = shared_settings(args, prompt)
+    with rec_io.locked(path.parent / rec_io.RESULTS):
+        old = json.loads(path.read_text()) if path.exists() else None
+        if old:
+            diff = {k: (old.get(k), mine[k]) for k in SHARED_SETTINGS if old.get(k) != mine[k]}
+            if diff:
+                raise InputError(f"{path}: this output directory was made with different settings "
+                                 f"(existing vs now: {diff}); use another --output_dir")
+            manifest = old
+        else:
+            files = [str(Path(f).resolve()) for f in args.resolved_files]
+            manifest = manifest_base(**mine, prompt_version=prompt.version, parser=prompt.parser,
+                                     data_files=files, data_sha256={f: sha256_file(f) for f in files}, runs=[])
+        manifest["runs"].append(run)
+        write_json(path, manifest)
+
+
+def dry_run(units, prompt: PromptSpec, args: argparse.Namespace) -> dict:
+    chars = 0
+    for unit in units:
+        system, user = build_request(unit, prompt, args.pairwise)
+        chars += len(system or "") + len(user)
+    est_in = chars // 4  # ~4 characters per token for English text
+    est_out = len(units) * args.max_tokens  # an upper bound: every answer uses the whole budget
+    price = price_for(args.model, args.price_in, args.price_out)
+    return {"dry_run": True, "requests": len(units), "estimated_input_tokens": est_in,
+            "max_output_tokens": est_out, "estimated_cost_usd_upper": cost_usd(est_in, est_out, price),
+            "price_per_mtok": list(price) if price else None}
+
+
+def generate(args: argparse.Namespace) -> int:
+    for mod in args.plugin or []:
+        importlib.import_module(mod)  # lets other modules register extra backends
+    BACKENDS.get(args.backend)
+    prompt = resolve_prompt(args)
+    secrets = tuple(s for s in (args.api_key, *(os.environ.get(e) for e in BACKENDS.get(args.backend).key_envs))
+                    if s)
+    args.resolved_files = []
+    if args.data_files:
+        from grpo_bt_rm.data.adapters import expand_files
+
+        args.resolved_files = expand_files(args.data_files)
+    out = run_dir(args, prompt)
+    results = out / rec_io.RESULTS
+    pairs = select_pairs(args)
+    done: set[str] = set()
+    if results.exists() and results.stat().st_size > 0:
+        if not args.resume and not args.dry_run:
+            raise InputError(f"{results} already holds records; pass --resume to keep them and score only the "
+                             "missing or errored pairs (also how runs with different --skip_pairs share it)")
+        if args.resume:
+            done = {k for k, r in rec_io.compact(results).items() if rec_io.is_complete(r)}
+    todo = [p for p in pairs if p.key not in done]
+    settings = RunSettings(
+        backend=args.backend, model=args.model, prompt=prompt, pairwise=args.pairwise, batch_size=args.batch_size,
+        concurrency=args.concurrency, rpm_limit=args.rpm_limit, max_retries=args.max_retries,
+        retry_base_delay=args.retry_base_delay, max_backoff=args.max_backoff, parse_retries=args.parse_retries,
+        max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed, secrets=secrets)
+    units = make_units(todo, settings)
+    if args.dry_run:
+        report = dry_run(units, prompt, args) | {"pairs_selected": len(pairs), "pairs_done": len(pairs) - len(todo)}
+        print(json.dumps(report, indent=2))
+        return 0
+    api_key = resolve_key(args)
+    secrets = tuple(dict.fromkeys((*secrets, api_key or "")))
+    settings = RunSettings(**{**settings.__dict__, "secrets": secrets})
+    for h in logging.getLogger().handlers:
+        h.addFilter(_RedactFilter(secrets))
+    log.info("%d pairs selected, %d already done, %d to score in %d requests -> %s", len(pairs),
+             len(pairs) - len(todo), len(todo), len(units), results)
+    run = {"skip_pairs": args.skip_pairs, "n_pairs": args.n_pairs, "selected": len(pairs), "to_score": len(todo),
+           "batch_size": args.batch_size, "concurrency": args.concurrency, "rpm_limit": args.rpm_limit,
+           "max_tokens": args.max_tokens, "temperature": args.temperature, "base_url": args.base_url,
+           "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    update_manifest(out / "manifest.json", args, prompt, run)
+    from grpo_bt_rm.teacher.backends import make_backend
+
+    backend = make_backend(args.backend, BackendConfig(args.model, api_key, args.base_url, args.timeout))
+
+    async def main() -> object:
+        try:
+            return await run_pairs(todo, backend, settings, lambda recs: rec_io.append_records(results, recs),
+                                   progress=not args.no_progress)
+        finally:
+            await backend.aclose()
+
+    stats = asyncio.run(main()) if todo else None
+    final = rec_io.compact(results) if results.exists() else {}
+    price = price_for(args.model, args.price_in, args.price_out)
+    summary = rec_io.summarize(final.values(), price) | {
+        "results": str(results), "prompt": prompt.name, "model": args.model, "backend": args.backend,
+        "this_run": None if stats is None else {k: v for k, v in stats.__dict__.items()}}
+    with rec_io.locked(results):
+        write_json(out / "summary.json", summary)
+    print(json.dumps({k: summary[k] for k in ("records", "accuracy", "strict_accuracy", "ties", "parse_failures",
+                                              "errors", "total_tokens", "estimated_cost_usd", "results")}, indent=2))
+    if stats is not None and stats.fatal:
+        raise FatalError(f"stopped: {stats.fatal}")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_argument_group("teacher")
+    g.add_argument("--backend", required=True, help=f"teacher API: {', '.join(BACKENDS.names())} (or one a --plugin "
+                   "module registers)")
+    g.add_argument("--model", required=True, help="model name sent to the API, e.g. claude-sonnet-4-20250514")
+    g.add_argument("--api_key", help="API key; default from ANTHROPIC_API_KEY / GEMINI_API_KEY or GOOGLE_API_KEY / "
+                   "OPENAI_API_KEY; not needed when --base_url is a local server. Never logged or written")
+    g.add_argument("--base_url", help="API endpoint override for any backend (e.g. http://127.0.0.1:8000/v1 for a "
+                   "local vLLM/sglang server with --backend openai)")
+    g.add_argument("--plugin", action="append", help="import this module first (it may register more backends); "
+                   "repeatable")
+    g.add_argument("--max_tokens", type=int, default=512, help="answer token budget per request (default 512)")
+    g.add_argument("--temperature", type=float, help="sampling temperature (default: not sent, the API's default)")
+    g.add_argument("--timeout", type=float, default=120.0, help="seconds before one request times out (default 120)")
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", default="anthropic_hh", help="dataset adapter (default anthropic_hh)")
+    d.add_argument("--split", default="train", help="dataset split (default train)")
+    d.add_argument("--data_files", nargs="+", help="local raw files/globs instead of the hub")
+    d.add_argument("--skip_bad", action="store_true", help="skip malformed raw rows instead of failing")
+    d.add_argument("--prompt", help=f"registered judge prompt ({len(PROMPTS)} known); default <family>_<scale>_v1 "
+                   "for the dataset")
+    d.add_argument("--scale", choices=sorted(SCALES), help="score scale; must match --prompt (default score100)")
+    d.add_argument("--n_pairs", type=int, help="how many pairs to score after --skip_pairs (default: all)")
+    d.add_argument("--skip_pairs", type=int, default=0, help="skip this many pairs of the (shuffled) order first, "
+                   "so separate runs can take disjoint ranges")
+    d.add_argument("--seed", type=int, default=0, help="seed of the pair order, the A/B order and retry jitter")
+    d.add_argument("--no_shuffle", action="store_true", help="keep source order instead of a seeded shuffle")
+    r = p.add_argument_group("requests")
+    r.add_argument("--batch_size", type=int, default=1, help="pairs per request; >1 sends several evaluations with "
+                   "explicit ids in one request (answers matched by id)")
+    r.add_argument("--pairwise", action="store_true", help="score both responses of a pair in one request, in a "
+                   "seeded random A/B order (recorded as ab_order)")
+    r.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
+    r.add_argument("--rpm_limit", type=float, default=0.0, help="at most this many requests per minute (0 = no limit)")
+    r.add_argument("--max_retries", type=int, default=5, help="retries per request on 429/529/5xx/timeouts/"
+                   "connection errors before the pair is recorded as an error (default 5)")
+    r.add_argument("--retry_base_delay", type=float, default=1.0, help="first backoff step in seconds (doubles)")
+    r.add_argument("--max_backoff", type=float, default=60.0, help="largest backoff step in seconds")
+    r.add_argument("--parse_retries", type=int, default=1, help="re-asks for a single-response answer without a "
+                   "valid score before it is recorded as a parse failure (default 1)")
+    o = p.add_argument_group("output")
+    o.add_argument("--output_dir", help="parent of the run directory (default $GRPO_BT_RM_BASE_DIR/teacher_data)")
+    o.add_argument("--resume", action="store_true", help="keep existing records; score only pairs without a "
+                   "completed record (errored pairs are retried and their records replaced)")
+    o.add_argument("--dry_run", action="store_true", help="print the number of requests and estimated tokens and "
+                   "cost; send nothing")
+    o.add_argument("--price_in", type=float, help="input price in USD per million tokens (overrides the table)")
+    o.add_argument("--price_out", type=float, help="output price in USD per million tokens (overrides the table)")
+    o.add_argument("--no_progress", action="store_true", help="no progress bar")
+    o.add_argument("--log_level", default="INFO", help="logging level (default INFO)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "openai", "anthropic", "google_genai"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for name in ("batch_size", "concurrency", "max_tokens"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"error: --{name} must be >= 1, got {getattr(args, name)}")
+    try:
+        return generate(args)
+    except (InputError, KeyError, FatalError) as e:
+        secrets = tuple(s for s in (args.api_key,) if s)
+        print(f"error: {redact(str(e).strip(chr(34)), secrets)}", file=sys.stderr)
+        return 2 if not isinstance(e, FatalError) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""A local stand-in for the three teacher APIs (OpenAI chat completions, Anthropic Messages, Gemini
+generateContent) on 127.0.0.1, with fault injection; used by the tests, the benchmark and offline demos.
+
+    python -m grpo_bt_rm.teacher.mock_server --port 8765 --latency 0.2    # then --base_url http://127.0.0.1:8765/v1
+
+Its "judge" is a fixed rule: longer responses score higher (10 words or more get the top score), with optional
+hash-based noise. It answers `<item id>` batches with `<answer id>` blocks, in any order you ask for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+_ITEM_RE = re.compile(r"<item id=\"([^\"]+)\">\n(.*?)\n</item>", re.DOTALL)
+_RANGE_RE = re.compile(r"from (\d+) \([^)]*\) to (\d+) \(")
+_RESPONSE_RE = re.compile(r"(?:ASSISTANT REPLY|SUMMARY|RESPONSE):\n(.*?)\n\n", re.DOTALL)
+
+
+@dataclass
+class Faults:
+    """What to inject. `plan` statuses are returned for the first requests, one each, before normal service."""
+
+    plan: list[int] = field(default_factory=list)
+    retry_after: float | None = None  # sent with 429/529/503 responses
+    always_status: int | None = None  # every request fails with this status
+    error_rate: float = 0.0  # random 500s after the plan
+    latency_s: float = 0.0
+    malformed: str | None = None  # "preamble": chatter around the tag; "garbage": no tag at all
+    batch_order: str = "reverse"  # "reverse" | "shuffle" | "keep"
+    drop_ids: int = 0  # leave out this many answers from each batch
+    noise: float = 0.0  # fraction of items scored by hash instead of by the rule
+    api_key: str | None = None  # when set, any other key gets 401 (and the body echoes the key it got)
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    ok: int = 0
+    statuses: dict = field(default_factory=dict)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    items: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def judge(text: str, noise: float = 0.0) -> str:
+    m = _RANGE_RE.search(text)
+    low, high = (int(m.group(1)), int(m.group(2))) if m else (0, 100)
+    r = _RESPONSE_RE.search(text + "\n\n")
+    response = r.group(1) if r else text
+    h = int(hashlib.md5(response.encode()).hexdigest(), 16)
+    if noise and (h % 1000) / 1000 < noise:
+        score = low + (h >> 12) % (high - low + 1)
+    else:
+        score = low + round((high - low) * min(1.0, len(response.split()) / 10))
+    reason = f"The response has {len(response.split())} words and addresses the request."
+    if "on the last line" in text:
+        return f"{reason}\n<s>{score}</s>"
+    return f"<s>{score}</s>\n{reason}"
+
+
+class MockServer:
+    def __init__(self, faults: Faults | None = None, port: int = 0):
+        self.faults = faults or Faults()
+        self.stats = Stats()
+        self._rng = random.Random(0)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> MockServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- request handling ---------------------------------------------------------------------------------
+
+    def _fault(self) -> int | None:
+        f = self.faults
+        with self.stats.lock:
+            self.stats.requests += 1
+            if f.always_status:
+                return f.always_status
+            if f.plan:
+                return f.plan.pop(0)
+            if f.error_rate and self._rng.random() < f.error_rate:
+                return 500
+        return None
+
+    def answer(self, text: str) -> str:
+        f = self.faults
+        items = _ITEM_RE.findall(text)
+        if not items:
+            out = judge(text, f.noise)
+            with self.stats.lock:
+                self.stats.items += 1
+        else:
+            blocks = [(iid, judge(body, f.noise)) for iid, body in items]
+            if f.batch_order == "reverse":
+                blocks.reverse()
+            elif f.batch_order == "shuffle":
+                random.Random(len(text)).shuffle(blocks)
+            blocks = blocks[f.drop_ids:]
+            with self.stats.lock:
+                self.stats.items += len(blocks)
+            out = "\n".join(f"<answer id=\"{iid}\">\n{body}\n</answer>" for iid, body in blocks)
+        if f.malformed == "preamble":
+            out = f"Sure! Here is my careful evaluation.\n\n{out}\n\nI hope this helps."
+        elif f.malformed == "garbage":
+            out = "I would rather not give a number."
+        return out
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def _send(self, status: int, body: dict, headers: dict | None = None):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _key(self) -> str | None:
+                auth = self.headers.get("authorization", "")
+                if auth.lower().startswith("bearer "):
+                    return auth[7:]
+                return self.headers.get("x-api-key") or self.headers.get("x-goog-api-key")
+
+            def _error(self, kind: str, status: int, message: str):
+                headers = {}
+                if server.faults.retry_after is not None and status in (429, 503, 529):
+                    headers["retry-after"] = str(server.faults.retry_after)
+                with server.stats.lock:
+                    server.stats.statuses[status] = server.stats.statuses.get(status, 0) + 1
+                if kind == "anthropic":
+                    etype = {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error"}
+                    body = {"type": "error", "error": {"type": etype.get(status, "api_error"), "message": message}}
+                elif kind == "gemini":
+                    body = {"error": {"code": status, "message": message, "status": "UNAVAILABLE"}}
+                else:
+                    body = {"error": {"message": message, "type": "error", "code": status}}
+                self._send(status, body, headers)
+
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("content-length") or 0)
+                req = json.loads(self.rfile.read(length) or b"{}")
+                path = self.path.split("?")[0]
+                if path.endswith("/chat/completions"):
+                    kind = "openai"
+                    text = "\n".join(m["content"] for m in req.get("messages", []) if isinstance(m.get("content"), str))
+                elif path.endswith("/messages"):
+                    kind = "anthropic"
+                    text = "\n".join(str(m.get("content")) for m in req.get("messages", []))
+                elif ":generateContent" in path:
+                    kind = "gemini"
+                    text = "\n".join(p.get("text", "") for c in req.get("contents", []) for p in c.get("parts", []))
+                else:
+                    self._send(404, {"error": {"message": f"no route {path}"}})
+                    return
+                if server.faults.latency_s:
+                    time.sleep(server.faults.latency_s)
+                want = server.faults.api_key
+                got = self._key()
+                if want is not None and got != want:
+                    self._error(kind, 401, f"invalid api key: {got}")
+                    return
+                status = server._fault()
+                if status is not None:
+                    self._error(kind, status, "injected failure")
+                    return
+                out = server.answer(text)
+                tin, tout = max(1, len(text) // 4), max(1, len(out) // 4)
+                with server.stats.lock:
+                    server.stats.ok += 1
+                    server.stats.input_tokens += tin
+                    server.stats.output_tokens += tout
+                model = req.get("model") or path.rsplit("/", 1)[-1].split(":")[0]
+                if kind == "openai":
+                    body = {"id": "cmpl-mock", "object": "chat.completion", "created": int(time.time()),
+                            "model": model, "choices": [{"index": 0, "finish_reason": "stop",
+                                                         "message": {"role": "assistant", "content": out}}],
+                            "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout}}
+                elif kind == "anthropic":
+                    body = {"id": "msg_mock", "type": "message", "role": "assistant", "model": model,
+                            "content": [{"type": "text", "text": out}], "stop_reason": "end_turn",
+                            "stop_sequence": None, "usage": {"input_tokens": tin, "output_tokens": tout}}
+                else:
+                    body = {"candidates": [{"content": {"role": "model", "parts": [{"text": out}]},
+                                            "finishReason": "STOP", "index": 0}],
+                            "usageMetadata": {"promptTokenCount": tin, "candidatesTokenCount": tout,
+                                              "totalTokenCount": tin + tout}, "modelVersion": model}
+                self._send(200, body)
+
+        return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free port; printed at start)")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")
+    p.add_argument("--noise", type=float, default=0.0, help="fraction of items scored at random (by hash)")
+    p.add_argument("--error_rate", type=float, default=0.0, help="fraction of requests answered with HTTP 500")
+    args = p.parse_args(argv)
+    server = MockServer(Faults(latency_s=args.latency, noise=args.noise, error_rate=args.error_rate), args.port)
+    print(f"mock teacher API on {server.url} (OpenAI base_url {server.url}/v1)", flush=True)
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""The teacher's results file: append-and-fsync as records finish, exact resume, compaction and the summary.
+
+Many runs (different --skip_pairs ranges, even at the same time) may share one results.jsonl. Every append and
+every rewrite happens under an exclusive lock on `results.jsonl.lock`, and appends reopen the file each time,
+so a compaction by one run never strands another run's records in an unlinked file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from grpo_bt_rm.io import atomic_write
+
+log = logging.getLogger(__name__)
+
+RESULTS = "results.jsonl"
+
+
+@contextlib.contextmanager
+def locked(results: Path) -> Iterator[None]:
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(results) + ".lock", "a") as lk:
+        fcntl.flock(lk.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lk.fileno(), fcntl.LOCK_UN)
+
+
+def is_complete(rec: dict) -> bool:
+    """Completed = the teacher answered (a parse failure is a completed answer); errored records are retried."""
+    return rec.get("error") is None
+
+
+def read_records(path: Path) -> tuple[list[dict], int]:
+    """(records in file order, number of torn lines). A torn line is what a kill -9 mid-write leaves behind."""
+    if not path.exists():
+        return [], 0
+    records, torn = [], 0
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                torn += 1
+                log.warning("%s:%d: skipping a torn (partially written) line", path, lineno)
+                continue
+            if not isinstance(rec, dict) or "pair_key" not in rec:
+                raise ValueError(f"{path}:{lineno}: not a teacher record (expected an object with 'pair_key')")
+            records.append(rec)
+    return records, torn
+
+
+def latest_by_key(records: Iterable[dict]) -> dict[str, dict]:
+    """One record per pair_key: the last completed one, else the last errored one. Insertion order = first seen."""
+    best: dict[str, dict] = {}
+    for rec in records:
+        key = rec["pair_key"]
+        old = best.get(key)
+        if old is None or is_complete(rec) or not is_complete(old):
+            best[key] = rec
+    return best
+
+
+def append_records(path: Path, records: list[dict]) -> None:
+    """Append whole lines and fsync, under the lock; repairs a torn tail first so the new lines stay parseable."""
+    if not records:
+        return
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+    with locked(path):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size:
+                with open(path, "rb") as f:
+                    f.seek(size - 1)
+                    if f.read(1) != b"\n":
+                        data = b"\n" + data
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def compact(path: Path) -> dict[str, dict]:
+    """Rewrite the file atomically with exactly one record per pair_key (see `latest_by_key`); returns them."""
+    with locked(path):
+        records, torn = read_records(path)
+        best = latest_by_key(records)
+        if len(best) != len(records) or torn:
+            with atomic_write(path) as f:
+                for rec in best.values():
+                    f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            log.info("compacted %s: %d lines -> %d records (%d torn)", path, len(records) + torn, len(best), torn)
+    return best
+
+
+def summarize(records: Iterable[dict], price: tuple[float, float] | None) -> dict:
+    """Accuracy (ties count 0.5), strict accuracy, ties, parse failures, errors, tokens and cost."""
+    from grpo_bt_rm.teacher.pricing import cost_usd
+
+    n = scored = correct = ties = parse_fail = errors = tok_in = tok_out = 0
+    latency = 0.0
+    for rec in records:
+        n += 1
+        usage = rec.get("usage") or {}
+        tok_in += int(usage.get("input_tokens") or 0)
+        tok_out += int(usage.get("output_tokens") or 0)
+        latency += float(rec.get("latency_s") or 0.0)
+        if not is_complete(rec):
+            errors += 1
+            continue
+        if rec.get("score0") is None or rec.get("score1") is None:
+            parse_fail += 1
+            continue
+        scored += 1
+        if rec.get("tie"):
+            ties += 1
+        elif rec.get("correct"):
+            correct += 1
+    return {
+        "records": n,
+        "scored": scored,
+        "accuracy": (correct + 0.5 * ties) / scored if scored else None,
+        "strict_accuracy": correct / scored if scored else None,
+        "correct": correct,
+        "ties": ties,
+        "parse_failures": parse_fail,
+        "errors": errors,
+        "input_tokens": tok_in,
+        "output_tokens": tok_out,
+        "total_tokens": tok_in + tok_out,
+        "price_per_mtok": list(price) if price else None,
+        "estimated_cost_usd": cost_usd(tok_in, tok_out, price),
+        "mean_latency_s": round(latency / n, 4) if n else None,
+    }

@@ -1,0 +1,186 @@
+"""Turn teacher records into ms-swift SFT JSONL: `{"messages": [user, assistant]}`, one row per kept response.
+
+    python -m grpo_bt_rm.teacher.sft_data --input_dirs '~/.cache/grpo_bt_rm/teacher_data/score100_*' \\
+        --output sft.jsonl --prompt hh_score100_v1 --filter_correct --include_both_sides
+
+The user turn is the registered prompt rendered for the pair's response (pair texts are reloaded through the
+dataset adapter named in the teacher manifest). The assistant turn is the teacher's reasoning plus exactly one
+score tag, in the order the prompt asks for: score-first (tag, then reasoning), reason-first (reasoning, then
+the tag on the last line) or score-only (the tag alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import logging
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+from grpo_bt_rm.data import Pair, load_pairs
+from grpo_bt_rm.io import InputError, atomic_write, manifest_base, sha256_file, write_json
+from grpo_bt_rm.parsing import find_tags, get_parser
+from grpo_bt_rm.prompts import SCALES, PromptSpec, get_prompt
+from grpo_bt_rm.teacher import records as rec_io
+from grpo_bt_rm.teacher.tasks import reasoning_of
+
+log = logging.getLogger("grpo_bt_rm.sft_data")
+
+
+def assistant_turn(prompt: PromptSpec, score: float, reasoning: str) -> str:
+    """The teacher's judgement rewritten in the prompt's order, with exactly one canonical score tag."""
+    tag = get_parser(prompt.parser).format(score)
+    reasoning = reasoning_of(reasoning)  # drops any stray tags the teacher wrote inside its reasoning
+    if prompt.order == "score_only" or not reasoning:
+        text = tag
+    elif prompt.order == "score_first":
+        text = f"{tag}\n{reasoning}"
+    else:
+        text = f"{reasoning}\n{tag}"
+    assert len(find_tags(text)) == 1 and get_parser(prompt.parser).parse(text) == score, text
+    return text
+
+
+def find_dirs(patterns: list[str]) -> list[Path]:
+    dirs: list[Path] = []
+    for pat in patterns:
+        matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(pat)))
+        matches = [m for m in matches if (m / rec_io.RESULTS).exists()]
+        if not matches:
+            raise InputError(f"--input_dirs {pat!r}: no directory with a {rec_io.RESULTS} matches")
+        dirs.extend(m for m in matches if m not in dirs)
+    return dirs
+
+
+def _manifest(d: Path) -> dict:
+    path = d / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def build(args: argparse.Namespace) -> dict:
+    prompt = get_prompt(args.prompt)
+    if args.scale and args.scale != prompt.scale:
+        raise InputError(f"--scale {args.scale} disagrees with --prompt {prompt.name} (scale {prompt.scale})")
+    low, high = SCALES[prompt.scale]
+    dirs = find_dirs(args.input_dirs)
+    manifests = {d: _manifest(d) for d in dirs}
+    dataset = args.dataset or _only(manifests, "dataset", "--dataset")
+    split = args.split or _only(manifests, "split", "--split")
+    files = args.data_files or next((m["data_files"] for m in manifests.values() if m.get("data_files")), None)
+    pairs, _ = load_pairs(dataset, split, files, skip_bad=True)
+    by_index: dict[int, Pair] = {p.source_index: p for p in pairs}
+
+    drops: Counter = Counter()
+    kept_pairs: set[str] = set()
+    rows: list[dict] = []
+    inputs = []
+    for d in dirs:
+        results = d / rec_io.RESULTS
+        inputs.append({"dir": str(d), "results_sha256": sha256_file(results), "teacher_model": manifests[d].get(
+            "model"), "teacher_prompt": manifests[d].get("prompt")})
+        scale = manifests[d].get("scale")
+        if scale and scale != prompt.scale:
+            raise InputError(f"{d}: teacher scale {scale} differs from --prompt {prompt.name} scale {prompt.scale}")
+        recs, _ = rec_io.read_records(results)
+        line_of = {id(r): i for i, r in enumerate(recs, 1)}
+        for rec in rec_io.latest_by_key(recs).values():
+            loc = f"{results}: record {line_of[id(rec)]} ({rec['pair_key']})"
+            if rec.get("dataset") != dataset or rec.get("split") != split:
+                raise InputError(f"{loc}: dataset/split {rec.get('dataset')}/{rec.get('split')} is not the "
+                                 f"requested {dataset}/{split}")
+            if rec["pair_key"] in kept_pairs:
+                drops["duplicate"] += 1
+                continue
+            reason = _drop_reason(rec, args, low, high)
+            if reason:
+                drops[reason] += 1
+                continue
+            pair = by_index.get(rec.get("source_index"))
+            if pair is None:
+                raise InputError(f"{loc}: source_index {rec.get('source_index')} is not in {dataset}/{split} "
+                                 f"(data files {files})")
+            kept_pairs.add(rec["pair_key"])
+            sides = (0, 1) if args.include_both_sides else (pair.preferred_side,)
+            for side in sides:
+                response = pair.response_0 if side == 0 else pair.response_1
+                messages = prompt.render(pair.context, response)
+                messages.append({"role": "assistant", "content": assistant_turn(
+                    prompt, float(rec[f"score{side}"]), rec.get(f"reasoning{side}") or "")})
+                rows.append({"messages": messages})
+    with atomic_write(args.output) as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    report = {"rows": len(rows), "pairs_kept": len(kept_pairs), "dropped": dict(sorted(drops.items())),
+              "output": str(args.output)}
+    write_json(str(args.output) + ".manifest.json", manifest_base(
+        **report, prompt_name=prompt.name, prompt_version=prompt.version, parser_name=prompt.parser,
+        dataset=dataset, split=split, data_files=files, inputs=inputs, filter_correct=args.filter_correct,
+        min_margin=args.min_margin, include_both_sides=args.include_both_sides, sha256=sha256_file(args.output)))
+    return report
+
+
+def _only(manifests: dict, key: str, flag: str) -> str:
+    values = {m.get(key) for m in manifests.values() if m.get(key)}
+    if len(values) != 1:
+        raise InputError(f"{flag}: cannot infer it from the input manifests (found {sorted(values) or 'none'}); "
+                         "pass it explicitly")
+    return values.pop()
+
+
+def _drop_reason(rec: dict, args: argparse.Namespace, low: float, high: float) -> str | None:
+    if rec.get("error") is not None:
+        return "error"
+    s0, s1 = rec.get("score0"), rec.get("score1")
+    if s0 is None or s1 is None:
+        return "parse_failure"
+    if not (low <= s0 <= high and low <= s1 <= high):
+        return "out_of_range"
+    margin = (s0 - s1) if rec.get("label") == 0 else (s1 - s0)
+    if args.filter_correct:
+        if margin == 0:
+            return "tie"
+        if margin < 0:
+            return "incorrect"
+    if args.min_margin and abs(margin) < args.min_margin:
+        return "below_margin"
+    return None
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--input_dirs", nargs="+", required=True, help="teacher run directories or globs (each holding "
+                   "results.jsonl); a pair found in several is used once (first directory wins)")
+    p.add_argument("--output", required=True, help="output SFT JSONL (a .manifest.json is written next to it)")
+    p.add_argument("--prompt", required=True, help="registered prompt for the user turn; its order decides the "
+                   "assistant turn's layout")
+    p.add_argument("--scale", choices=sorted(SCALES), help="expected scale (checked against --prompt and the "
+                   "teacher runs)")
+    p.add_argument("--filter_correct", action="store_true", help="keep only pairs the teacher ranked correctly "
+                   "(chosen scored strictly above rejected)")
+    p.add_argument("--min_margin", type=float, default=0.0, help="keep only pairs whose |score difference| is at "
+                   "least this (in score units; with --filter_correct, chosen minus rejected)")
+    p.add_argument("--include_both_sides", action="store_true", help="one example per response (2 per pair); "
+                   "default: only the preferred response")
+    p.add_argument("--dataset", help="dataset the records must come from (default: the teacher manifests')")
+    p.add_argument("--split", help="split the records must come from (default: the teacher manifests')")
+    p.add_argument("--data_files", nargs="+", help="raw files for the pair texts (default: the teacher manifest's)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        report = build(args)
+    except (InputError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

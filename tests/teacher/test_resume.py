@@ -1,0 +1,121 @@
+"""Exact resume: no silent overwrite, skip completed pairs, replace errored ones, share a directory between
+--skip_pairs ranges, and survive kill -9 at any point."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grpo_bt_rm.teacher.mock_server import Faults, MockServer
+from tests.teacher.helpers import gen_args, hh_file, records, run, run_dir
+
+
+def test_existing_results_without_resume_is_an_error(tmp_path, capsys):
+    data = hh_file(tmp_path, 3)
+    with MockServer() as s:
+        assert run(s.url, data, tmp_path / "out") == 0
+        before = (run_dir(tmp_path / "out") / "results.jsonl").read_text()
+        assert run(s.url, data, tmp_path / "out") == 2
+    assert "--resume" in capsys.readouterr().err
+    assert (run_dir(tmp_path / "out") / "results.jsonl").read_text() == before
+
+
+def test_resume_skips_completed_and_replaces_errored(tmp_path):
+    data = hh_file(tmp_path, 4)
+    with MockServer(Faults(plan=[500] * 3)) as s:  # the first pair's two requests fail, and one retry
+        assert run(s.url, data, tmp_path / "out", "openai", "--concurrency", "1", "--max_retries", "1",
+                   "--no_shuffle") == 0
+    recs = records(tmp_path / "out")
+    assert [r["pair_key"] for r in recs if r["error"]] == ["anthropic_hh:train:0"]
+    with MockServer() as s2:
+        assert run(s2.url, data, tmp_path / "out", "openai", "--resume", "--no_shuffle") == 0
+    assert s2.stats.requests == 2  # only the errored pair is asked again
+    recs = records(tmp_path / "out")
+    assert sorted(r["pair_key"] for r in recs) == [f"anthropic_hh:train:{i}" for i in range(4)]
+    assert not any(r["error"] for r in recs)
+    with MockServer() as s3:  # nothing left: no requests at all
+        assert run(s3.url, data, tmp_path / "out", "openai", "--resume", "--no_shuffle") == 0
+    assert s3.stats.requests == 0
+
+
+def test_skip_pairs_ranges_share_a_directory(tmp_path):
+    data = hh_file(tmp_path, 10)
+    with MockServer() as s:
+        assert run(s.url, data, tmp_path / "out", "openai", "--n_pairs", "4") == 0
+        assert run(s.url, data, tmp_path / "out", "openai", "--skip_pairs", "4", "--n_pairs", "6", "--resume") == 0
+        assert s.stats.requests == 20
+        # a different seed would reorder the pairs and make the ranges overlap: refused
+        assert run(s.url, data, tmp_path / "out", "openai", "--seed", "1", "--resume") == 2
+    recs = records(tmp_path / "out")
+    assert sorted(r["source_index"] for r in recs) == list(range(10))
+    manifest = json.loads((run_dir(tmp_path / "out") / "manifest.json").read_text())
+    assert [r["skip_pairs"] for r in manifest["runs"]] == [0, 4]
+
+
+def test_torn_last_line_is_dropped_and_redone(tmp_path):
+    data = hh_file(tmp_path, 3)
+    with MockServer() as s:
+        assert run(s.url, data, tmp_path / "out") == 0
+        path = run_dir(tmp_path / "out") / "results.jsonl"
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(lines[:2]) + lines[2][: len(lines[2]) // 2])  # kill -9 mid-write
+        assert run(s.url, data, tmp_path / "out", "openai", "--resume") == 0
+    assert s.stats.requests == 6 + 2
+    assert len(records(tmp_path / "out")) == 3
+
+
+def _start_server(latency: float) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "grpo_bt_rm.teacher.mock_server", "--latency", str(latency)],
+                            stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    return proc, line.split(" on ")[1].split(" ")[0]
+
+
+def _kill_and_resume(tmp_path: Path, kill_after_lines: int, n_pairs: int = 300) -> None:
+    data = hh_file(tmp_path, n_pairs)
+    out = tmp_path / f"out_{kill_after_lines}"
+    results = run_dir(out) / "results.jsonl"
+    server, url = _start_server(0.005)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        args = gen_args(url, data, out, "openai", "--concurrency", "8")
+        victim = subprocess.Popen([sys.executable, "-m", "grpo_bt_rm.teacher.generate", *args], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and victim.poll() is None:
+            n = results.read_bytes().count(b"\n") if results.exists() else 0
+            if n >= kill_after_lines:
+                break
+            time.sleep(0.002)
+        assert victim.poll() is None, "the run finished before the kill point; raise n_pairs"
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        partial = results.read_bytes().count(b"\n") if results.exists() else 0
+        assert partial < n_pairs
+        done = subprocess.run([sys.executable, "-m", "grpo_bt_rm.teacher.generate", *args, "--resume"], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+    finally:
+        server.kill()
+        server.wait()
+    lines = results.read_text().splitlines()
+    recs = [json.loads(x) for x in lines]
+    keys = [r["pair_key"] for r in recs]
+    assert len(keys) == n_pairs and len(set(keys)) == n_pairs  # none lost, none duplicated
+    assert sorted(r["source_index"] for r in recs) == list(range(n_pairs))
+    assert not any(r["error"] for r in recs)
+
+
+def test_kill_9_mid_run_then_resume(tmp_path):
+    _kill_and_resume(tmp_path, kill_after_lines=60)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after_lines", [0, 1, 150, 280])
+def test_kill_9_at_several_points_then_resume(tmp_path, kill_after_lines):
+    _kill_and_resume(tmp_path, kill_after_lines)

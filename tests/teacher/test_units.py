@@ -1,0 +1,135 @@
+"""Pure pieces of the teacher: id matching, reasoning clean-up, backoff, status classification, record merging."""
+
+import random
+
+import pytest
+
+from grpo_bt_rm.data import Pair
+from grpo_bt_rm.prompts import get_prompt
+from grpo_bt_rm.teacher.backends import FatalError, TransientError, classify_status, redact
+from grpo_bt_rm.teacher.pricing import cost_usd, price_for
+from grpo_bt_rm.teacher.records import latest_by_key, summarize
+from grpo_bt_rm.teacher.runner import RunSettings, backoff_delay, make_units
+from grpo_bt_rm.teacher.tasks import build_request, pair_items, parse_answer, reasoning_of
+
+PROMPT = get_prompt("hh_score100_v1")
+
+
+def _pairs(n):
+    return [Pair(f"Human: q{i}", f"good answer {i}", f"bad {i}", 0, i, {"dataset": "d", "split": "s"})
+            for i in range(n)]
+
+
+def test_batch_answers_matched_by_id_not_position():
+    items = [it for p in _pairs(2) for it in pair_items(p, 0, False)]
+    # answers in reverse order, with chatter around them
+    text = "Here you go!\n" + "\n".join(f'<answer id="{it.item_id}"><s>{10 + k}</s> because</answer>'
+                                        for k, it in reversed(list(enumerate(items))))
+    got = parse_answer(items, text, PROMPT, pairwise=False)
+    assert [got[it.item_id].score for it in items] == [10.0, 11.0, 12.0, 13.0]
+
+
+def test_missing_and_duplicate_ids_are_failures():
+    items = [it for p in _pairs(2) for it in pair_items(p, 0, False)]
+    a, b, c, _ = items
+    text = (f'<answer id="{a.item_id}"><s>1</s></answer><answer id="{b.item_id}"><s>2</s></answer>'
+            f'<answer id="{b.item_id}"><s>3</s></answer><answer id="{c.item_id}">no tag here</answer>'
+            '<answer id="zzz"><s>9</s></answer>')
+    got = parse_answer(items, text, PROMPT, pairwise=False)
+    assert got[a.item_id].score == 1.0
+    assert got[b.item_id].parse_error == "duplicate_id"  # two answers for one id: trust neither
+    assert got[c.item_id].parse_error == "no_tag"
+    assert got[items[3].item_id].parse_error == "missing_id"
+
+
+def test_ids_do_not_reveal_side_or_label():
+    # Batched items are ordered by id, so the preferred side (always 0 here) must not always come first.
+    firsts = set()
+    for p in _pairs(20):
+        items = sorted(pair_items(p, 0, False), key=lambda it: it.item_id)
+        assert not any(it.item_id.endswith(("0", "1")) and it.item_id[:-1].endswith("-") for it in items)
+        firsts.add(items[0].side)
+    assert firsts == {0, 1}
+    items = pair_items(_pairs(1)[0], 0, False)
+    system, user = build_request(items, PROMPT, pairwise=False)
+    assert user.index("good answer 0") > 0 and all(f'<item id="{it.item_id}">' in user for it in items)
+
+
+def test_pairwise_ab_order_is_seeded_and_varies():
+    orders = {tuple(it.side for it in pair_items(p, 3, True)) for p in _pairs(20)}
+    assert orders == {(0, 1), (1, 0)}
+    assert [it.item_id[-2:] for it in pair_items(_pairs(1)[0], 3, True)] == ["-A", "-B"]
+
+
+def test_batch_units_cover_every_item_once():
+    s = RunSettings(backend="openai", model="m", prompt=PROMPT, batch_size=3)
+    units = make_units(_pairs(7), s)
+    assert [len(u) for u in units] == [6, 6, 2]
+    keys = sorted((it.pair.source_index, it.side) for u in units for it in u)
+    assert keys == [(i, s) for i in range(7) for s in (0, 1)]
+
+
+@pytest.mark.parametrize("text,want", [
+    ("<s>80</s>\nGood reply.", "Good reply."),                  # score-first
+    ("Thorough.\n  Accurate.\n<s>80</s>", "Thorough.\nAccurate."),  # reason-first, whitespace tidied
+    ("I said <s>70</s> then <s>80</s> final", "I said then final"),  # every tag removed
+    (None, ""),
+])
+def test_reasoning_of(text, want):
+    assert reasoning_of(text) == want
+
+
+def test_backoff_grows_and_is_bounded():
+    rng = random.Random(0)
+    delays = [backoff_delay(a, 1.0, 8.0, rng) for a in range(1, 8)]
+    assert 0.5 <= delays[0] <= 1.0 and 1.0 <= delays[1] <= 2.0
+    assert all(4.0 <= d <= 8.0 for d in delays[3:])  # capped
+
+
+@pytest.mark.parametrize("status,kind", [(429, TransientError), (529, TransientError), (500, TransientError),
+                                         (503, TransientError), (400, FatalError), (401, FatalError),
+                                         (403, FatalError), (404, FatalError)])
+def test_classify_status(status, kind):
+    assert isinstance(classify_status(status, "x", {"retry-after": "3"}), kind)
+
+
+def test_retry_after_header_is_read():
+    assert classify_status(429, "slow down", {"retry-after": "2.5"}).retry_after == 2.5
+    assert classify_status(429, "slow down", {"retry-after-ms": "1500"}).retry_after == 1.5
+    assert classify_status(429, "slow down", {"retry-after": "Wed, 21 Oct 2015"}).retry_after is None
+
+
+def test_redact():
+    assert redact("bad key sk-abcdef in url?key=sk-abcdef", ("sk-abcdef",)) == "bad key *** in url?key=***"
+
+
+def test_latest_by_key_prefers_completed_records():
+    recs = [{"pair_key": "a", "error": "boom", "n": 1}, {"pair_key": "b", "error": None, "n": 2},
+            {"pair_key": "a", "error": None, "n": 3}, {"pair_key": "a", "error": "late", "n": 4}]
+    best = latest_by_key(recs)
+    assert list(best) == ["a", "b"] and best["a"]["n"] == 3
+
+
+def test_summary_accuracy_ties_and_cost():
+    recs = [
+        {"pair_key": "1", "error": None, "score0": 9, "score1": 1, "correct": True, "tie": False,
+         "usage": {"input_tokens": 1_000_000, "output_tokens": 0}},
+        {"pair_key": "2", "error": None, "score0": 5, "score1": 5, "correct": False, "tie": True,
+         "usage": {"input_tokens": 0, "output_tokens": 1_000_000}},
+        {"pair_key": "3", "error": None, "score0": 1, "score1": 9, "correct": False, "tie": False, "usage": {}},
+        {"pair_key": "4", "error": None, "score0": None, "score1": 3, "correct": None, "tie": False},
+        {"pair_key": "5", "error": "HTTP 500", "score0": None, "score1": None},
+    ]
+    s = summarize(recs, price_for("claude-sonnet-4-20250514"))
+    assert s["accuracy"] == pytest.approx(1.5 / 3) and s["strict_accuracy"] == pytest.approx(1 / 3)
+    assert (s["ties"], s["parse_failures"], s["errors"], s["records"]) == (1, 1, 1, 5)
+    assert s["estimated_cost_usd"] == pytest.approx(3.0 + 15.0)  # $3/Mtok in, $15/Mtok out
+
+
+def test_price_table_and_overrides():
+    assert price_for("gemini-2.5-flash-lite-001") == (0.10, 0.40)  # longest prefix wins over gemini-2.5-flash
+    assert price_for("my-local-model") is None
+    assert price_for("my-local-model", 1.0, 2.0) == (1.0, 2.0)
+    assert cost_usd(500_000, 250_000, (1.0, 2.0)) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        price_for("x", 1.0, None)
