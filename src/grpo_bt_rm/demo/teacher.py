@@ -1,0 +1,131 @@
+"""A noisy rule teacher for the demo task: a local, free stand-in for an API teacher such as GPT or Gemini.
+
+    from grpo_bt_rm.demo.teacher import RuleTeacher; RuleTeacher().score(context, response)  # -> 0..100
+
+It knows some categories and scores those by the gold rule (with occasional slips); for the categories in its
+blind spot it falls back on a surface cue, preferring longer answers (the verbosity bias real LLM judges show).
+So it agrees with the gold preference on only about three pairs in four, and filtering its judgements down to
+the "correct" pairs cannot teach the rule for the blind-spot categories. Scores are deterministic functions of
+(seed, context, response), so reruns and resumes reproduce the same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from grpo_bt_rm.demo.task import CATEGORIES, category_of
+
+DEFAULT_BLIND = ("instrument", "vehicle", "sport")
+_WORD_RE = re.compile(r"[A-Za-z]+")
+
+
+def asked_category(context: str) -> str | None:
+    """The category a demo context asks for (the first category word in it), or None."""
+    for w in _WORD_RE.findall(context):
+        if w.lower() in CATEGORIES:
+            return w.lower()
+    return None
+
+
+def named_word(response: str) -> str | None:
+    """The first word of the response that belongs to some category, or None."""
+    for w in _WORD_RE.findall(response):
+        for cand in (w, w.lower(), w.capitalize()):
+            if category_of(cand):
+                return cand
+    return None
+
+
+def gold_good(context: str, response: str) -> bool:
+    """The gold rule: the response names a member of the category the context asks for."""
+    cat, word = asked_category(context), named_word(response)
+    return cat is not None and word is not None and category_of(word) == cat
+
+
+def _unit(*parts: str) -> float:
+    """A deterministic pseudo-random number in [0, 1) from the given strings."""
+    h = hashlib.sha256("\x00".join(parts).encode()).digest()
+    return int.from_bytes(h[:8], "big") / 2**64
+
+
+@dataclass(frozen=True)
+class RuleTeacher:
+    """Scores one response on 0..100. `slip` is the chance of judging a known category backwards."""
+
+    blind: tuple[str, ...] = DEFAULT_BLIND
+    slip: float = 0.12
+    seed: int = 0
+
+    def __post_init__(self):
+        unknown = [c for c in self.blind if c not in CATEGORIES]
+        if unknown:
+            raise ValueError(f"blind categories {unknown} are not demo categories {sorted(CATEGORIES)}")
+        if not 0.0 <= self.slip <= 1.0:
+            raise ValueError(f"slip must be in [0, 1], got {self.slip}")
+
+    def score(self, context: str, response: str) -> int:
+        s = str(self.seed)
+        jitter = _unit(s, "jitter", context, response)
+        if asked_category(context) in self.blind:
+            # Blind spot: more words look more helpful to this teacher.
+            n_words = len(_WORD_RE.findall(response))
+            return int(min(95, 30 + 8 * n_words + 10 * jitter))
+        good = gold_good(context, response)
+        if _unit(s, "slip", context, response) < self.slip:
+            good = not good
+        return int(75 + 20 * jitter) if good else int(5 + 20 * jitter)
+
+
+# --- the `rule` backend for scripts/teacher_generate.py -------------------------------------------------------
+# Registered when this module is imported: `scripts/teacher_generate.py --plugin grpo_bt_rm.demo.teacher
+# --backend rule --model rule-v1 ...`. It reads the pair texts back out of the rendered judge prompt, so it works
+# with any generic_* prompt, single items and batched `<item id>` requests alike.
+
+_ITEM_RE = re.compile(r"<item id=\"([^\"]+)\">\n(.*?)\n</item>", re.DOTALL)
+_BODY_RE = re.compile(r"REQUEST:\n(.*?)\n\nRESPONSE:\n(.*?)\n\n", re.DOTALL)
+
+
+def _judge_text(teacher: RuleTeacher, user_text: str) -> str:
+    m = _BODY_RE.search(user_text)
+    if m is None:
+        return "I cannot find a REQUEST and a RESPONSE to judge."  # no tag: the pipeline counts a parse failure
+    score = teacher.score(m.group(1), m.group(2))
+    verdict = "names what was asked for" if score >= 50 else "does not name what was asked for"
+    return f"<s>{score}</s> The response {verdict}."
+
+
+class RuleBackend:
+    """A teacher backend that answers with `RuleTeacher` scores; `--model rule-v1` or `rule-v1:slip=0.2:seed=3`."""
+
+    def __init__(self, cfg):
+        opts = dict(part.split("=", 1) for part in cfg.model.split(":")[1:] if "=" in part)
+        try:
+            self.teacher = RuleTeacher(slip=float(opts.get("slip", RuleTeacher.slip)),
+                                       seed=int(opts.get("seed", RuleTeacher.seed)))
+        except ValueError as e:
+            raise ValueError(f"--model {cfg.model!r}: expected rule-v1[:slip=P][:seed=N] ({e})") from None
+
+    async def complete(self, system, user, *, max_tokens, temperature):
+        from grpo_bt_rm.teacher.backends import Completion
+
+        items = _ITEM_RE.findall(user)
+        if items:
+            text = "\n".join(f"<answer id=\"{iid}\">{_judge_text(self.teacher, body)}</answer>" for iid, body in items)
+        else:
+            text = _judge_text(self.teacher, user)
+        return Completion(text, len(user.split()), len(text.split()))
+
+    async def aclose(self):
+        return None
+
+
+def _register() -> None:
+    from grpo_bt_rm.teacher.backends import BACKENDS, BackendSpec, register_backend
+
+    if "rule" not in BACKENDS:
+        register_backend(BackendSpec("rule", RuleBackend, key_envs=(), needs_key=False))
+
+
+_register()

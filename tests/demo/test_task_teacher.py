@@ -1,0 +1,100 @@
+"""The demo task's pairs and the noisy rule teacher: gold labels, split hygiene, teacher agreement, backend."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from grpo_bt_rm.demo.task import CATEGORIES, make_pairs, split_names, write_task
+from grpo_bt_rm.demo.teacher import DEFAULT_BLIND, RuleBackend, RuleTeacher, asked_category, gold_good, named_word
+
+
+def test_every_pair_prefers_the_gold_answer():
+    rows = make_pairs("train", 500, seed=0)
+    for r in rows:
+        assert gold_good(r["prompt"], r["chosen"]), r
+        assert not gold_good(r["prompt"], r["rejected"]), r
+        assert asked_category(r["prompt"]) == r["category"]
+        assert r["wrong_category"] != r["category"]
+
+
+def test_contexts_are_distinct_and_held_out():
+    splits = {s: make_pairs(s, n, seed=0) for s, n in (("train", 3000), ("val", 300), ("test", 500))}
+    contexts = {s: {r["prompt"] for r in rows} for s, rows in splits.items()}
+    assert len(contexts["train"]) == 3000  # one pair per context
+    assert not contexts["test"] & contexts["train"]
+    assert not contexts["val"] & contexts["train"]
+    names = split_names(0)
+    assert not set(names["test"]) & set(names["train"])
+
+
+def test_too_many_pairs_is_an_error():
+    with pytest.raises(ValueError, match="distinct contexts"):
+        make_pairs("val", 10**6, seed=0)
+
+
+def test_pairs_are_deterministic_per_seed():
+    assert make_pairs("test", 50, seed=3) == make_pairs("test", 50, seed=3)
+    assert make_pairs("test", 50, seed=3) != make_pairs("test", 50, seed=4)
+
+
+@pytest.mark.parametrize("response,word", [("Sure! melon is a good one.", "melon"), ("France.", "France"),
+                                           ("Let me think... red.", "red"), ("No idea.", None)])
+def test_named_word(response, word):
+    assert named_word(response) == word
+
+
+def test_teacher_agrees_about_three_in_four_and_is_blind_where_configured():
+    teacher = RuleTeacher()
+    rows = make_pairs("train", 2000, seed=0)
+    right = {True: [], False: []}
+    for r in rows:
+        ok = teacher.score(r["prompt"], r["chosen"]) > teacher.score(r["prompt"], r["rejected"])
+        right[r["category"] in DEFAULT_BLIND].append(ok)
+    overall = (sum(right[True]) + sum(right[False])) / len(rows)
+    assert 0.70 <= overall <= 0.80
+    assert sum(right[False]) / len(right[False]) > 0.8  # known categories: mostly right
+    assert 0.35 < sum(right[True]) / len(right[True]) < 0.65  # blind spot: a coin flip
+
+
+def test_teacher_scores_are_deterministic_and_in_range():
+    t = RuleTeacher(seed=1)
+    a = [t.score("Name a color. Thanks, Bo", r) for r in ("Red.", "Dog.", "I would say purple.")]
+    assert a == [t.score("Name a color. Thanks, Bo", r) for r in ("Red.", "Dog.", "I would say purple.")]
+    assert all(0 <= s <= 100 for s in a)
+
+
+def test_teacher_rejects_bad_settings():
+    with pytest.raises(ValueError, match="not demo categories"):
+        RuleTeacher(blind=("dragons",))
+    with pytest.raises(ValueError, match="slip"):
+        RuleTeacher(slip=2.0)
+
+
+def test_rule_backend_answers_single_and_batched_requests():
+    from grpo_bt_rm.prompts import get_prompt
+    from grpo_bt_rm.teacher.backends import BackendConfig
+
+    backend = RuleBackend(BackendConfig(model="rule-v1:slip=0", api_key=None))
+    user = get_prompt("generic_score100_v1").render("Name a fruit. Thanks, Bo", "Apple.")[-1]["content"]
+    single = asyncio.run(backend.complete(None, user, max_tokens=16, temperature=None)).text
+    assert single.startswith("<s>") and int(single[3:5]) >= 75
+    batched = f'<item id="a1">\n{user}\n</item>\n\n<item id="b2">\n{user.replace("Apple.", "Hammer.")}\n</item>'
+    text = asyncio.run(backend.complete(None, batched, max_tokens=16, temperature=None)).text
+    assert '<answer id="a1"><s>' in text and '<answer id="b2"><s>' in text
+    garbage = asyncio.run(backend.complete(None, "hello", max_tokens=16, temperature=None)).text
+    assert "<s>" not in garbage
+    with pytest.raises(ValueError, match="rule-v1"):
+        RuleBackend(BackendConfig(model="rule-v1:slip=abc", api_key=None))
+
+
+def test_write_task_files(tmp_path):
+    paths = write_task(tmp_path, {"train": 20, "test": 10}, seed=0)
+    rows = [json.loads(x) for x in paths["train"].read_text().splitlines()]
+    assert len(rows) == 20 and set(rows[0]) >= {"prompt", "chosen", "rejected"}
+    manifest = json.loads((tmp_path / "train.jsonl.manifest.json").read_text())
+    assert manifest["pairs"] == 20 and manifest["seed"] == 0
+    corpus = paths["corpus"].read_text()
+    assert all(w in corpus for ws in CATEGORIES.values() for w in ws)
