@@ -1,0 +1,152 @@
+"""`PairGRPOTrainer`: ms-swift's GRPOTrainer with pair-aware sampling, post-normalisation pair weights,
+an optional reward-std floor and BT diagnostics in the trainer metrics. Stock ms-swift 4.6.0, no fork.
+
+Selected by `import grpo_bt_rm.training.swift_plugin` (done by `--external_plugins src/grpo_bt_rm/training/plugin.py`),
+which points `TrainerFactory.TRAINER_MAPPING['grpo']` here.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from accelerate.utils import gather
+from swift.rlhf_trainers import GRPOTrainer
+
+from grpo_bt_rm.io import manifest_base, write_json
+from grpo_bt_rm.rewards import STAT_KEYS, summarize
+from grpo_bt_rm.training.advantages import FLOOR_SCALE_MODES, apply_pair_weights, floor_reward_std
+from grpo_bt_rm.training.orm import BTRewardORM
+from grpo_bt_rm.training.sampler import PairRepeatSampler, _column
+from grpo_bt_rm.training.settings import PairTrainSettings
+
+log = logging.getLogger("grpo_bt_rm.training.trainer")
+
+SETTINGS_FILE = "bt_reward_settings.json"
+
+
+class PairConfigError(ValueError):
+    """The GRPO configuration would split pairs or otherwise break the pairwise reward."""
+
+
+def check_pair_config(args, settings: PairTrainSettings) -> None:
+    """Start-up checks on the GRPO arguments that need no model or dataset."""
+    k = args.num_generations
+    per_gen = args.per_device_train_batch_size * args.steps_per_generation
+    if per_gen % (2 * k):
+        raise PairConfigError(
+            f"per_device_train_batch_size ({args.per_device_train_batch_size}) x steps_per_generation "
+            f"({args.steps_per_generation}) = {per_gen} must be a multiple of 2 x num_generations ({2 * k}), so "
+            "each process's share of a generation batch holds whole pairs (side 0 xK then side 1 xK)")
+    if getattr(args, "dynamic_sample", False):
+        raise PairConfigError("dynamic_sample is not supported: it drops and refills rows one by one, which splits "
+                              "pairs; turn it off (BT_MIN_REWARD_STD is the pair-safe way to handle flat groups)")
+    if settings.min_reward_std > 0:
+        if args.scale_rewards not in FLOOR_SCALE_MODES:
+            raise PairConfigError(f"BT_MIN_REWARD_STD>0 needs scale_rewards in {FLOOR_SCALE_MODES}, got "
+                                  f"{args.scale_rewards!r}")
+        if getattr(args, "advantage_estimator", "grpo") not in ("grpo", "rloo") or getattr(args, "kl_in_reward",
+                                                                                            False):
+            raise PairConfigError("BT_MIN_REWARD_STD>0 supports advantage_estimator grpo/rloo without kl_in_reward")
+
+
+class PairGRPOTrainer(GRPOTrainer):
+    def __init__(self, *args, **kwargs):
+        self.pair_settings = PairTrainSettings.from_env()
+        check_pair_config(kwargs["args"], self.pair_settings)
+        super().__init__(*args, **kwargs)
+        if getattr(self.template, "truncation_strategy", None) == "raise":
+            raise PairConfigError("truncation_strategy 'raise' resamples rows one by one (splitting pairs); use "
+                                  "'left' or 'delete'")
+        if getattr(self.template, "sequence_parallel_size", 1) > 1:
+            raise PairConfigError("sequence parallelism is not supported by PairGRPOTrainer")
+        self._bt_funcs = [f for f in self.reward_funcs if isinstance(f, BTRewardORM)]
+        if not self._bt_funcs:
+            log.warning("no grpo_bt_rm reward function among %s: pair weights and BT diagnostics are off",
+                        self.reward_func_names)
+        self._pair_weights: torch.Tensor | None = None
+        self._check_dataset_parsers()
+        if self.accelerator.is_main_process:
+            self._write_settings()
+
+    # --- start-up -------------------------------------------------------------------------------------------
+    def _check_dataset_parsers(self) -> None:
+        """Reject an explicit BT_PARSE_FAIL_REWARD that is not below every parser the dataset uses."""
+        names = _column(self.train_dataset, "parser_name") if self.train_dataset is not None else None
+        for f in self._bt_funcs:
+            if f.settings.parser is None and names is None:
+                raise PairConfigError("BT_SCORE_PARSER is not set and the training dataset has no parser_name "
+                                      "column: set BT_SCORE_PARSER or build the dataset with --add_meta")
+            for name in ({f.settings.parser} if f.settings.parser else set(names)):
+                f.settings.fail_reward(name)  # raises SettingsError naming BT_PARSE_FAIL_REWARD
+
+    def _write_settings(self) -> None:
+        out = {
+            **manifest_base(kind="bt_reward_settings"),
+            "reward_funcs": self.reward_func_names,
+            "rewards": {f.variant: f.settings.to_dict() for f in self._bt_funcs},
+            "trainer": self.pair_settings.to_dict(),
+            "num_generations": self.num_generations,
+            "scale_rewards": self.scale_rewards,
+        }
+        path = Path(self.args.output_dir) / SETTINGS_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, out)
+        log.info("BT settings: %s (written to %s)", out["rewards"] or "(no BT reward)", path)
+
+    # --- sampling -------------------------------------------------------------------------------------------
+    def _get_train_sampler(self, train_dataset=None):
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        return PairRepeatSampler.from_dataset(
+            dataset,
+            weighted=self.pair_settings.pair_sampling == "weighted",
+            mini_repeat_count=self.num_generations,
+            batch_size=self.args.generation_batch_size // self.num_generations,
+            repeat_count=self.num_iterations * self.args.steps_per_generation,
+            shuffle=self.shuffle_dataset,
+            seed=self.args.seed,
+        )
+
+    def _get_eval_sampler(self, eval_dataset):
+        k = self.num_generations_eval
+        if self.args.per_device_eval_batch_size % (2 * k):
+            log.warning("per_device_eval_batch_size %d is not a multiple of 2 x num_generations_eval (%d): eval "
+                        "reward calls may hold one side of a pair (scored as ties)",
+                        self.args.per_device_eval_batch_size, 2 * k)
+        return PairRepeatSampler.from_dataset(eval_dataset, mini_repeat_count=k, batch_size=2, shuffle=False,
+                                              seed=self.args.seed)
+
+    # --- rewards, weights, diagnostics ----------------------------------------------------------------------
+    def _compute_rewards_per_func(self, samples):
+        total = super()._compute_rewards_per_func(samples)
+        if not self._bt_funcs:
+            return total
+        device = self.accelerator.device
+        weights = torch.ones(len(samples), dtype=torch.float32, device=device)
+        stats = torch.zeros(len(STAT_KEYS), dtype=torch.float64, device=device)
+        for f in self._bt_funcs:
+            out, f.last = f.last, None
+            if out is None or len(out.weights) != len(samples):
+                raise RuntimeError(f"{f.variant}: no reward result for this batch of {len(samples)} completions")
+            weights *= torch.tensor(out.weights, dtype=torch.float32, device=device)
+            stats += torch.tensor([out.stats[k] for k in STAT_KEYS], dtype=torch.float64, device=device)
+        self._pair_weights = gather(weights)
+        stats = gather(stats.unsqueeze(0)).sum(dim=0).tolist()
+        mode = "train" if self.model.training else "eval"
+        for key, value in summarize(dict(zip(STAT_KEYS, stats))).items():
+            self._metrics[mode][f"bt/{key}"].append(value)
+        return total
+
+    def _compute_advantages(self, samples, rewards_per_func, batch_encoded_inputs):
+        advantages = super()._compute_advantages(samples, rewards_per_func, batch_encoded_inputs)
+        if self.pair_settings.min_reward_std > 0:
+            mode = "train" if self.model.training else "eval"
+            k = self.num_generations if mode == "train" else self.num_generations_eval
+            rewards = (rewards_per_func * self.reward_weights.unsqueeze(0)).nansum(dim=1)
+            advantages = floor_reward_std(advantages, rewards, k, self.scale_rewards,
+                                          self.pair_settings.min_reward_std)
+        weights, self._pair_weights = self._pair_weights, None
+        if weights is not None and weights.shape == advantages.shape:
+            advantages = apply_pair_weights(advantages, weights)
+        return advantages
