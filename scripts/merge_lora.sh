@@ -6,7 +6,8 @@
 #
 # <adapter_dir> is a checkpoint (holding adapter_config.json) or a train_sft.sh output directory (its
 # last_checkpoint.txt, else its newest checkpoint, is used). The base model and template come from the
-# adapter's args.json. Env: MODEL_TYPE [from args.json], EXTRA_ARGS [extra `swift export` flags].
+# adapter's args.json. Env: MODEL_TYPE [from args.json], EXPORT_ARGS [extra `swift export` flags; EXTRA_ARGS,
+# which train_sft.sh uses, is deliberately not read here].
 # Note: `swift export` does not accept --check_model.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
@@ -30,7 +31,7 @@ export HF_DATASETS_OFFLINE="${HF_DATASETS_OFFLINE:-1}"
 type_args=()
 [ -n "${MODEL_TYPE:-}" ] && type_args=(--model_type "$MODEL_TYPE")
 # shellcheck disable=SC2206
-extra=(${EXTRA_ARGS:-})
+extra=(${EXPORT_ARGS:-})
 
 set -x
 swift export --adapters "$adapter" --merge_lora true --output_dir "$out" "${type_args[@]}" "${extra[@]}"
