@@ -1,4 +1,4 @@
-"""Session fixtures for eval tests: a pointwise dataset and real CPU GRPO runs (LoRA and full) on the tiny model."""
+"""Session fixtures for eval tests: a pointwise dataset and real CPU GRPO runs (LoRA, full) on the warm tiny model."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _swift_grpo(model: Path, dataset: Path, out: Path, extra: list[str], env: di
            "--template", "qwen2_5", "--check_model", "false", "--use_cpu", "true", "--dataloader_num_workers", "0",
            "--dataloader_pin_memory", "false", "--dataset", str(dataset), "--external_plugins", str(PLUGIN),
            "--reward_funcs", "gbr_test_length_parity", "--num_generations", "2", "--per_device_train_batch_size",
-           "4", "--max_completion_length", "6", "--save_steps", "1", "--output_dir", str(out), "--report_to",
+           "4", "--max_completion_length", "8", "--save_steps", "1", "--output_dir", str(out), "--report_to",
            "none", "--logging_steps", "1", "--learning_rate", "1e-3", *extra]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
@@ -50,15 +50,15 @@ def _swift_grpo(model: Path, dataset: Path, out: Path, extra: list[str], env: di
 
 
 @pytest.fixture(scope="session")
-def grpo_runs(tiny_model_dir, tmp_path_factory) -> GrpoRuns:
+def grpo_runs(warm_model_dir, tmp_path_factory) -> GrpoRuns:
     root = tmp_path_factory.mktemp("grpo")
     dataset = root / "hh_pointwise.jsonl"
     subprocess.run([sys.executable, "-m", "grpo_bt_rm.data.build_dataset", "--dataset", "anthropic_hh", "--split",
                     "sample", "--data_files", str(HH_SAMPLE), "--prompt", PROMPT, "--add_meta", "--out",
                     str(dataset)], check=True, capture_output=True, env=offline_env())
     recorded = root / "rollout_prompts.jsonl"
-    lora = _swift_grpo(tiny_model_dir, dataset, root / "lora", ["--max_steps", "2", "--system", SYSTEM],
+    lora = _swift_grpo(warm_model_dir, dataset, root / "lora", ["--max_steps", "2", "--system", SYSTEM],
                        offline_env(GBR_RECORD_PROMPTS=str(recorded)))
-    full = _swift_grpo(tiny_model_dir, dataset, root / "full", ["--max_steps", "1", "--tuner_type", "full"],
+    full = _swift_grpo(warm_model_dir, dataset, root / "full", ["--max_steps", "1", "--tuner_type", "full"],
                        offline_env())
-    return GrpoRuns(lora, full, recorded, dataset, Path(tiny_model_dir))
+    return GrpoRuns(lora, full, recorded, dataset, Path(warm_model_dir))

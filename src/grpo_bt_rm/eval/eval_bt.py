@@ -71,7 +71,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.eval.eval_bt", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.eval.eval_bt", description=__doc__, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_args(p)
     add_data_args(p)

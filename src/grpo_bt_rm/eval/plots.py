@@ -68,22 +68,29 @@ def sweep_png(rows: list[dict], path: str | os.PathLike, title: str = "") -> Non
     """acc_all / acc_parsed and logloss_all against training step: mean line with a min-max band over seeds."""
     plt = _plt()
     fig, (ax_acc, ax_ll) = plt.subplots(1, 2, figsize=(10, 3.8))
-    stepped = [r for r in rows if r.get("step") is not None]
+    stepped = sorted((r for r in rows if r.get("step") is not None), key=lambda r: r["step"])
     others = [r for r in rows if r.get("step") is None]
-    stepped.sort(key=lambda r: r["step"])
+    steps = [r["step"] for r in stepped]
+    span = (max(steps) - min(steps)) if len(steps) > 1 else 1.0
+    x_other = (min(steps) if steps else 0) - 0.12 * span  # checkpoints without a step sit left of the axis data
     for ax, keys in ((ax_acc, ("acc_all", "acc_parsed")), (ax_ll, ("logloss_all",))):
         for key in keys:
-            xs = [r["step"] for r in stepped if r[f"{key}_mean"] is not None]
-            mean = [r[f"{key}_mean"] for r in stepped if r[f"{key}_mean"] is not None]
-            lo = [r[f"{key}_min"] for r in stepped if r[f"{key}_mean"] is not None]
-            hi = [r[f"{key}_max"] for r in stepped if r[f"{key}_mean"] is not None]
-            if xs:
-                line = ax.plot(xs, mean, marker="o", label=f"{key} (mean over seeds)")[0]
-                ax.fill_between(xs, lo, hi, alpha=0.2, color=line.get_color(), label=f"{key} seed min-max")
-            for i, r in enumerate(others):  # checkpoints without a step (e.g. an SFT model dir): markers at x=-1
-                if r[f"{key}_mean"] is not None:
-                    ax.errorbar([-1 - 0.0 * i], [r[f"{key}_mean"]], yerr=[[r[f"{key}_mean"] - r[f"{key}_min"]],
-                                [r[f"{key}_max"] - r[f"{key}_mean"]]], fmt="s", capsize=3, label=f"{key} {r['ckpt']}")
+            pts = [r for r in stepped if r[f"{key}_mean"] is not None]
+            color = None
+            if pts:
+                line = ax.plot([r["step"] for r in pts], [r[f"{key}_mean"] for r in pts], marker="o",
+                               label=f"{key} (mean over seeds)")[0]
+                color = line.get_color()
+                ax.fill_between([r["step"] for r in pts], [r[f"{key}_min"] for r in pts],
+                                [r[f"{key}_max"] for r in pts], alpha=0.2, color=color, label=f"{key} seed min-max")
+            for i, r in enumerate(others):
+                m = r[f"{key}_mean"]
+                if m is None:
+                    continue
+                x = x_other - 0.04 * span * i
+                ax.errorbar([x], [m], yerr=[[m - r[f"{key}_min"]], [r[f"{key}_max"] - m]], fmt="s", capsize=3,
+                            color=color)
+                ax.annotate(r["ckpt"], (x, m), textcoords="offset points", xytext=(4, 4), fontsize=7)
         ax.set_xlabel("training step")
         ax.legend(fontsize=7)
     ax_acc.set_ylabel("accuracy (ties = 0.5)")

@@ -1,0 +1,196 @@
+"""Summaries of eval_bt JSON results (never of log text): summary.csv, summary.md, a metric-vs-step PNG, W&B upload.
+
+    python -m grpo_bt_rm.eval.summary RUN/eval            # or: python tools/summarize_eval_logs.py RUN/eval
+    WANDB_PROJECT=p python -m grpo_bt_rm.eval.summary RUN/eval --wandb
+
+Rows are per checkpoint: mean +- std (ddof=1 over seeds; 0 with one seed), min and max of each metric.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from grpo_bt_rm.eval.metrics import REQUIRED_METRICS
+from grpo_bt_rm.io import InputError, atomic_write, write_json
+
+log = logging.getLogger("grpo_bt_rm.eval.summary")
+
+SUMMARY_METRICS = ("acc_all", "acc_parsed", "nontie_acc", "tie_rate", "logloss_all", "logloss_nontie", "ece",
+                   "parse_fail_rate", "pair_fail_rate", "n_pairs")
+
+
+def is_complete(result: dict) -> bool:
+    return (result.get("kind") == "eval_bt" and result.get("complete") is True
+            and isinstance(result.get("metrics"), dict) and all(k in result["metrics"] for k in REQUIRED_METRICS))
+
+
+def read_result(path: str | os.PathLike) -> dict | None:
+    """The result in `path` if it is a complete eval_bt result, else None (missing, partial or another file)."""
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return obj if isinstance(obj, dict) and is_complete(obj) else None
+
+
+def load_results(paths) -> list[dict]:
+    out = []
+    for p in paths:
+        r = read_result(p)
+        if r is not None:
+            r["_path"] = str(p)
+            out.append(r)
+    return out
+
+
+def results_in(eval_dir: str | os.PathLike) -> list[dict]:
+    return load_results(sorted(Path(eval_dir).glob("*.json")))
+
+
+def aggregate(results: list[dict]) -> list[dict]:
+    """One row per checkpoint (keyed by its path), ordered by training step (checkpoints without a step last)."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in results:
+        ck = r.get("checkpoint") or {"name": Path(r["_path"]).stem, "path": r["_path"]}
+        groups[ck.get("path") or ck["name"]].append(r)
+    rows = []
+    for rs in groups.values():
+        ck = rs[0].get("checkpoint") or {"name": Path(rs[0]["_path"]).stem}
+        row = {"ckpt": ck["name"], "kind": ck.get("kind"), "step": ck.get("step"), "n_seeds": len(rs),
+               "seeds": " ".join(str(s) for s in sorted(r["seed"] for r in rs))}
+        for key in SUMMARY_METRICS:
+            vals = [float(r["metrics"][key]) for r in rs if r["metrics"].get(key) is not None]
+            arr = np.asarray(vals)
+            row[f"{key}_mean"] = float(arr.mean()) if vals else None
+            row[f"{key}_std"] = float(arr.std(ddof=1)) if len(vals) > 1 else (0.0 if vals else None)
+            row[f"{key}_min"] = float(arr.min()) if vals else None
+            row[f"{key}_max"] = float(arr.max()) if vals else None
+        rows.append(row)
+    rows.sort(key=lambda r: (r["step"] is None, r["step"] if r["step"] is not None else 0, r["ckpt"]))
+    return rows
+
+
+def csv_text(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+def markdown_text(rows: list[dict], title: str = "") -> str:
+    def pm(r, key, digits=3):
+        m, s = r[f"{key}_mean"], r[f"{key}_std"]
+        return "n/a" if m is None else f"{m:.{digits}f} ± {s:.{digits}f}"
+
+    cols = [("acc_all", "acc_all"), ("acc_parsed", "acc_parsed"), ("nontie_acc", "non-tie acc"),
+            ("tie_rate", "tie rate"), ("logloss_all", "log-loss"), ("ece", "ECE"),
+            ("parse_fail_rate", "parse fail")]
+    lines = [f"# {title}" if title else "# Eval summary", "",
+             "Mean ± std over seeds. acc_all counts pairs with an unparsed side as wrong; acc_parsed leaves them "
+             "out; ties count 0.5 in both.", "",
+             "| checkpoint | step | seeds | n | " + " | ".join(c for _, c in cols) + " |",
+             "|---|---|---|---|" + "---|" * len(cols)]
+    for r in rows:
+        n = "n/a" if r["n_pairs_mean"] is None else f"{r['n_pairs_mean']:.0f}"
+        step = "" if r["step"] is None else str(r["step"])
+        lines.append(f"| {r['ckpt']} | {step} | {r['n_seeds']} | {n} | " + " | ".join(pm(r, k) for k, _ in cols)
+                     + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(results: list[dict], out_dir: str | os.PathLike, title: str = "", plot: bool = True) -> dict:
+    """Write summary.csv, summary.md, summary.json and (with `plot`) summary.png into `out_dir`."""
+    if not results:
+        raise InputError(f"{out_dir}: no complete eval_bt result to summarize")
+    out = Path(out_dir)
+    rows = aggregate(results)
+    files = {"csv": out / "summary.csv", "md": out / "summary.md", "json": out / "summary.json"}
+    with atomic_write(files["csv"]) as f:
+        f.write(csv_text(rows))
+    with atomic_write(files["md"]) as f:
+        f.write(markdown_text(rows, title))
+    write_json(files["json"], {"rows": rows, "results": [r["_path"] for r in results]})
+    if plot:
+        from grpo_bt_rm.eval.plots import sweep_png
+
+        files["png"] = out / "summary.png"
+        sweep_png(rows, files["png"], title=title)
+    log.info("summary of %d results (%d checkpoints) in %s", len(results), len(rows), out)
+    return {k: str(v) for k, v in files.items()}
+
+
+def upload_wandb(files: dict, rows: list[dict], *, project: str | None = None, name: str | None = None,
+                 extra_files: list[str] = ()) -> str:
+    """Log the table, the plot and the files to W&B (WANDB_MODE=offline writes a local run). Returns the run dir."""
+    import wandb
+
+    project = project or os.environ.get("WANDB_PROJECT")
+    if not project:
+        raise InputError("W&B upload needs a project: set WANDB_PROJECT or pass --wandb_project")
+    run = wandb.init(project=project, name=name, job_type="eval_summary", dir=str(Path(files["csv"]).parent),
+                     config={"n_checkpoints": len(rows)})
+    try:
+        columns = list(rows[0]) if rows else []
+        run.log({"eval/summary": wandb.Table(columns=columns, data=[[r[c] for c in columns] for r in rows])})
+        for r in rows:
+            if r["step"] is not None:
+                run.log({f"eval/{k}": r[f"{k}_mean"] for k in SUMMARY_METRICS if r[f"{k}_mean"] is not None}
+                        | {"eval/step": r["step"]})
+        if files.get("png"):
+            run.log({"eval/summary_plot": wandb.Image(files["png"])})
+        art = wandb.Artifact(f"eval-summary-{run.id}", type="eval")
+        for p in [files[k] for k in ("csv", "md", "json", "png") if files.get(k)] + list(extra_files):
+            art.add_file(p)
+        run.log_artifact(art)
+        run_dir = run.dir
+    finally:
+        run.finish()
+    return run_dir
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.eval.summary", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("eval_dir", help="directory of eval_bt result JSON files (e.g. RUN/eval)")
+    p.add_argument("--out_dir", default=None, help="where summary.* go (default: eval_dir)")
+    p.add_argument("--title", default="", help="title for summary.md and the plot")
+    p.add_argument("--no_plot", action="store_true", help="skip summary.png")
+    p.add_argument("--wandb", action="store_true", help="also upload to W&B (needs WANDB_PROJECT or --wandb_project)")
+    p.add_argument("--wandb_project", default=None, help="W&B project (default $WANDB_PROJECT)")
+    p.add_argument("--wandb_name", default=None, help="W&B run name (default: the eval dir name)")
+    return p
+
+
+def main(argv: list[str] | None = None, *, force_wandb: bool = False) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = make_parser().parse_args(argv)
+    try:
+        results = results_in(args.eval_dir)
+        files = write_summary(results, args.out_dir or args.eval_dir, args.title, plot=not args.no_plot)
+        if args.wandb or force_wandb:
+            rows = aggregate(results)
+            files["wandb_run_dir"] = upload_wandb(files, rows, project=args.wandb_project,
+                                                  name=args.wandb_name or Path(args.eval_dir).name)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(Path(files["md"]).read_text(encoding="utf-8"))
+    print(json.dumps(files, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Evaluate many (checkpoint, seed) jobs over a pool of devices, resumably, then summarize the JSON results.
+
+    scripts/run_eval_sweep.sh --run_dir RUN --ckpts "base checkpoint-100 checkpoint-200" --seeds "0 1" --gpus 0,1 \\
+        --n_pairs 500 --prompt hh_score100_v1 --bt_temp 20 --dataset anthropic_hh --split test
+    python -m grpo_bt_rm.eval.sweep ...   (same flags)
+
+- Dynamic scheduling: one worker per GPU (or `--cpu_workers` with `--gpus cpu`) takes the next job when free.
+- Resume: a job whose complete result JSON exists is skipped; a killed job leaves no result file, so it is redone.
+- A failed job makes the sweep exit 1 and names it; finished jobs are kept and summarized.
+- Every flag not listed here goes to eval_bt unchanged (checked against its parser at start).
+Outputs in RUN/<eval_subdir>/: eval_<ckpt>_seed<s>.json (+ .log, .run.log, .reliability.png), summary.csv/md/png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grpo_bt_rm.eval import eval_bt
+from grpo_bt_rm.eval.summary import load_results, read_result, upload_wandb, write_summary
+from grpo_bt_rm.io import InputError
+
+log = logging.getLogger("grpo_bt_rm.eval.sweep")
+RESERVED = {"--run_dir", "--checkpoint", "--seed", "--out_json", "--save_completions", "--from_completions",
+            "--device"}
+
+
+@dataclass(frozen=True)
+class Job:
+    ckpt: str  # as given in --ckpts
+    name: str  # file-safe checkpoint label
+    seed: int
+    out_json: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}/seed{self.seed}"
+
+
+def ckpt_label(spec: str) -> str:
+    p = Path(spec)
+    raw = spec if not (p.is_absolute() or "/" in spec) else (p.name or "model")
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", raw)
+
+
+def plan(ckpts: list[str], seeds: list[int], eval_dir: Path) -> list[Job]:
+    names: dict[str, str] = {}
+    jobs = []
+    for ck in ckpts:
+        name = ckpt_label(ck)
+        if name in names and names[name] != ck:
+            raise InputError(f"--ckpts: {ck!r} and {names[name]!r} would both be labelled {name!r}")
+        names[name] = ck
+        for s in seeds:
+            jobs.append(Job(ck, name, s, eval_dir / f"eval_{name}_seed{s}.json"))
+    return jobs
+
+
+def devices(spec: str, cpu_workers: int) -> list[str]:
+    """'cpu' -> cpu_workers CPU slots ('' = no GPU); '0,1' or '0 1' -> one slot per GPU."""
+    spec = spec.strip()
+    if spec == "cpu":
+        return [""] * max(cpu_workers, 1)
+    ids = [g for g in re.split(r"[,\s]+", spec) if g]
+    if not ids or not all(g.isdigit() for g in ids):
+        raise InputError(f"--gpus {spec!r}: expected GPU ids like '0,1' or '0 1', or 'cpu'")
+    return ids
+
+
+class Sweep:
+    def __init__(self, jobs: list[Job], slots: list[str], base_cmd: list[str], passthrough: list[str]):
+        self.jobs = jobs
+        self.slots = slots
+        self.base_cmd = base_cmd
+        self.passthrough = passthrough
+        self.todo: queue.Queue[Job] = queue.Queue()
+        self.failed: list[tuple[Job, int]] = []
+        self.done: list[Job] = []
+        self.lock = threading.Lock()
+        self.procs: set[subprocess.Popen] = set()
+        self.stopping = False
+
+    def command(self, job: Job, run_dir: str | None) -> list[str]:
+        cmd = [*self.base_cmd, "--checkpoint", job.ckpt, "--seed", str(job.seed), "--out_json", str(job.out_json)]
+        if run_dir:
+            cmd += ["--run_dir", run_dir]
+        return cmd + self.passthrough
+
+    def worker(self, slot: str, run_dir: str | None, save_completions: bool) -> None:
+        while not self.stopping:
+            try:
+                job = self.todo.get_nowait()
+            except queue.Empty:
+                return
+            cmd = self.command(job, run_dir)
+            if save_completions:
+                cmd += ["--save_completions", str(job.out_json.with_suffix(".completions.jsonl"))]
+            env = dict(os.environ, CUDA_VISIBLE_DEVICES=slot)
+            log.info("start %s on %s", job.label, f"GPU {slot}" if slot else "cpu")
+            t0 = time.time()
+            with open(job.out_json.with_suffix(".run.log"), "w", encoding="utf-8") as logf:
+                proc = subprocess.Popen(cmd, env=env, stdout=logf, stderr=subprocess.STDOUT)
+                with self.lock:
+                    self.procs.add(proc)
+                rc = proc.wait()
+                with self.lock:
+                    self.procs.discard(proc)
+            ok = rc == 0 and read_result(job.out_json) is not None
+            with self.lock:
+                (self.done.append(job) if ok else self.failed.append((job, rc)))
+            log.info("%s %s in %.1fs (rc=%d)", "done" if ok else "FAILED", job.label, time.time() - t0, rc)
+
+    def run(self, run_dir: str | None, save_completions: bool) -> None:
+        for j in self.jobs:
+            self.todo.put(j)
+        threads = [threading.Thread(target=self.worker, args=(s, run_dir, save_completions), daemon=True)
+                   for s in self.slots]
+        for t in threads:
+            t.start()
+        try:
+            while any(t.is_alive() for t in threads):
+                for t in threads:
+                    t.join(timeout=0.5)
+        except KeyboardInterrupt:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        self.stopping = True
+        with self.lock:
+            for p in self.procs:
+                p.terminate()
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="scripts/run_eval_sweep.sh", description=__doc__, allow_abbrev=False,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run_dir", default=None, help="ms-swift run dir (args.json); checkpoint names resolve under it")
+    p.add_argument("--eval_subdir", default="eval", help="results go to RUN/<eval_subdir> (default eval)")
+    p.add_argument("--out_dir", default=None, help="results directory instead of RUN/<eval_subdir>")
+    p.add_argument("--ckpts", required=True,
+                   help="space-separated checkpoints: base, checkpoint-N (under --run_dir) or absolute paths")
+    p.add_argument("--seeds", default="0", help="space-separated seeds (default '0')")
+    p.add_argument("--gpus", default="cpu", help="GPU ids ('0,1' or '0 1'), one worker each; or 'cpu'")
+    p.add_argument("--cpu_workers", type=int, default=1, help="parallel jobs with --gpus cpu (default 1)")
+    p.add_argument("--save_completions", action="store_true",
+                   help="also write eval_<ckpt>_seed<s>.completions.jsonl per job")
+    p.add_argument("--title", default=None, help="title of summary.md / summary.png (default: run dir name)")
+    p.add_argument("--no_wandb", action="store_true", help="do not upload even if WANDB_PROJECT is set")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args, passthrough = make_parser().parse_known_args(argv)
+    try:
+        bad = sorted({a.split("=")[0] for a in passthrough if a.split("=")[0] in RESERVED})
+        if bad:
+            raise InputError(f"{', '.join(bad)}: set by the sweep per job; use --run_dir/--ckpts/--seeds instead")
+        eval_bt.make_parser().parse_args(passthrough)  # fail fast on a mistyped flag, before any job starts
+        if args.run_dir:
+            from grpo_bt_rm.eval.loading import resolve_run
+
+            run_dir = str(resolve_run(args.run_dir).run_dir)
+        else:
+            run_dir = None
+        if not args.out_dir and not run_dir:
+            raise InputError("--run_dir or --out_dir is required")
+        eval_dir = Path(args.out_dir or Path(run_dir) / args.eval_subdir)
+        eval_dir.mkdir(parents=True, exist_ok=True)
+        ckpts = args.ckpts.split()
+        seeds = [int(s) for s in args.seeds.replace(",", " ").split()]
+        if not ckpts or not seeds:
+            raise InputError("--ckpts and --seeds must each name at least one item")
+        jobs = plan(ckpts, seeds, eval_dir)
+        slots = devices(args.gpus, args.cpu_workers)
+    except (InputError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    pending = [j for j in jobs if read_result(j.out_json) is None]
+    log.info("%d jobs, %d already complete (skipped), %d to run on %d worker(s); results in %s", len(jobs),
+             len(jobs) - len(pending), len(pending), len(slots), eval_dir)
+    sweep = Sweep(pending, slots, [sys.executable, "-m", "grpo_bt_rm.eval.eval_bt"], passthrough)
+    signal.signal(signal.SIGTERM, lambda *_: (sweep.stop(), sys.exit(143)))
+    sweep.run(run_dir, args.save_completions)
+    results = load_results([j.out_json for j in jobs])
+    title = args.title or (Path(run_dir).name if run_dir else eval_dir.name)
+    if results:
+        files = write_summary(results, eval_dir, title)
+        if os.environ.get("WANDB_PROJECT") and not args.no_wandb:
+            from grpo_bt_rm.eval.summary import aggregate
+
+            files["wandb_run_dir"] = upload_wandb(files, aggregate(results), name=title,
+                                                  extra_files=[r["_path"] for r in results])
+        print(Path(files["md"]).read_text(encoding="utf-8"))
+    if sweep.failed:
+        names = ", ".join(f"{j.label} (rc={rc}, log {j.out_json.with_suffix('.run.log')})" for j, rc in sweep.failed)
+        print(f"error: {len(sweep.failed)} of {len(jobs)} jobs failed: {names}", file=sys.stderr)
+        return 1
+    print(f"sweep complete: {len(jobs)} jobs, summary in {eval_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
