@@ -14,6 +14,7 @@ import hashlib
 import json
 import random
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,11 @@ class Faults:
     drop_ids: int = 0  # leave out this many answers from each batch
     noise: float = 0.0  # fraction of items scored by hash instead of by the rule
     api_key: str | None = None  # when set, any other key gets 401 (and the body echoes the key it got)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # the default backlog (5) refuses bursts of concurrent connections
 
 
 @dataclass
@@ -72,8 +78,7 @@ class MockServer:
         self.faults = faults or Faults()
         self.stats = Stats()
         self._rng = random.Random(0)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", port), self._handler())
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
 
@@ -141,6 +146,12 @@ class MockServer:
 
             def log_message(self, *args):  # keep test output quiet
                 pass
+
+            def setup(self):
+                super().setup()
+                # Headers and body go out in separate writes; without TCP_NODELAY, Nagle plus the client's
+                # delayed ACK adds ~40 ms to every response.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def _send(self, status: int, body: dict, headers: dict | None = None):
                 data = json.dumps(body).encode()
