@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> dict:
     vecs, cache_stats = embed_cached(embedder, table.ids, table.texts, cache_dir, batch_size=args.batch_size)
     t2 = time.time()
 
-    spec = IndexSpec(kind=args.index, nprobe=args.nprobe, exact_threshold=args.exact_threshold)
+    spec = IndexSpec(kind=args.index, nprobe=args.nprobe, ef_search=args.ef_search,
+                     exact_threshold=args.exact_threshold)
     mean_dist, kind = knn_mean_dist(vecs, k=args.k, spec=spec, seed=args.seed, progress=True)
     counts = np.asarray(table.pairs, dtype=np.float64)
     raw = np.maximum(mean_dist, 1e-6) ** args.alpha
@@ -152,11 +153,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_ratio", type=float, default=100.0,
                    help="clip so that max weight / min weight <= this (default 100)")
     p.add_argument("--index", choices=["auto", "exact", "ivf", "hnsw"], default="auto",
-                   help="faiss index: exact flat search, IVF (8-bit storage) or HNSW; auto = exact up to "
-                   "--exact_threshold prompts, IVF above")
+                   help="faiss index: exact flat search, HNSW graph, or IVF with 4-bit PQ codes re-ranked exactly (less "
+                   "memory, lower recall); auto = exact up to --exact_threshold prompts, HNSW above")
     p.add_argument("--exact_threshold", type=int, default=EXACT_THRESHOLD,
                    help=f"largest prompt count searched exactly under --index auto (default {EXACT_THRESHOLD})")
-    p.add_argument("--nprobe", type=int, default=32, help="IVF lists probed per query (default 32)")
+    p.add_argument("--nprobe", type=int, default=16, help="IVF lists probed per query (default 16)")
+    p.add_argument("--ef_search", type=int, default=64,
+                   help="HNSW search breadth; higher = better recall, slower (default 64)")
     p.add_argument("--seed", type=int, default=0, help="seed for the IVF training sample and k-means (default 0)")
     return p
 
@@ -166,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     args = make_parser().parse_args(argv)
     args.out_dir = args.out_dir or str(default_path("density", "latest"))
-    for name in ("k", "batch_size", "nprobe"):
+    for name in ("k", "batch_size", "nprobe", "ef_search", "exact_threshold"):
         if getattr(args, name) <= 0:
             print(f"error: --{name} must be a positive integer", file=sys.stderr)
             return 2

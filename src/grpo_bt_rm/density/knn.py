@@ -22,14 +22,16 @@ EXACT_THRESHOLD = 50_000
 
 @dataclass(frozen=True)
 class IndexSpec:
-    """Which faiss index to build. kind: 'exact' (flat inner product), 'ivf' (IVF with 8-bit scalar quantised
-    storage) or 'hnsw'. nlist/nprobe apply to ivf, hnsw_m/ef_search to hnsw."""
+    """Which faiss index to build. kind: 'exact' (flat inner product), 'hnsw' (graph over the full vectors, the
+    default above `exact_threshold`) or 'ivf' (IVF lists of 4-bit PQ fast-scan codes, less memory; its candidates
+    are re-ranked with exact cosine). nlist/nprobe apply to ivf, hnsw_m/ef_* to hnsw."""
 
     kind: str = "auto"
     nlist: int | None = None  # default: about 4*sqrt(n)
-    nprobe: int = 32
-    hnsw_m: int = 32
-    ef_search: int = 128
+    nprobe: int = 16
+    hnsw_m: int = 16
+    ef_construction: int = 40
+    ef_search: int = 64
     exact_threshold: int = EXACT_THRESHOLD
 
     def resolve(self, n: int) -> str:
@@ -37,7 +39,7 @@ class IndexSpec:
             raise ValueError(f"index kind must be auto, exact, ivf or hnsw; got {self.kind!r}")
         if self.kind != "auto":
             return self.kind
-        return "exact" if n <= self.exact_threshold else "ivf"
+        return "exact" if n <= self.exact_threshold else "hnsw"
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -55,21 +57,22 @@ def _build_index(x: np.ndarray, kind: str, spec: IndexSpec, seed: int):
         index = faiss.IndexFlatIP(d)
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(d, spec.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = max(40, spec.hnsw_m * 2)
+        index.hnsw.efConstruction = spec.ef_construction
         index.hnsw.efSearch = spec.ef_search
-    else:  # ivf
-        nlist = spec.nlist or max(1, min(int(4 * math.sqrt(n)), n // 39))
-        quantizer = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                              faiss.METRIC_INNER_PRODUCT)
+    else:  # ivf: 4-bit PQ fast-scan codes (d/8 bytes per vector) give candidates; distances are re-ranked exactly
+        nlist = spec.nlist or int(min(4096, max(16, math.sqrt(n))))
+        nlist = max(1, min(nlist, n // 39))
+        m = next(m for m in (d // 2, d // 2, d) if m > 0 and d % m == 0)
+        index = faiss.index_factory(d, f"IVF{nlist},PQ{m}x4fs", faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(seed)
-        n_train = min(n, max(nlist * 40, 10_000))
+        n_train = min(n, max(nlist * 39, 20_000))
         sample = x[np.sort(rng.choice(n, size=n_train, replace=False))] if n_train < n else x
-        index.cp.seed = seed
-        index.cp.niter = 10
+        ivf = faiss.extract_index_ivf(index)
+        ivf.cp.seed = seed
+        ivf.cp.niter = 10
         index.train(sample)
-        index.nprobe = min(spec.nprobe, nlist)
-    chunk = 200_000
+        ivf.nprobe = min(spec.nprobe, nlist)
+    chunk = 100_000
     for start in range(0, n, chunk):
         index.add(x[start : start + chunk])
     return index
@@ -90,28 +93,27 @@ def knn_search(x: np.ndarray, k: int, spec: IndexSpec | None = None, seed: int =
     index = _build_index(x, kind, spec, seed)
     idx_out = np.empty((n, k_eff), dtype=np.int64)
     sim_out = np.empty((n, k_eff), dtype=np.float32)
-    batch = 4096 if kind != "exact" else 2048
+    batch = 2048
     starts = range(0, n, batch)
     if progress:
         from tqdm import tqdm
 
         starts = tqdm(starts, desc=f"k-NN ({kind})", unit="batch")
+    n_query = k_eff + 1 if kind != "ivf" else min(n, max(10 * (k_eff + 1), 32))
     for start in starts:
         q = x[start : start + batch]
-        sims, ids = index.search(q, k_eff + 1)
+        sims, ids = index.search(q, n_query)
+        if kind == "ivf":  # exact cosine for the candidates, from the vectors we hold (no second copy in faiss)
+            sims = np.einsum("bd,bkd->bk", q, x[np.maximum(ids, 0)]).astype(np.float32)
         own = np.arange(start, start + len(q))[:, None]
-        is_self = ids == own
-        # keep the first k_eff entries that are neither the row itself nor faiss's "no result" marker (-1)
-        keep = ~is_self & (ids >= 0)
-        order = np.argsort(~keep, axis=1, kind="stable")[:, :k_eff]
+        # drop the row itself (with exact duplicates it need not be rank 0) and faiss's "no result" marker (-1)
+        sims = np.where((ids == own) | (ids < 0), -np.inf, sims)
+        order = np.argsort(-sims, axis=1, kind="stable")[:, :k_eff]
         got_ids = np.take_along_axis(ids, order, axis=1)
         got_sims = np.take_along_axis(sims, order, axis=1)
-        got_keep = np.take_along_axis(keep, order, axis=1)
-        if not got_keep.all():  # an approximate index can return fewer than k_eff others: treat them as far away
-            got_sims = np.where(got_keep, got_sims, -1.0)
-            got_ids = np.where(got_keep, got_ids, -1)
-        idx_out[start : start + len(q)] = got_ids
-        sim_out[start : start + len(q)] = got_sims
+        missing = ~np.isfinite(got_sims)  # an approximate index can return fewer than k_eff others
+        idx_out[start : start + len(q)] = np.where(missing, -1, got_ids)
+        sim_out[start : start + len(q)] = np.where(missing, -1.0, got_sims)  # treated as maximally far
     return idx_out, sim_out, kind
 
 
