@@ -51,6 +51,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="base model dir when there is no args.json (overrides its 'model')")
     p.add_argument("--template", default=None, help="ms-swift template, only when the model has no args.json")
     p.add_argument("--system", default=None, help="system prompt, only when the model has no args.json")
+    p.add_argument("--model_type", default=None,
+                   help="ms-swift model type (e.g. qwen2), only when the model has no args.json and auto-detection "
+                   "is ambiguous")
     p.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16")
     p.add_argument("--device", default=None, help="torch device (default cuda if available, else cpu)")
     p.add_argument("--engine", choices=("transformers", "vllm"), default="transformers",
@@ -111,17 +114,30 @@ def encode_prompt(template, messages: list[dict]) -> list[int]:
     return list(template.encode({"messages": messages})["input_ids"])
 
 
-def generate_records(engine, template, pairs, prompt, parser, sampling: SamplingSettings, batch_pairs: int):
+def batch_seed(seed: int, batch_index: int) -> int:
+    """Each batch is seeded from (seed, its index), so a batch's samples do not depend on which batches ran before
+    it: a resumed, sharded or single run generates the same completions for the same batch."""
+    return (seed * 1_000_003 + batch_index) % (2**63)
+
+
+def generate_records(engine, template, pairs, prompt, parser, sampling: SamplingSettings, batch_pairs: int,
+                     seed: int = 0, shard_id: int = 0, num_shards: int = 1):
+    """Records for pairs in batches of `batch_pairs`; with shards, this process takes batches b % num_shards."""
+    import torch
     from tqdm.auto import tqdm
 
+    n_batches = (len(pairs) + batch_pairs - 1) // batch_pairs
+    mine = [b for b in range(n_batches) if b % num_shards == shard_id]
     records = []
-    bar = tqdm(total=len(pairs), desc="eval pairs", unit="pair")
-    for start in range(0, len(pairs), batch_pairs):
+    bar = tqdm(total=sum(len(pairs[b * batch_pairs:(b + 1) * batch_pairs]) for b in mine), desc="pairs", unit="pair")
+    for b in mine:
+        start = b * batch_pairs
         chunk = pairs[start:start + batch_pairs]
         ids = []
         for pr in chunk:
             ids.append(encode_prompt(template, prompt.render(pr.context, pr.response_0)))
             ids.append(encode_prompt(template, prompt.render(pr.context, pr.response_1)))
+        torch.manual_seed(batch_seed(seed, b))
         texts = engine.generate(ids, sampling)  # one call for every sample of every side in the chunk
         for j, pr in enumerate(chunk):
             records.append(make_record(pr.key, pr.preferred_side, texts[2 * j], texts[2 * j + 1], parser,
@@ -217,7 +233,8 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
-def _generate(args, prompt, parser, sampling):
+def open_engine(args):
+    """Resolve --run_dir/--checkpoint/--model, load the judge and build the engine: (engine, judge, run)."""
     from grpo_bt_rm.eval.engine import TransformersEngine, VllmEngine, stop_token_ids
     from grpo_bt_rm.eval.loading import load_judge, resolve_checkpoint, resolve_run
 
@@ -225,11 +242,9 @@ def _generate(args, prompt, parser, sampling):
         raise InputError("--checkpoint is required (base | checkpoint-N | PATH) unless --from_completions is given")
     run = resolve_run(args.run_dir)
     ck = resolve_checkpoint(args.checkpoint, run, args.model)
-    split = args.split or default_split(args.dataset)
-    pairs, stats = select_pairs(args.dataset, split, args.data_files, args.n_pairs, args.data_seed)
     vllm = args.engine == "vllm"
     judge = load_judge(ck, run, dtype=args.dtype, device=args.device, model=args.model, template=args.template,
-                       system=args.system, load_model=not vllm)
+                       system=args.system, model_type=args.model_type, load_model=not vllm)
     stops = stop_token_ids(judge.tokenizer, judge.template)
     if vllm:
         weights = ck.path if ck.kind == "full" else judge.info["weights"]
@@ -237,18 +252,31 @@ def _generate(args, prompt, parser, sampling):
                             args.seed, lora_path=ck.path if ck.kind == "lora" else None)
     else:
         engine = TransformersEngine(judge.model, judge.tokenizer, stops)
-    log.info("evaluating %s (%s) on %d pairs of %s/%s with %s, template %s, system from %s", ck.name, ck.kind,
-             len(pairs), args.dataset, split, prompt.name, judge.settings.template, judge.settings.source)
-    records = generate_records(engine, judge.template, pairs, prompt, parser, sampling, args.batch_pairs)
-    extra = {
+    return engine, judge, run
+
+
+def provenance(judge, run, args, split: str, n_pairs: int, stats) -> dict:
+    ck = judge.checkpoint
+    return {
         "checkpoint": {"name": ck.name, "kind": ck.kind, "path": ck.path, "step": ck.step, **judge.info},
         "run": {"run_dir": str(run.run_dir) if run.run_dir else None,
                 "args_json": str(run.args_path) if run.args_path else None},
         "template": judge.settings.as_dict(),
-        "data": {"dataset": args.dataset, "split": split, "data_files": args.data_files, "n_pairs": len(pairs),
+        "data": {"dataset": args.dataset, "split": split, "data_files": args.data_files, "n_pairs": n_pairs,
                  "data_seed": args.data_seed, "load_stats": stats.as_dict()},
     }
-    return records, extra
+
+
+def _generate(args, prompt, parser, sampling):
+    split = args.split or default_split(args.dataset)
+    pairs, stats = select_pairs(args.dataset, split, args.data_files, args.n_pairs, args.data_seed)
+    engine, judge, run = open_engine(args)
+    log.info("evaluating %s (%s) on %d pairs of %s/%s with %s, template %s, system from %s", judge.checkpoint.name,
+             judge.checkpoint.kind, len(pairs), args.dataset, split, prompt.name, judge.settings.template,
+             judge.settings.source)
+    records = generate_records(engine, judge.template, pairs, prompt, parser, sampling, args.batch_pairs,
+                               args.seed)
+    return records, provenance(judge, run, args, split, len(pairs), stats)
 
 
 def main(argv: list[str] | None = None) -> int:

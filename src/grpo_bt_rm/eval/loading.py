@@ -203,7 +203,7 @@ def build_template(tokenizer, settings: TemplateSettings, args: dict | None = No
 
 def load_judge(ck: Checkpoint, run: RunInfo, *, dtype: str = "auto", device: str | None = None,
                model: str | None = None, template: str | None = None, system: str | None = None,
-               load_model: bool = True) -> Judge:
+               model_type: str | None = None, load_model: bool = True) -> Judge:
     """Load model + tokenizer with ms-swift's loader (as training did), apply a LoRA adapter, build the template.
 
     With `load_model=False` only the tokenizer and template are built (`Judge.model` is None), for vLLM.
@@ -225,7 +225,7 @@ def load_judge(ck: Checkpoint, run: RunInfo, *, dtype: str = "auto", device: str
             raise InputError(f"base model {weights!r} for {ck.name} is not a local directory "
                              "(set --model or fix args.json 'model')")
     dt = torch_dtype(dtype)
-    m, tok = get_model_processor(str(weights), model_type=run.args.get("model_type"), torch_dtype=dt,
+    m, tok = get_model_processor(str(weights), model_type=run.args.get("model_type") or model_type, torch_dtype=dt,
                                  device_map=device, load_model=load_model)
     info = {"weights": str(weights), "dtype": str(dt).replace("torch.", ""), "device": device}
     if ck.kind == "lora" and load_model:
