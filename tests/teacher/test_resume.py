@@ -119,3 +119,24 @@ def test_kill_9_mid_run_then_resume(tmp_path):
 @pytest.mark.parametrize("kill_after_lines", [0, 1, 150, 280])
 def test_kill_9_at_several_points_then_resume(tmp_path, kill_after_lines):
     _kill_and_resume(tmp_path, kill_after_lines)
+
+
+def test_concurrent_runs_over_disjoint_ranges_share_a_directory(tmp_path):
+    data = hh_file(tmp_path, 160)
+    out = tmp_path / "out"
+    server, url = _start_server(0.002)
+    try:
+        procs = [subprocess.Popen([sys.executable, "-m", "grpo_bt_rm.teacher.generate",
+                                   *gen_args(url, data, out, "openai", "--concurrency", "4", "--resume",
+                                             "--skip_pairs", str(skip), "--n_pairs", "80")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                 for skip in (0, 80)]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err[-2000:]
+    finally:
+        server.kill()
+        server.wait()
+    recs = records(out)
+    assert sorted(r["source_index"] for r in recs) == list(range(160))  # nothing stranded by the other's rewrite
+    assert not any(r["error"] for r in recs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib
 import json
 import logging
@@ -158,15 +159,27 @@ def generate(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
         return 0
     api_key = resolve_key(args)
-    secrets = tuple(dict.fromkeys((*secrets, api_key or "")))
-    settings = RunSettings(**{**settings.__dict__, "secrets": secrets})
+    secrets = tuple(dict.fromkeys(s for s in (*secrets, api_key) if s))
+    settings = dataclasses.replace(settings, secrets=secrets)
+    redactor = _RedactFilter(secrets)
     for h in logging.getLogger().handlers:
-        h.addFilter(_RedactFilter(secrets))
+        h.addFilter(redactor)
+    try:
+        return _score(args, prompt, pairs, todo, units, settings, api_key, out, results)
+    finally:
+        for h in logging.getLogger().handlers:
+            h.removeFilter(redactor)
+
+
+def _score(args: argparse.Namespace, prompt: PromptSpec, pairs: list[Pair], todo: list[Pair], units: list,
+           settings: RunSettings, api_key: str | None, out: Path, results: Path) -> int:
+    """Record the run in the manifest, score `todo`, compact the results and write the summary."""
     log.info("%d pairs selected, %d already done, %d to score in %d requests -> %s", len(pairs),
              len(pairs) - len(todo), len(todo), len(units), results)
     run = {"skip_pairs": args.skip_pairs, "n_pairs": args.n_pairs, "selected": len(pairs), "to_score": len(todo),
            "batch_size": args.batch_size, "concurrency": args.concurrency, "rpm_limit": args.rpm_limit,
-           "max_tokens": args.max_tokens, "temperature": args.temperature, "base_url": args.base_url,
+           "max_tokens": args.max_tokens, "temperature": args.temperature,
+           "base_url": redact(args.base_url, settings.secrets) if args.base_url else None,
            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     update_manifest(out / "manifest.json", args, prompt, run)
     from grpo_bt_rm.teacher.backends import make_backend
