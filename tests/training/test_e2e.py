@@ -1,0 +1,89 @@
+"""End-to-end: scripts/train_grpo.sh cpu with configs/runs/tiny_cpu.env on the warm-started tiny model."""
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from grpo_bt_rm.training.settings import PairTrainSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+K = 4  # NUM_GENERATIONS in tiny_cpu.env
+
+
+def build_dataset(out: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "grpo_bt_rm.data.build_dataset", "--dataset", "anthropic_hh", "--split",
+                    "sample", "--data_files", str(ROOT / "src/grpo_bt_rm/data/samples/hh_sample.jsonl"),
+                    "--prompt", "hh_score100_v1", "--add_meta", "--out", str(out)], check=True, capture_output=True)
+    return out
+
+
+def launch(tmp_path, model_dir, after_preset: str = "", **env_extra):
+    """Run the launcher from / (any working directory works); `after_preset` is shell run after sourcing."""
+    env = dict(os.environ, MODEL=str(model_dir), DATASET=str(build_dataset(tmp_path / "train.jsonl")),
+               OUT_DIR=str(tmp_path / "run"), BT_REWARD_DUMP=str(tmp_path / "dump.jsonl"), **env_extra)
+    cmd = f"cd / && source {ROOT}/configs/runs/tiny_cpu.env && {after_preset} {ROOT}/scripts/train_grpo.sh cpu"
+    return subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True, timeout=600)
+
+
+def check_run(tmp_path, model_dir, proc, n_proc):
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "resolved configuration" in proc.stdout and "BT_DELTA_TEMP=20" in proc.stdout
+    calls = [json.loads(x) for x in (tmp_path / "dump.jsonl").read_text().splitlines()]
+    assert calls and {c["rank"] for c in calls} == set(range(n_proc))
+    for c in calls:  # every reward call held both sides x K of each of its pairs
+        counts = Counter(zip(c["pair_id"], c["side"]))
+        assert all(counts[(p, 0)] == counts[(p, 1)] == K for p, _ in counts), counts
+    scores = [z for c in calls for z in c["scores"]]
+    assert any(z is not None for z in scores) and len({r for c in calls for r in c["rewards"]}) > 2  # rewards vary
+    run_dir = next((tmp_path / "run").glob("v*-*"))
+    ckpt = run_dir / "checkpoint-4"
+    assert ckpt.is_dir(), sorted(p.name for p in run_dir.iterdir())
+    before, after = load_file(model_dir / "model.safetensors"), load_file(ckpt / "model.safetensors")
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # learning happened
+    settings = json.loads((run_dir / "bt_reward_settings.json").read_text())
+    assert settings["rewards"]["bt_pointwise_baseline"]["delta_temp"] == 20.0
+    logs = [json.loads(x) for x in (run_dir / "logging.jsonl").read_text().splitlines()]
+    assert any("bt/parse_fail_rate" in row and "bt/pair_acc" in row for row in logs)
+
+
+def test_train_grpo_sh_cpu_single_process(tmp_path, warm_model_dir):
+    proc = launch(tmp_path, warm_model_dir, PER_DEVICE_TRAIN_BS="16", NPROC_PER_NODE="1")
+    check_run(tmp_path, warm_model_dir, proc, n_proc=1)
+
+
+@pytest.mark.slow
+def test_train_grpo_sh_cpu_two_processes_gloo(tmp_path, warm_model_dir):
+    proc = launch(tmp_path, warm_model_dir, PER_DEVICE_TRAIN_BS="8", NPROC_PER_NODE="2")
+    assert "--ddp_backend gloo" in proc.stdout
+    check_run(tmp_path, warm_model_dir, proc, n_proc=2)
+
+
+@pytest.mark.parametrize("var, value", [("BT_DELTA_TEMP", "0"), ("BT_PAIR_SAMPLING", "sometimes"),
+                                        ("BT_PARSE_FAIL_REWARD", "0")])
+def test_bad_reward_config_rejected_before_swift_starts(tmp_path, var, value):
+    proc = launch(tmp_path, tmp_path, after_preset=f"export {var}={value} &&")
+    assert proc.returncode != 0 and var in proc.stderr and "swift rlhf" not in proc.stdout
+
+
+def test_bad_batch_config_rejected():
+    from grpo_bt_rm.training.trainer import PairConfigError, check_pair_config
+
+    ok = SimpleNamespace(num_generations=4, per_device_train_batch_size=8, steps_per_generation=1,
+                         dynamic_sample=False, scale_rewards="group", advantage_estimator="grpo", kl_in_reward=False)
+    check_pair_config(ok, PairTrainSettings())
+    with pytest.raises(PairConfigError, match=r"= 12 must be a multiple of 2 x num_generations \(8\)"):
+        check_pair_config(SimpleNamespace(**{**vars(ok), "per_device_train_batch_size": 6,
+                                             "steps_per_generation": 2}), PairTrainSettings())
+    with pytest.raises(PairConfigError, match="dynamic_sample"):
+        check_pair_config(SimpleNamespace(**{**vars(ok), "dynamic_sample": True}), PairTrainSettings())
+    with pytest.raises(PairConfigError, match="BT_MIN_REWARD_STD"):
+        check_pair_config(SimpleNamespace(**{**vars(ok), "scale_rewards": "none"}),
+                          PairTrainSettings(min_reward_std=0.1))
