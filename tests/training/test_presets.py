@@ -1,0 +1,52 @@
+"""Every training preset sources cleanly, sets every reward setting, validates, and names no personal path."""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from grpo_bt_rm.rewards import REWARD_VARIANTS, BTRewardSettings
+from grpo_bt_rm.training.settings import PairTrainSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+NOT_OURS = {"hh_density.env", "demo_cpu.env"}  # owned by the density and demo presets' authors
+PRESETS = sorted(p for p in (ROOT / "configs/runs").glob("*.env") if p.name not in NOT_OURS)
+REQUIRED = ["MODEL", "DATASET", "OUT_DIR", "REWARD_NAME", "NUM_GENERATIONS", "PER_DEVICE_TRAIN_BS",
+            "MAX_COMPLETION_LENGTH", "BT_SCORE_PARSER", "BT_DELTA_TEMP", "BT_DELTA_CLIP", "BT_DELTA_NEG_CLIP",
+            "BT_REWARD_SCALE", "BT_REWARD_OFFSET", "BT_HARD_LAMBDA", "BT_HARD_TAU", "BT_HARD_EPS",
+            "BT_PAIR_SAMPLING", "BT_MIN_REWARD_STD"]
+REFERENCE = {"score100_T20_C10_posclip", "score100_T10_C6_posclip", "score5_baseline_T1_symclip",
+             "hh_score100_T20_C10_posclip", "tiny_cpu"}
+
+
+def sourced(preset: Path, base: Path) -> dict:
+    env = {"HOME": str(base / "home"), "PATH": "/usr/bin:/bin", "GRPO_BT_RM_BASE_DIR": str(base),
+           "BT_PARSE_FAIL_REWARD": "-1"}  # a stale value in the shell must not leak into a preset run
+    out = subprocess.run(["bash", "-c", f"set -u; source {preset}; python3 -c 'import json, os; "
+                          "print(json.dumps(dict(os.environ)))'"], env=env, capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout)
+
+
+def test_reference_presets_exist():
+    assert REFERENCE <= {p.stem for p in PRESETS}
+    assert any("reason_first" in p.stem for p in PRESETS) and any("density" in p.stem for p in PRESETS)
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.stem)
+def test_preset(preset, tmp_path):
+    text = preset.read_text()
+    personal = re.search(r"(?<![\w.])/(data|home|work|tmp|scratch)/|\$USER|\$\{USER", text)
+    assert personal is None, f"{preset.name} names a machine path ({personal.group(0)})"
+    env = sourced(preset, tmp_path)
+    missing = [v for v in REQUIRED if not env.get(v)]
+    assert not missing, f"{preset.name} does not set {missing}"
+    assert "BT_PARSE_FAIL_REWARD" not in env
+    assert env["DATASET"].startswith(str(tmp_path)) and env["OUT_DIR"].startswith(str(tmp_path))
+    assert env["REWARD_NAME"] in REWARD_VARIANTS
+    settings = BTRewardSettings.from_env(env)
+    PairTrainSettings.from_env(env)
+    assert settings.parser is not None
+    assert int(env["PER_DEVICE_TRAIN_BS"]) * int(env.get("GRAD_ACC_STEPS", "1")) % (2 * int(env["NUM_GENERATIONS"])) == 0
