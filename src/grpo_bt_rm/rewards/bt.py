@@ -85,6 +85,9 @@ def summarize(stats: dict[str, float]) -> dict[str, float]:
     }
 
 
+_SIDES = {0: 0, 1: 1}
+
+
 def _as_side(value, i: int, column: str) -> int:
     try:
         s = int(value)
@@ -152,76 +155,87 @@ def bt_rewards(
     # Group completion indices by pair and side; check preferred_side (and density_weight) agree within a pair.
     groups: dict = {}
     pref_of: dict = {}
+    side_of = _SIDES.get
     for i in range(n):
         pid = pair_id[i]
+        pref = side_of(preferred_side[i])
+        if pref is None:
+            pref = _as_side(preferred_side[i], i, "preferred_side")
+        sd = side_of(side[i])
+        if sd is None:
+            sd = _as_side(side[i], i, "side")
         g = groups.get(pid)
-        pref = _as_side(preferred_side[i], i, "preferred_side")
         if g is None:
             g = groups[pid] = ([], [])
             pref_of[pid] = pref
         elif pref_of[pid] != pref:
             raise ValueError(f"pair {pid!r}: rows disagree on preferred_side ({pref_of[pid]} vs {pref} at "
                              f"completion {i})")
-        g[_as_side(side[i], i, "side")].append(i)
+        g[sd].append(i)
 
     T = settings.delta_temp
-    clip_x, r_of_x = settings.clip_x, settings.reward_of_x
-    C, NC = settings.delta_clip, settings.delta_neg_clip
     tie = settings.tie_reward
     rewards = [0.0] * n
     weights = [1.0] * n
-    xs: list[float | None] = [None] * n
-    st = dict.fromkeys(STAT_KEYS, 0.0)
-    st["n"] = float(n)
-
-    def give(i: int, raw: float) -> None:
-        x = clip_x(raw)
-        xs[i] = x
-        rewards[i] = r_of_x(x)
-
-    def baseline(i: int, preferred: bool, other: float | None) -> None:
-        """Reward of valid completion i against the other side's mean `other` (tie when there is none)."""
-        if other is None:
-            rewards[i] = tie
-            st["n_tie_fallback"] += 1
-        else:
-            give(i, (scores[i] - other) / T if preferred else (other - scores[i]) / T)
+    raw: list[float | None] = [None] * n  # unclipped x of each completion that gets a BT reward
+    n_fail = n_tie = n_pairs_scored = n_pairs_correct = w_sum = 0.0
+    pair_shared = v.pairing == "pair_shared"
 
     for pid, sides in groups.items():
         pref = pref_of[pid]
         p_idx, n_idx = sides[pref], sides[1 - pref]
-        p_valid = [scores[i] for i in p_idx if scores[i] is not None]
-        n_valid = [scores[i] for i in n_idx if scores[i] is not None]
-        p_mean = sum(p_valid) / len(p_valid) if p_valid else None
-        n_mean = sum(n_valid) / len(n_valid) if n_valid else None
+        p_sum = p_cnt = n_sum = n_cnt = 0
+        for i in p_idx:
+            z = scores[i]
+            if z is None:
+                rewards[i] = fails[i]
+                n_fail += 1
+            else:
+                p_sum += z
+                p_cnt += 1
+        for i in n_idx:
+            z = scores[i]
+            if z is None:
+                rewards[i] = fails[i]
+                n_fail += 1
+            else:
+                n_sum += z
+                n_cnt += 1
+        p_mean = p_sum / p_cnt if p_cnt else None
+        n_mean = n_sum / n_cnt if n_cnt else None
 
-        for idx in (p_idx, n_idx):
-            for i in idx:
-                if scores[i] is None:
-                    rewards[i] = fails[i]
-                    st["n_fail"] += 1
-        if v.pairing == "baseline":
-            for i in p_idx:
-                if scores[i] is not None:
-                    baseline(i, True, n_mean)
-            for j in n_idx:
-                if scores[j] is not None:
-                    baseline(j, False, p_mean)
-        else:
-            k_max = max(len(p_idx), len(n_idx))
-            for k in range(k_max):
+        if pair_shared:
+            todo_p, todo_n = [], []  # completions whose aligned partner is missing or failed: baseline below
+            for k in range(max(len(p_idx), len(n_idx))):
                 i = p_idx[k] if k < len(p_idx) else None
                 j = n_idx[k] if k < len(n_idx) else None
                 zi = scores[i] if i is not None else None
                 zj = scores[j] if j is not None else None
                 if zi is not None and zj is not None:
-                    give(i, (zi - zj) / T)
-                    xs[j], rewards[j] = xs[i], rewards[i]
-                    continue
-                if zi is not None:
-                    baseline(i, True, n_mean)
-                if zj is not None:
-                    baseline(j, False, p_mean)
+                    raw[i] = raw[j] = (zi - zj) / T
+                elif zi is not None:
+                    todo_p.append(i)
+                elif zj is not None:
+                    todo_n.append(j)
+        else:
+            todo_p, todo_n = p_idx, n_idx
+        # Baseline: preferred i vs the non-preferred mean; non-preferred j vs the preferred mean; tie if none.
+        for i in todo_p:
+            z = scores[i]
+            if z is not None:
+                if n_mean is None:
+                    rewards[i] = tie
+                    n_tie += 1
+                else:
+                    raw[i] = (z - n_mean) / T
+        for j in todo_n:
+            z = scores[j]
+            if z is not None:
+                if p_mean is None:
+                    rewards[j] = tie
+                    n_tie += 1
+                else:
+                    raw[j] = (p_mean - z) / T
 
         # Pair weight.
         w = 1.0
@@ -241,23 +255,42 @@ def bt_rewards(
                 weights[i] = w
             for i in n_idx:
                 weights[i] = w
-        st["n_pairs"] += 1
-        st["w_sum"] += w
+        w_sum += w
         if p_mean is not None and n_mean is not None:
-            st["n_pairs_scored"] += 1
-            st["n_pairs_correct"] += 1.0 if p_mean > n_mean else (0.5 if p_mean == n_mean else 0.0)
+            n_pairs_scored += 1
+            n_pairs_correct += 1.0 if p_mean > n_mean else (0.5 if p_mean == n_mean else 0.0)
 
-    for x in xs:
-        if x is not None:
-            st["x_n"] += 1
-            st["x_sum"] += x
-            st["x_sq"] += x * x
-            ax = abs(x)
-            if ax < NEAR_ZERO_X:
-                st["x_near0"] += 1
-            if ax >= SATURATED_X or (C > 0 and x >= C) or (NC > 0 and x <= -NC):
-                st["x_sat"] += 1
-    return BTOutput(rewards, weights, scores, xs, st)
+    # x = clip(raw), R = s*logsigma(x) + o (inlined: this loop is the hot path), and the x diagnostics.
+    C, NC = settings.delta_clip, settings.delta_neg_clip
+    hi = C if C > 0 else math.inf
+    lo = -NC if NC > 0 else -math.inf
+    scale, offset = settings.reward_scale, settings.reward_offset
+    log1p, exp = math.log1p, math.exp
+    xs: list[float | None] = [None] * n
+    x_n = x_sum = x_sq = x_near0 = x_sat = 0.0
+    for i in range(n):
+        x = raw[i]
+        if x is None:
+            continue
+        if x >= hi:
+            x = hi
+            x_sat += 1
+        elif x <= lo:
+            x = lo
+            x_sat += 1
+        elif x >= SATURATED_X or x <= -SATURATED_X:
+            x_sat += 1
+        xs[i] = x
+        rewards[i] = scale * (-log1p(exp(-x)) if x >= 0 else x - log1p(exp(x))) + offset
+        x_n += 1
+        x_sum += x
+        x_sq += x * x
+        if -NEAR_ZERO_X < x < NEAR_ZERO_X:
+            x_near0 += 1
+    stats = {"n": float(n), "n_fail": n_fail, "n_pairs": float(len(groups)), "n_pairs_scored": n_pairs_scored,
+             "n_pairs_correct": n_pairs_correct, "n_tie_fallback": n_tie, "x_n": x_n, "x_sum": x_sum,
+             "x_sq": x_sq, "x_near0": x_near0, "x_sat": x_sat, "w_sum": w_sum}
+    return BTOutput(rewards, weights, scores, xs, stats)
 
 
 def _density(values, i: int, pid) -> float:
