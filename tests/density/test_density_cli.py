@@ -143,3 +143,21 @@ def test_compute_errors_are_clear(tmp_path, capsys):
     bad.write_text('{"messages": [{"role": "user", "content": "x"}], "pair_id": 0}\n')
     assert compute.main(["--in", str(bad), "--out_dir", str(tmp_path / "o"), "--embedder", "hashing"]) == 2
     assert f"{bad}:1: field 'messages'" in capsys.readouterr().err
+
+
+def test_attached_weights_feed_the_density_reward(pointwise, tmp_path):
+    """Without ms-swift: the attached column is what bt_pointwise_density reads as each pair's weight."""
+    from grpo_bt_rm.rewards import BTRewardSettings, bt_rewards
+
+    wdir = tmp_path / "w"
+    assert compute.main(["--in", str(pointwise), "--out_dir", str(wdir), "--embedder", "hashing", "--k", "3"]) == 0
+    out = tmp_path / "dw.jsonl"
+    assert attach.main(["--in", str(pointwise), "--weights", str(wdir), "--out", str(out)]) == 0
+    batch = rows(out)[-8:]  # 4 pairs, one completion per row
+    res = bt_rewards("bt_pointwise_density", ["<s>70</s> fine", "<s>40</s> meh"] * 4,
+                     pair_id=[r["pair_id"] for r in batch], side=[r["side"] for r in batch],
+                     preferred_side=[r["preferred_side"] for r in batch], settings=BTRewardSettings(),
+                     parser_name=[r["parser_name"] for r in batch],
+                     density_weight=[r["density_weight"] for r in batch])
+    assert res.weights == pytest.approx([r["density_weight"] for r in batch])
+    assert len(set(res.weights)) > 1
