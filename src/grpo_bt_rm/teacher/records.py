@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from grpo_bt_rm.io import atomic_write
+from grpo_bt_rm.io import InputError, atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def read_records(path: Path) -> tuple[list[dict], int]:
                 log.warning("%s:%d: skipping a torn (partially written) line", path, lineno)
                 continue
             if not isinstance(rec, dict) or "pair_key" not in rec:
-                raise ValueError(f"{path}:{lineno}: not a teacher record (expected an object with 'pair_key')")
+                raise InputError(f"{path}:{lineno}: not a teacher record (expected an object with 'pair_key')")
             records.append(rec)
     return records, torn
 

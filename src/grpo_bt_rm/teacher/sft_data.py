@@ -40,7 +40,8 @@ def assistant_turn(prompt: PromptSpec, score: float, reasoning: str) -> str:
         text = f"{tag}\n{reasoning}"
     else:
         text = f"{reasoning}\n{tag}"
-    assert len(find_tags(text)) == 1 and get_parser(prompt.parser).parse(text) == score, text
+    if len(find_tags(text)) != 1 or get_parser(prompt.parser).parse(text) != score:
+        raise ValueError(f"internal: assistant turn for {prompt.name} does not parse back to {score}: {text!r}")
     return text
 
 
