@@ -108,7 +108,7 @@ def test_input_errors(tmp_path, capsys):
     f = tmp_path / "a.jsonl"
     f.write_text('{"text": "hi"}\n')
     assert dv.main(["--completions", f"a={f}", "--out_dir", str(tmp_path)]) == 2
-    assert "at least two" in capsys.readouterr().err
+    assert "at least 2" in capsys.readouterr().err
     bad = tmp_path / "b.jsonl"
     bad.write_text('{"completions_0": "not a list"}\n')
     assert dv.main(["--completions", f"a={f}", "--completions", f"b={bad}", "--out_dir", str(tmp_path)]) == 2

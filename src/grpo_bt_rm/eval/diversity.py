@@ -265,7 +265,7 @@ def write_chart(path: Path, results: dict[str, dict]) -> None:
     plt.close(fig)
 
 
-def parse_labelled(entries: list[str]) -> dict[str, str]:
+def parse_labelled(entries: list[str], minimum: int = 2) -> dict[str, str]:
     out: dict[str, str] = {}
     for e in entries:
         label, sep, path = e.partition("=")
@@ -276,8 +276,8 @@ def parse_labelled(entries: list[str]) -> dict[str, str]:
         if not Path(path).is_file():
             raise InputError(f"--completions {e!r}: file {path} does not exist")
         out[label] = path
-    if len(out) < 2:
-        raise InputError("--completions: give at least two LABEL=PATH entries to compare")
+    if len(out) < minimum:
+        raise InputError(f"--completions: give at least {minimum} LABEL=PATH entries")
     return out
 
 
