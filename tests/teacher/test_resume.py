@@ -140,3 +140,12 @@ def test_concurrent_runs_over_disjoint_ranges_share_a_directory(tmp_path):
     recs = records(out)
     assert sorted(r["source_index"] for r in recs) == list(range(160))  # nothing stranded by the other's rewrite
     assert not any(r["error"] for r in recs)
+
+
+def test_changed_data_files_are_refused_on_resume(tmp_path, capsys):
+    data = hh_file(tmp_path, 4)
+    with MockServer() as s:
+        assert run(s.url, data, tmp_path / "out") == 0
+        hh_file(tmp_path, 5)  # the same path now holds different rows: source indices may mean other pairs
+        assert run(s.url, data, tmp_path / "out", "openai", "--resume") == 2
+    assert "sha256 mismatch" in capsys.readouterr().err

@@ -96,6 +96,8 @@ def shared_settings(args: argparse.Namespace, prompt: PromptSpec) -> dict:
 def update_manifest(path: Path, args: argparse.Namespace, prompt: PromptSpec, run: dict) -> None:
     """Check that this run matches the directory's earlier runs, then append this run (under the results lock)."""
     mine = shared_settings(args, prompt)
+    files = [str(Path(f).resolve()) for f in args.resolved_files]
+    hashes = {f: sha256_file(f) for f in files}
     with rec_io.locked(path.parent / rec_io.RESULTS):
         old = json.loads(path.read_text()) if path.exists() else None
         if old:
@@ -103,11 +105,14 @@ def update_manifest(path: Path, args: argparse.Namespace, prompt: PromptSpec, ru
             if diff:
                 raise InputError(f"{path}: this output directory was made with different settings "
                                  f"(existing vs now: {diff}); use another --output_dir")
+            if sorted(old.get("data_sha256", {}).values()) != sorted(hashes.values()):
+                raise InputError(f"{path}: the --data_files differ from the ones this directory was made from "
+                                 "(sha256 mismatch), so pair keys could point at other pairs; use another "
+                                 "--output_dir")
             manifest = old
         else:
-            files = [str(Path(f).resolve()) for f in args.resolved_files]
             manifest = manifest_base(**mine, prompt_version=prompt.version, parser=prompt.parser,
-                                     data_files=files, data_sha256={f: sha256_file(f) for f in files}, runs=[])
+                                     data_files=files, data_sha256=hashes, runs=[])
         manifest["runs"].append(run)
         write_json(path, manifest)
 
@@ -198,7 +203,7 @@ def _score(args: argparse.Namespace, prompt: PromptSpec, pairs: list[Pair], todo
     price = price_for(args.model, args.price_in, args.price_out)
     summary = rec_io.summarize(final.values(), price) | {
         "results": str(results), "prompt": prompt.name, "model": args.model, "backend": args.backend,
-        "this_run": None if stats is None else {k: v for k, v in stats.__dict__.items()}}
+        "this_run": None if stats is None else dataclasses.asdict(stats)}
     with rec_io.locked(results):
         write_json(out / "summary.json", summary)
     print(json.dumps({k: summary[k] for k in ("records", "accuracy", "strict_accuracy", "ties", "parse_failures",
@@ -265,7 +270,7 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "openai", "anthropic", "google_genai"):
+    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "anthropic", "google_genai", "aiohttp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for name in ("batch_size", "concurrency", "max_tokens"):
         if getattr(args, name) < 1:
