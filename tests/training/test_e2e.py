@@ -87,3 +87,17 @@ def test_bad_batch_config_rejected():
     with pytest.raises(PairConfigError, match="BT_MIN_REWARD_STD"):
         check_pair_config(SimpleNamespace(**{**vars(ok), "scale_rewards": "none"}),
                           PairTrainSettings(min_reward_std=0.1))
+
+
+@pytest.mark.slow
+def test_hardmine_weights_reach_the_trainer(tmp_path, warm_model_dir):
+    proc = launch(tmp_path, warm_model_dir, after_preset="export REWARD_NAME=bt_pointwise_baseline_hardmine "
+                  "BT_MIN_REWARD_STD=0.05 &&", PER_DEVICE_TRAIN_BS="16", NPROC_PER_NODE="1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    calls = [json.loads(x) for x in (tmp_path / "dump.jsonl").read_text().splitlines()]
+    assert {w for c in calls for w in c["weights"]} - {1.0}  # some pair was down-weighted
+    run_dir = next((tmp_path / "run").glob("v*-*"))
+    logs = [json.loads(x) for x in (run_dir / "logging.jsonl").read_text().splitlines()]
+    assert any(row.get("bt/mean_weight", 1) < 1 for row in logs)
+    settings = json.loads((run_dir / "bt_reward_settings.json").read_text())
+    assert settings["trainer"]["min_reward_std"] == 0.05
