@@ -1,4 +1,5 @@
-"""train_sft.sh cpu, then merge_lora.sh, on the tiny model: the merged directory loads as a plain model."""
+"""Teacher -> build_sft_data -> train_sft.sh cpu -> merge_lora.sh on the tiny model; the merged directory loads as
+a plain model."""
 
 import json
 import os
@@ -7,19 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grpo_bt_rm.prompts import get_prompt
-
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _sft_rows(n: int) -> list[dict]:
-    prompt = get_prompt("hh_score100_v1")
-    rows = []
-    for i in range(n):
-        msgs = prompt.render(f"Human: What is {i} plus {i}?", f"{i} plus {i} is {2 * i}.")
-        msgs.append({"role": "assistant", "content": f"<s>{60 + i}</s>\nCorrect and direct."})
-        rows.append({"messages": msgs})
-    return rows
 
 
 @pytest.mark.slow  # ~30 s alone, up to ~90 s on a busy 2-core machine
@@ -28,8 +17,18 @@ def test_train_sft_cpu_then_merge(tmp_path, tiny_model_dir):
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    # The whole warm-up chain: teacher scores (mock API) -> build_sft_data -> train_sft.sh cpu -> merge_lora.sh
+    from grpo_bt_rm.teacher.mock_server import MockServer
+    from grpo_bt_rm.teacher.sft_data import main as sft_main
+    from tests.teacher.helpers import hh_file, run
+
+    with MockServer() as server:
+        assert run(server.url, hh_file(tmp_path, 6), tmp_path / "teacher", "openai") == 0
     data = tmp_path / "sft.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in _sft_rows(8)))
+    assert sft_main(["--input_dirs", str(tmp_path / "teacher" / "*"), "--output", str(data), "--prompt",
+                     "hh_score100_v1", "--filter_correct", "--include_both_sides"]) == 0
+    rows = [json.loads(x) for x in data.read_text().splitlines()]
+    assert len(rows) == 12 and rows[0]["messages"][-1]["content"].startswith("<s>")
     env = {**os.environ, "MODEL": str(tiny_model_dir), "MODEL_TYPE": "qwen2", "NUM_EPOCHS": "1",
            "GRAD_ACC_STEPS": "1", "PER_DEVICE_TRAIN_BS": "2", "MAX_LENGTH": "512", "LEARNING_RATE": "1e-2",
            "EXTRA_ARGS": "--max_steps 3"}

@@ -169,3 +169,31 @@ def test_cost_summary_uses_price_flags(server, tmp_path):
     s = summary(tmp_path / "out")
     want = server.stats.input_tokens * 2 / 1e6 + server.stats.output_tokens * 10 / 1e6
     assert s["estimated_cost_usd"] == pytest.approx(want, abs=1e-6) and s["price_per_mtok"] == [2.0, 10.0]
+
+
+def test_plugin_backend_registered_from_another_module(tmp_path):
+    from grpo_bt_rm.teacher.generate import main
+
+    rc = main(["--plugin", "tests.teacher.plugin_backend", "--backend", "echo_len", "--model", "len-1",
+               "--base_url", "http://example.invalid/x", "--data_files", str(hh_file(tmp_path, 3)),
+               "--output_dir", str(tmp_path / "out"), "--no_progress", "--price_in", "1", "--price_out", "1"])
+    assert rc == 0
+    from tests.teacher.plugin_backend import CALLS
+
+    assert len(CALLS) == 6 and {u for u, _ in CALLS} == {"http://example.invalid/x"}  # --base_url reaches it
+    path = tmp_path / "out" / "score100_echo_len_len-1" / "results.jsonl"
+    recs = [json.loads(x) for x in path.read_text().splitlines()]
+    assert all(r["score0"] == len(f"{r['source_index']} plus {r['source_index']} is {2 * r['source_index']}.")
+               for r in recs)
+    s = json.loads((path.parent / "summary.json").read_text())
+    assert s["total_tokens"] == 6 * 13 and s["estimated_cost_usd"] == pytest.approx(6 * 13 / 1e6)
+
+
+def test_pairwise_batches_match_by_id(tmp_path):
+    with MockServer(Faults(batch_order="shuffle")) as s:
+        assert run(s.url, hh_file(tmp_path, 7), tmp_path / "out", "anthropic", "--pairwise", "--batch_size",
+                   "3") == 0
+    assert s.stats.requests == 3
+    recs = records(tmp_path / "out", "anthropic", pairwise=True)
+    assert len(recs) == 7 and all((r["score0"], r["score1"]) == (50.0, 30.0) for r in recs)
+    assert {tuple(r["ab_order"]) for r in recs} == {(0, 1), (1, 0)}
