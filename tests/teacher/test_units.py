@@ -133,3 +133,19 @@ def test_price_table_and_overrides():
     assert cost_usd(500_000, 250_000, (1.0, 2.0)) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         price_for("x", 1.0, None)
+
+
+@pytest.mark.parametrize("flag,value", [("--concurrency", "0"), ("--skip_pairs", "-1"), ("--n_pairs", "0"),
+                                        ("--max_retries", "-2")])
+def test_bad_numbers_fail_at_start_naming_the_flag(tmp_path, capsys, flag, value):
+    from grpo_bt_rm.teacher.generate import main
+
+    assert main(["--backend", "openai", "--model", "m", "--output_dir", str(tmp_path), flag, value]) == 2
+    assert f"{flag} must be >=" in capsys.readouterr().err
+
+
+def test_openai_reasoning_models_get_max_completion_tokens():
+    from grpo_bt_rm.teacher.backends import BackendConfig, OpenAIBackend
+
+    assert OpenAIBackend(BackendConfig("o3-mini", "k"))._budget_field == "max_completion_tokens"
+    assert OpenAIBackend(BackendConfig("Qwen/Qwen2.5-72B-Instruct", "k"))._budget_field == "max_tokens"

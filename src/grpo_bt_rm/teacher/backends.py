@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 DUMMY_KEY = "local-no-key"
+REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
 
 class TransientError(Exception):
@@ -124,6 +125,9 @@ class OpenAIBackend:
         self._openai = openai
         self._completion_type = ChatCompletion
         self.model = cfg.model
+        # OpenAI's reasoning models take only `max_completion_tokens`; local servers know `max_tokens` best.
+        name = cfg.model.rsplit("/", 1)[-1].lower()
+        self._budget_field = "max_completion_tokens" if name.startswith(REASONING_PREFIXES) else "max_tokens"
         self.client = openai.AsyncOpenAI(api_key=cfg.api_key, base_url=cfg.base_url, max_retries=0,
                                          timeout=cfg.timeout)
 
@@ -131,7 +135,7 @@ class OpenAIBackend:
         oa = self._openai
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
         try:
-            body = {"model": self.model, "messages": messages, "max_tokens": max_tokens}
+            body = {"model": self.model, "messages": messages, self._budget_field: max_tokens}
             if temperature is not None:
                 body["temperature"] = temperature
             # The client's generic POST, as `chat.completions.create` uses it, minus that method's typed-params

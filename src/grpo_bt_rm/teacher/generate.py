@@ -272,9 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "anthropic", "google_genai", "aiohttp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    for name in ("batch_size", "concurrency", "max_tokens"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"error: --{name} must be >= 1, got {getattr(args, name)}")
+    for name, low in (("batch_size", 1), ("concurrency", 1), ("max_tokens", 1), ("n_pairs", 1), ("skip_pairs", 0),
+                      ("max_retries", 0), ("parse_retries", 0), ("rpm_limit", 0), ("timeout", 0.001)):
+        value = getattr(args, name)
+        if value is not None and value < low:
+            print(f"error: --{name} must be >= {low:g}, got {value}", file=sys.stderr)
+            return 2
     try:
         return generate(args)
     except (InputError, KeyError, FatalError) as e:
