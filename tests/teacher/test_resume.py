@@ -149,3 +149,16 @@ def test_changed_data_files_are_refused_on_resume(tmp_path, capsys):
         hh_file(tmp_path, 5)  # the same path now holds different rows: source indices may mean other pairs
         assert run(s.url, data, tmp_path / "out", "openai", "--resume") == 2
     assert "sha256 mismatch" in capsys.readouterr().err
+
+
+def test_parse_failures_are_kept_on_resume_unless_asked(tmp_path):
+    data = hh_file(tmp_path, 3)
+    with MockServer(Faults(malformed="garbage")) as s:
+        assert run(s.url, data, tmp_path / "out", "openai", "--parse_retries", "0") == 0
+    with MockServer() as s2:
+        assert run(s2.url, data, tmp_path / "out", "openai", "--resume") == 0
+        assert s2.stats.requests == 0  # a parse failure is a completed answer
+        assert run(s2.url, data, tmp_path / "out", "openai", "--resume", "--retry_parse_failures") == 0
+        assert s2.stats.requests == 6
+    recs = records(tmp_path / "out")
+    assert len(recs) == 3 and all(r["score0"] == 50.0 and r["parse_failures"] is None for r in recs)

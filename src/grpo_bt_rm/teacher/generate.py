@@ -151,7 +151,8 @@ def generate(args: argparse.Namespace) -> int:
             raise InputError(f"{results} already holds records; pass --resume to keep them and score only the "
                              "missing or errored pairs (also how runs with different --skip_pairs share it)")
         if args.resume:
-            done = {k for k, r in rec_io.compact(results).items() if rec_io.is_complete(r)}
+            done = {k for k, r in rec_io.compact(results).items()
+                    if rec_io.is_complete(r) and not (args.retry_parse_failures and r.get("parse_failures"))}
     todo = [p for p in pairs if p.key not in done]
     settings = RunSettings(
         backend=args.backend, model=args.model, prompt=prompt, pairwise=args.pairwise, batch_size=args.batch_size,
@@ -258,6 +259,8 @@ def make_parser() -> argparse.ArgumentParser:
     o.add_argument("--output_dir", help="parent of the run directory (default $GRPO_BT_RM_BASE_DIR/teacher_data)")
     o.add_argument("--resume", action="store_true", help="keep existing records; score only pairs without a "
                    "completed record (errored pairs are retried and their records replaced)")
+    o.add_argument("--retry_parse_failures", action="store_true", help="with --resume, also ask again for pairs "
+                   "whose answer had no valid score (their records are replaced)")
     o.add_argument("--dry_run", action="store_true", help="print the number of requests and estimated tokens and "
                    "cost; send nothing")
     o.add_argument("--price_in", type=float, help="input price in USD per million tokens (overrides the table)")
