@@ -24,14 +24,10 @@ log = logging.getLogger("grpo_bt_rm.demo.task")
 TASK_VERSION = 1
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
-    "animal": ("dog", "cat", "horse", "tiger", "rabbit", "mouse", "lion", "sheep", "wolf", "bear"),
-    "color": ("red", "blue", "green", "yellow", "purple", "orange", "black", "white", "pink", "brown"),
-    "fruit": ("apple", "banana", "cherry", "grape", "lemon", "mango", "peach", "pear", "plum", "melon"),
-    "tool": ("hammer", "saw", "drill", "wrench", "shovel", "axe", "chisel", "rake", "pliers", "ladder"),
-    "country": ("France", "Japan", "Brazil", "Canada", "Egypt", "India", "Spain", "Kenya", "Peru", "Norway"),
-    "instrument": ("piano", "violin", "guitar", "drum", "flute", "harp", "trumpet", "cello", "banjo", "organ"),
-    "vehicle": ("car", "bus", "truck", "train", "bicycle", "boat", "plane", "tram", "scooter", "van"),
-    "sport": ("tennis", "soccer", "golf", "hockey", "boxing", "rugby", "cricket", "judo", "rowing", "skiing"),
+    "animal": ("dog", "cat", "horse", "tiger", "rabbit", "sheep"),
+    "color": ("red", "blue", "green", "yellow", "purple", "black"),
+    "fruit": ("apple", "banana", "cherry", "grape", "lemon", "mango"),
+    "tool": ("hammer", "saw", "drill", "wrench", "shovel", "ladder"),
 }
 ARTICLE = {c: ("an" if c[0] in "aeiou" else "a") for c in CATEGORIES}
 
@@ -51,9 +47,6 @@ ANSWERS = (
     "My answer is {word}.",
     "How about {word}?",
     "Sure! {word} is a good one.",
-    "{word}, I think.",
-    "One example is {word}.",
-    "Let me think... {word}.",
 )
 NAMES = (
     "Ada Alan Alice Amir Anna Ben Bo Carl Cleo Dan Dora Eli Emma Eva Finn Gus Hana Ian Ivy Jack Jade Jon Kai Kim "
@@ -118,6 +111,9 @@ def corpus_lines() -> list[str]:
     lines = [q.format(name=n, art=ARTICLE[c], cat=c) for q in QUESTIONS for c in CATEGORIES for n in NAMES[:3]]
     lines += [_answer(a, w) for a in ANSWERS for ws in CATEGORIES.values() for w in ws]
     lines += NAMES
+    # The launchers' default system prompt, chat roles and score tags (repeated, so BPE merges them).
+    lines += ["You are a careful, impartial judge of response quality.", "system", "user", "assistant"] * 20
+    lines += [f"<s>{i}</s>" for i in range(101)] * 10
     return lines
 
 
@@ -145,12 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.demo.task", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output directory for train/val/test .jsonl and corpus.txt")
-    p.add_argument("--n_train", type=int, default=3000, help="training pairs (teacher, SFT and GRPO draw on them)")
-    p.add_argument("--n_val", type=int, default=400, help="validation pairs (for choosing settings; not the test)")
+    p.add_argument("--n_train", type=int, default=2000, help="training pairs (teacher, SFT and GRPO draw on them)")
+    p.add_argument("--n_val", type=int, default=250, help="validation pairs (for choosing settings; not the test)")
     p.add_argument("--n_test", type=int, default=500, help="held-out test pairs (speakers never seen in training)")
     p.add_argument("--seed", type=int, default=0, help="seed for the speaker split and the pair draws")
     args = p.parse_args(argv)
-    paths = write_task(args.out, {"train": args.n_train, "val": args.n_val, "test": args.n_test}, args.seed)
+    try:
+        paths = write_task(args.out, {"train": args.n_train, "val": args.n_val, "test": args.n_test}, args.seed)
+    except ValueError as e:
+        p.error(str(e))
     print({k: str(v) for k, v in paths.items()})
     return 0
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from grpo_bt_rm.demo.task import CATEGORIES, category_of
 
-DEFAULT_BLIND = ("instrument", "vehicle", "sport")
+DEFAULT_BLIND = ("fruit", "tool")
 _WORD_RE = re.compile(r"[A-Za-z]+")
 
 
@@ -55,7 +55,7 @@ class RuleTeacher:
     """Scores one response on 0..100. `slip` is the chance of judging a known category backwards."""
 
     blind: tuple[str, ...] = DEFAULT_BLIND
-    slip: float = 0.12
+    slip: float = 0.06
     seed: int = 0
 
     def __post_init__(self):

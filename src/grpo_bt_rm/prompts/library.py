@@ -98,3 +98,18 @@ for _scale in ("score100", "score5"):
     for _v in ("v1", "v3"):
         _make(f"generic_{_scale}_{_v}", "generic", _scale, _v)
 _make("generic_score100_scoreonly", "generic", "score100", "scoreonly")
+
+# A terse generic score-only prompt: a fraction of the tokens, for tiny judges on CPU (the `make demo` judge).
+register_prompt(
+    PromptSpec(
+        name="generic_score100_brief",
+        version=1,
+        family="generic",
+        scale="score100",
+        order="score_only",
+        parser="score100_first",
+        template="REQUEST:\n{context}\n\nRESPONSE:\n{response}\n\nDoes the response do what was asked? "
+                 "Reply only with a score tag from <s>0</s> (no) to <s>100</s> (fully).",
+        description="generic judge, score100, score_only, terse (for tiny CPU judges)",
+    )
+)

@@ -1,0 +1,189 @@
+"""The demo's summary: SFT vs. final GRPO checkpoint on the held-out pairs, per-checkpoint table, plot, stage times.
+
+    python -m grpo_bt_rm.demo.summary --demo_dir outputs/demo [--eval_dir outputs/demo/grpo/eval]
+
+Reads only structured files: the eval sweep's eval_bt JSON results, the GRPO run's logging.jsonl, the teacher's
+summary.json and the demo's stage_times.tsv. Writes DEMO_DIR/summary.json, summary.md and demo_plot.png, and
+prints the table. The learning target (issue 7): GRPO acc_all >= SFT acc_all + 10 points with at most 5% parse
+failures; `target_met` records whether this run met it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from grpo_bt_rm.eval.summary import aggregate, results_in
+from grpo_bt_rm.io import InputError, atomic_write, iter_jsonl, manifest_base, write_json
+
+log = logging.getLogger("grpo_bt_rm.demo.summary")
+
+TARGET_GAIN = 0.10
+TARGET_MAX_FAIL = 0.05
+KEYS = {"acc_all": "acc_all", "acc_parsed": "acc_parsed", "parse_fail_rate": "parse_fail_rate",
+        "logloss": "logloss_all", "n_pairs": "n_pairs"}
+RANDOM_NAME, SFT_NAME = "random", "sft"
+
+
+def _metrics(row: dict) -> dict:
+    return {out: row.get(f"{key}_mean") for out, key in KEYS.items()}
+
+
+def checkpoint_rows(eval_dir: Path) -> list[dict]:
+    """One entry per evaluated model: name, role (random / sft / grpo), GRPO step, the metrics."""
+    rows = aggregate(results_in(eval_dir))
+    if not rows:
+        raise InputError(f"{eval_dir}: no complete eval_bt result (run the eval stage first)")
+    out = []
+    for r in rows:
+        name = r["ckpt"]
+        role = name if name in (RANDOM_NAME, SFT_NAME) else ("grpo" if r.get("step") is not None else "other")
+        out.append({"name": name, "role": role, "step": r.get("step"), **_metrics(r)})
+    return out
+
+
+def reward_trajectory(run_dir: Path) -> dict | None:
+    """First and last logged mean reward and BT pair accuracy of the GRPO run (from its logging.jsonl)."""
+    logs = sorted(run_dir.glob("**/logging.jsonl"))
+    if not logs:
+        return None
+    points = [obj for _, obj in iter_jsonl(logs[-1]) if isinstance(obj, dict) and "reward" in obj]
+    if not points:
+        return None
+
+    def pick(obj: dict) -> dict:
+        acc = next((v for k, v in obj.items() if k.endswith("pair_acc")), None)
+        return {"step": obj.get("global_step/max_steps", "").split("/")[0] or None, "reward": obj["reward"],
+                "pair_acc": acc}
+
+    return {"first": pick(points[0]), "last": pick(points[-1]), "n_logged": len(points)}
+
+
+def stage_times(path: Path) -> dict[str, float]:
+    times: dict[str, float] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name, _, sec = line.partition("\t")
+            if name and sec:
+                times[name] = float(sec)
+    return times
+
+
+def teacher_accuracy(demo_dir: Path) -> float | None:
+    found = sorted((demo_dir / "teacher").glob("*/summary.json"))
+    if not found:
+        return None
+    return json.loads(found[-1].read_text(encoding="utf-8")).get("accuracy")
+
+
+def build_summary(demo_dir: Path, eval_dir: Path) -> dict:
+    rows = checkpoint_rows(eval_dir)
+    by_role = {r["role"]: r for r in rows if r["role"] in (RANDOM_NAME, SFT_NAME)}
+    grpo = [r for r in rows if r["role"] == "grpo"]
+    if SFT_NAME not in by_role:
+        raise InputError(f"{eval_dir}: no result for the SFT model (checkpoint named {SFT_NAME!r})")
+    if not grpo:
+        raise InputError(f"{eval_dir}: no result for any GRPO checkpoint (checkpoint-N)")
+    final = max(grpo, key=lambda r: r["step"])
+    sft = by_role[SFT_NAME]
+    gain = final["acc_all"] - sft["acc_all"]
+    times = stage_times(demo_dir / "stage_times.tsv")
+    return manifest_base(
+        kind="demo_summary",
+        sft={k: sft[k] for k in KEYS},
+        grpo={"checkpoint": final["name"], "step": final["step"], **{k: final[k] for k in KEYS}},
+        random={k: by_role[RANDOM_NAME][k] for k in KEYS} if RANDOM_NAME in by_role else None,
+        checkpoints=rows,
+        acc_all_gain=gain,
+        target={"min_gain": TARGET_GAIN, "max_parse_fail": TARGET_MAX_FAIL,
+                "met": bool(gain >= TARGET_GAIN and final["parse_fail_rate"] <= TARGET_MAX_FAIL)},
+        teacher_accuracy=teacher_accuracy(demo_dir),
+        grpo_reward=reward_trajectory(demo_dir / "grpo"),
+        stage_seconds=times,
+        total_seconds=round(sum(times.values()), 1),
+        eval_dir=str(eval_dir),
+    )
+
+
+def markdown(summary: dict) -> str:
+    def f(v, d=3):
+        return "n/a" if v is None else f"{v:.{d}f}"
+
+    lines = ["| model | step | acc_all | acc_parsed | parse fail | log-loss | n pairs |", "|---|---|---|---|---|---|---|"]
+    for r in summary["checkpoints"]:
+        label = {"random": "random init", "sft": "SFT warm-up"}.get(r["role"], r["name"])
+        lines.append(f"| {label} | {'' if r['step'] is None else r['step']} | {f(r['acc_all'])} | "
+                     f"{f(r['acc_parsed'])} | {f(r['parse_fail_rate'])} | {f(r['logloss'])} | "
+                     f"{f(r['n_pairs'], 0)} |")
+    t = summary["target"]
+    lines += ["", f"GRPO ({summary['grpo']['checkpoint']}) - SFT acc_all: {summary['acc_all_gain'] * 100:+.1f} points "
+              f"(target >= +{t['min_gain'] * 100:.0f}, parse fail <= {t['max_parse_fail']:.0%}): "
+              f"{'met' if t['met'] else 'NOT met'}"]
+    if summary.get("teacher_accuracy") is not None:
+        lines.append(f"Teacher agreement with the gold preference on its training pairs: "
+                     f"{summary['teacher_accuracy']:.3f}")
+    if summary["stage_seconds"]:
+        lines += ["", "| stage | seconds |", "|---|---|"]
+        lines += [f"| {k} | {v:.1f} |" for k, v in summary["stage_seconds"].items()]
+        lines.append(f"| total | {summary['total_seconds']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grpo = sorted((r for r in summary["checkpoints"] if r["role"] == "grpo"), key=lambda r: r["step"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    steps = [0] + [r["step"] for r in grpo]
+    ax.plot(steps, [summary["sft"]["acc_all"]] + [r["acc_all"] for r in grpo], "o-", label="BT-GRPO (from SFT)")
+    ax.axhline(summary["sft"]["acc_all"], color="tab:orange", ls="--", label="SFT warm-up")
+    if summary.get("teacher_accuracy") is not None:
+        ax.axhline(summary["teacher_accuracy"], color="tab:gray", ls=":", label="noisy teacher (train pairs)")
+    if summary.get("random"):
+        ax.axhline(summary["random"]["acc_all"], color="tab:red", ls="-.", label="random init")
+    ax.set_xlabel("GRPO step")
+    ax.set_ylabel("held-out acc_all")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title("make demo: judge accuracy on held-out pairs")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.demo.summary", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--demo_dir", required=True, help="the demo's output directory (DEMO_DIR of scripts/demo.sh)")
+    p.add_argument("--eval_dir", help="directory of the sweep's eval_bt JSON results (default DEMO_DIR/grpo/eval)")
+    p.add_argument("--no_plot", action="store_true", help="skip demo_plot.png")
+    args = p.parse_args(argv)
+    demo_dir = Path(args.demo_dir)
+    eval_dir = Path(args.eval_dir) if args.eval_dir else demo_dir / "grpo" / "eval"
+    try:
+        summary = build_summary(demo_dir, eval_dir)
+    except InputError as e:
+        p.error(str(e))
+    write_json(demo_dir / "summary.json", summary)
+    text = markdown(summary)
+    with atomic_write(demo_dir / "summary.md") as f:
+        f.write(text)
+    if not args.no_plot:
+        plot(summary, demo_dir / "demo_plot.png")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
