@@ -127,3 +127,14 @@ def test_from_a_real_teacher_run(tmp_path, data):
                           "hh_score100_v3", "--filter_correct", "--include_both_sides")
     assert report["rows"] == 16 and all(r["messages"][-1]["content"].endswith(("<s>50</s>", "<s>30</s>"))
                                         for r in rows)
+
+
+def test_prompt_defaults_to_the_teachers(tmp_path, data):
+    from grpo_bt_rm.teacher.mock_server import MockServer
+    from tests.teacher.helpers import run
+
+    with MockServer() as s:
+        assert run(s.url, data, tmp_path / "teacher", "openai", "--prompt", "hh_score100_v3") == 0
+    report, rows = _build(tmp_path, "--input_dirs", str(tmp_path / "teacher" / "*"))
+    assert report["rows"] == 8 and rows[0]["messages"][-1]["content"].endswith("\n<s>50</s>")  # reason-first
+    assert json.loads((tmp_path / "sft.jsonl.manifest.json").read_text())["prompt_name"] == "hh_score100_v3"

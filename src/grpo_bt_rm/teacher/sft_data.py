@@ -62,12 +62,12 @@ def _manifest(d: Path) -> dict:
 
 
 def build(args: argparse.Namespace) -> dict:
-    prompt = get_prompt(args.prompt)
+    dirs = find_dirs(args.input_dirs)
+    manifests = {d: _manifest(d) for d in dirs}
+    prompt = get_prompt(args.prompt or _only(manifests, "prompt", "--prompt"))
     if args.scale and args.scale != prompt.scale:
         raise InputError(f"--scale {args.scale} disagrees with --prompt {prompt.name} (scale {prompt.scale})")
     low, high = SCALES[prompt.scale]
-    dirs = find_dirs(args.input_dirs)
-    manifests = {d: _manifest(d) for d in dirs}
     dataset = args.dataset or _only(manifests, "dataset", "--dataset")
     split = args.split or _only(manifests, "split", "--split")
     files = args.data_files or next((m["data_files"] for m in manifests.values() if m.get("data_files")), None)
@@ -155,8 +155,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--input_dirs", nargs="+", required=True, help="teacher run directories or globs (each holding "
                    "results.jsonl); a pair found in several is used once (first directory wins)")
     p.add_argument("--output", required=True, help="output SFT JSONL (a .manifest.json is written next to it)")
-    p.add_argument("--prompt", required=True, help="registered prompt for the user turn; its order decides the "
-                   "assistant turn's layout")
+    p.add_argument("--prompt", help="registered prompt for the user turn; its order decides the assistant turn's "
+                   "layout (default: the prompt the teacher runs used)")
     p.add_argument("--scale", choices=sorted(SCALES), help="expected scale (checked against --prompt and the "
                    "teacher runs)")
     p.add_argument("--filter_correct", action="store_true", help="keep only pairs the teacher ranked correctly "
