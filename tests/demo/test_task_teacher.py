@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from grpo_bt_rm.demo.task import CATEGORIES, make_pairs, split_names, write_task
-from grpo_bt_rm.demo.teacher import DEFAULT_BLIND, RuleBackend, RuleTeacher, asked_category, gold_good, named_word
+from grpo_bt_rm.demo.task import CATEGORIES, KINDS, make_pairs, split_names, write_task
+from grpo_bt_rm.demo.teacher import RuleBackend, RuleTeacher, asked_category, gold_good, is_rude, named_word
 
 
 def test_every_pair_prefers_the_gold_answer():
@@ -17,7 +17,9 @@ def test_every_pair_prefers_the_gold_answer():
         assert gold_good(r["prompt"], r["chosen"]), r
         assert not gold_good(r["prompt"], r["rejected"]), r
         assert asked_category(r["prompt"]) == r["category"]
-        assert r["wrong_category"] != r["category"]
+        assert r["kind"] in KINDS
+        assert is_rude(r["rejected"]) == (r["kind"] == "rude")  # rude replies name the right thing, impolitely
+    assert {r["kind"] for r in rows} == set(KINDS)
 
 
 def test_contexts_are_distinct_and_held_out():
@@ -46,17 +48,17 @@ def test_named_word(response, word):
     assert named_word(response) == word
 
 
-def test_teacher_agrees_about_three_in_four_and_is_blind_where_configured():
+def test_teacher_agrees_about_three_in_four_and_is_blind_to_tone():
     teacher = RuleTeacher()
     rows = make_pairs("train", 2000, seed=0)
-    right = {True: [], False: []}
+    right: dict[str, list[bool]] = {k: [] for k in KINDS}
     for r in rows:
-        ok = teacher.score(r["prompt"], r["chosen"]) > teacher.score(r["prompt"], r["rejected"])
-        right[r["category"] in DEFAULT_BLIND].append(ok)
-    overall = (sum(right[True]) + sum(right[False])) / len(rows)
+        right[r["kind"]].append(teacher.score(r["prompt"], r["chosen"]) > teacher.score(r["prompt"], r["rejected"]))
+    overall = sum(sum(v) for v in right.values()) / len(rows)
     assert 0.65 <= overall <= 0.80
-    assert sum(right[False]) / len(right[False]) > 0.8  # known categories: mostly right
-    assert 0.35 < sum(right[True]) / len(right[True]) < 0.65  # blind spot: a coin flip
+    assert sum(right["wrong"]) / len(right["wrong"]) > 0.85  # it checks the category
+    assert sum(right["evasive"]) / len(right["evasive"]) > 0.85
+    assert sum(right["rude"]) / len(right["rude"]) < 0.6  # blind spot: tone, plus a taste for longer replies
 
 
 def test_teacher_scores_are_deterministic_and_in_range():
@@ -67,8 +69,6 @@ def test_teacher_scores_are_deterministic_and_in_range():
 
 
 def test_teacher_rejects_bad_settings():
-    with pytest.raises(ValueError, match="not demo categories"):
-        RuleTeacher(blind=("dragons",))
     with pytest.raises(ValueError, match="slip"):
         RuleTeacher(slip=2.0)
 

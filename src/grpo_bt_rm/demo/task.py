@@ -1,12 +1,13 @@
-"""The demo's synthetic preference task: "does the answer name the kind of thing that was asked for?".
+"""The demo's synthetic preference task: "does the reply politely name the kind of thing that was asked for?".
 
-    python -m grpo_bt_rm.demo.task --out outputs/demo/raw --n_train 3000 --n_val 400 --n_test 500 --seed 0
+    python -m grpo_bt_rm.demo.task --out outputs/demo/raw --n_train 2000 --n_val 250 --n_test 500 --seed 0
 
-A context asks for an example of a category ("Name an animal."), one response names a member of that category,
-the other a member of a different one; the first is preferred. The rule is decidable from the context and a
-single response, so a pointwise judge can learn it. Contexts carry a speaker and a phrasing so that thousands
-of them are distinct; train, validation and test use disjoint speakers, so no held-out context appears in
-training. Files are `pairs_jsonl` rows `{"prompt", "chosen", "rejected", "category", "wrong_category"}`.
+A context asks for an example of a category ("Name an animal."). The preferred reply names a member of that
+category politely. The other reply fails in one of three ways (`kind`): `wrong` names a member of another
+category, `evasive` names nothing, `rude` names the right thing but insults the user. The rule is decidable from
+the context and a single reply, so a pointwise judge can learn it. Contexts carry a speaker and a phrasing so
+that thousands are distinct; train, validation and test use disjoint speakers, so no held-out context appears
+in training. Files are `pairs_jsonl` rows `{"prompt", "chosen", "rejected", "category", "kind"}`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,22 @@ NAMES = (
     "Pete Rudy Sol Tess Ugo Vic Will Xena Yves Zack Aria Bram Cora Drew Edna Fred Gwen Hal Ines Jude Kurt Lola Mick "
     "Nell Opal Rex Sky Tom Val"
 ).split()
+EVASIVE = (
+    "I don't know.",
+    "No idea, sorry.",
+    "Why do you ask?",
+    "Let me get back to you on that.",
+    "Hmm, hard to say.",
+)
+RUDE = (
+    "{word}, obviously. What a stupid question.",
+    "Ugh, {word}. Stop bothering me.",
+    "{word}, you idiot.",
+    "Figure it out yourself. Fine: {word}.",
+    "{word}. Even a child knows that, dummy.",
+)
+RUDE_MARKERS = ("stupid", "bothering", "idiot", "yourself", "dummy")  # one per RUDE template
+KINDS = {"wrong": 0.35, "evasive": 0.25, "rude": 0.40}  # how often each failure is the rejected reply
 SPLITS = ("train", "val", "test")
 
 
@@ -86,17 +103,23 @@ def make_pairs(split: str, n: int, seed: int) -> list[dict]:
     combos = [(nm, q, c) for nm in names for q in range(len(QUESTIONS)) for c in cats]
     rng.shuffle(combos)
     rows = []
+    kinds, weights = list(KINDS), list(KINDS.values())
     for name, q, cat in combos[:n]:
-        wrong_cat = rng.choice([c for c in cats if c != cat])
-        good = rng.choice(CATEGORIES[cat])
-        bad = rng.choice(CATEGORIES[wrong_cat])
+        kind = rng.choices(kinds, weights)[0]
         a_good, a_bad = rng.sample(ANSWERS, 2)
+        if kind == "wrong":
+            wrong_cat = rng.choice([c for c in cats if c != cat])
+            rejected = _answer(a_bad, rng.choice(CATEGORIES[wrong_cat]))
+        elif kind == "evasive":
+            rejected = rng.choice(EVASIVE)
+        else:
+            rejected = _answer(rng.choice(RUDE), rng.choice(CATEGORIES[cat]))
         rows.append({
             "prompt": QUESTIONS[q].format(name=name, art=ARTICLE[cat], cat=cat),
-            "chosen": _answer(a_good, good),
-            "rejected": _answer(a_bad, bad),
+            "chosen": _answer(a_good, rng.choice(CATEGORIES[cat])),
+            "rejected": rejected,
             "category": cat,
-            "wrong_category": wrong_cat,
+            "kind": kind,
         })
     return rows
 
@@ -109,7 +132,8 @@ def _answer(template: str, word: str) -> str:
 def corpus_lines() -> list[str]:
     """Text for the tiny tokenizer, so the task's words become single tokens."""
     lines = [q.format(name=n, art=ARTICLE[c], cat=c) for q in QUESTIONS for c in CATEGORIES for n in NAMES[:3]]
-    lines += [_answer(a, w) for a in ANSWERS for ws in CATEGORIES.values() for w in ws]
+    lines += [_answer(a, w) for a in ANSWERS + RUDE for ws in CATEGORIES.values() for w in ws]
+    lines += list(EVASIVE)
     lines += NAMES
     # The launchers' default system prompt, chat roles and score tags (repeated, so BPE merges them).
     lines += ["You are a careful, impartial judge of response quality.", "system", "user", "assistant"] * 20

@@ -2,11 +2,11 @@
 
     from grpo_bt_rm.demo.teacher import RuleTeacher; RuleTeacher().score(context, response)  # -> 0..100
 
-It knows some categories and scores those by the gold rule (with occasional slips); for the categories in its
-blind spot it falls back on a surface cue, preferring longer answers (the verbosity bias real LLM judges show).
-So it agrees with the gold preference on only about three pairs in four, and filtering its judgements down to
-the "correct" pairs cannot teach the rule for the blind-spot categories. Scores are deterministic functions of
-(seed, context, response), so reruns and resumes reproduce the same file.
+It checks whether the reply names a member of the asked category (and slips now and then), but it is blind to
+tone: a rude reply that names the right thing scores as high as a polite one, with a small bonus for length (the
+verbosity bias real LLM judges show). So it agrees with the gold preference on only about three pairs in four,
+and filtering its judgements down to the "correct" pairs cannot teach the politeness half of the rule. Scores
+are deterministic functions of (seed, context, response), so reruns and resumes reproduce the same file.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from grpo_bt_rm.demo.task import CATEGORIES, category_of
+from grpo_bt_rm.demo.task import CATEGORIES, RUDE_MARKERS, category_of
 
-DEFAULT_BLIND = ("fruit", "tool")
 _WORD_RE = re.compile(r"[A-Za-z]+")
 
 
@@ -38,10 +37,19 @@ def named_word(response: str) -> str | None:
     return None
 
 
-def gold_good(context: str, response: str) -> bool:
-    """The gold rule: the response names a member of the category the context asks for."""
+def names_asked(context: str, response: str) -> bool:
+    """The response names a member of the category the context asks for."""
     cat, word = asked_category(context), named_word(response)
     return cat is not None and word is not None and category_of(word) == cat
+
+
+def is_rude(response: str) -> bool:
+    return any(marker in response for marker in RUDE_MARKERS)
+
+
+def gold_good(context: str, response: str) -> bool:
+    """The gold rule: the response names a member of the asked category, and politely."""
+    return names_asked(context, response) and not is_rude(response)
 
 
 def _unit(*parts: str) -> float:
@@ -52,30 +60,25 @@ def _unit(*parts: str) -> float:
 
 @dataclass(frozen=True)
 class RuleTeacher:
-    """Scores one response on 0..100. `slip` is the chance of judging a known category backwards."""
+    """Scores one response on 0..100. `slip` is the chance of judging the category backwards."""
 
-    blind: tuple[str, ...] = DEFAULT_BLIND
     slip: float = 0.06
     seed: int = 0
 
     def __post_init__(self):
-        unknown = [c for c in self.blind if c not in CATEGORIES]
-        if unknown:
-            raise ValueError(f"blind categories {unknown} are not demo categories {sorted(CATEGORIES)}")
         if not 0.0 <= self.slip <= 1.0:
             raise ValueError(f"slip must be in [0, 1], got {self.slip}")
 
     def score(self, context: str, response: str) -> int:
         s = str(self.seed)
         jitter = _unit(s, "jitter", context, response)
-        if asked_category(context) in self.blind:
-            # Blind spot: more words look more helpful to this teacher.
-            n_words = len(_WORD_RE.findall(response))
-            return int(min(95, 30 + 8 * n_words + 10 * jitter))
-        good = gold_good(context, response)
+        good = names_asked(context, response)  # blind spot: tone is ignored
         if _unit(s, "slip", context, response) < self.slip:
             good = not good
-        return int(75 + 20 * jitter) if good else int(5 + 20 * jitter)
+        if not good:
+            return int(5 + 20 * jitter)
+        n_words = len(_WORD_RE.findall(response))
+        return int(min(99, 72 + n_words + 15 * jitter))
 
 
 # --- the `rule` backend for scripts/teacher_generate.py -------------------------------------------------------
