@@ -37,7 +37,8 @@ def pairs_from_columns(pair_ids: Sequence, sides: Sequence, where: str = "datase
         if a is None or b is None:
             missing, present = (0, b) if a is None else (1, a)
             raise ValueError(f"{where}: pair_id {pid!r} has no side {missing} (only row {present}); every pair "
-                             "needs both sides")
+                             "needs both sides (ms-swift's --split_dataset_ratio splits rows at random: give a "
+                             "separate --val_dataset instead)")
         pairs.append((a, b))
     return pairs
 
