@@ -197,3 +197,15 @@ def test_pairwise_batches_match_by_id(tmp_path):
     recs = records(tmp_path / "out", "anthropic", pairwise=True)
     assert len(recs) == 7 and all((r["score0"], r["score1"]) == (50.0, 30.0) for r in recs)
     assert {tuple(r["ab_order"]) for r in recs} == {(0, 1), (1, 0)}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_slow_responses_time_out_and_are_retried_boundedly(tmp_path, backend):
+    with MockServer(Faults(latency_s=1.0)) as s:
+        assert run(s.url, hh_file(tmp_path, 1), tmp_path / "out", backend, "--timeout", "0.3", "--max_retries", "1",
+                   "--concurrency", "2") == 0
+    (rec,) = records(tmp_path / "out", backend)
+    assert rec["error"] and "after 2 attempts" in rec["error"] and rec["score0"] is None
+    this_run = summary(tmp_path / "out", backend)["this_run"]
+    assert this_run["retries"] == 2 and this_run["requests"] == 4
+    assert this_run["wall_s"] < 1.8  # two 0.3 s attempts per response, in parallel; not the server's 1 s each
