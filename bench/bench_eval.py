@@ -6,7 +6,7 @@ Builds the tiny random-weight Qwen2 (or uses --model), loads it through the same
 and template), and times three schedules over the same pairs with the same sampling settings:
   batched  - eval_bt's engine: all samples of `batch_pairs` pairs in one generate call;
   per_pair - one generate call per pair (both sides, all samples);
-  per_completion - one generate call per completion (the naive loop).
+  per_completion - one generate call per completion (the naive loop; on the first --naive_pairs pairs).
 A random model never emits EOS, so every completion is exactly --max_new_tokens long and the work is equal.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import tempfile
 import time
@@ -30,7 +31,8 @@ def main(argv=None) -> int:
     p.add_argument("--n_samples", type=int, default=4, help="sampled completions per side")
     p.add_argument("--batch_pairs", type=int, default=16, help="pairs per call for the batched schedule")
     p.add_argument("--max_new_tokens", type=int, default=32, help="tokens per completion")
-    p.add_argument("--skip_naive", action="store_true", help="skip the per-completion loop (slowest)")
+    p.add_argument("--naive_pairs", type=int, default=8,
+                   help="pairs for the per-completion loop (slowest; its rate is per pair, so comparable); 0 = skip")
     p.add_argument("--json_out", default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)
 
@@ -52,7 +54,7 @@ def main(argv=None) -> int:
     judge = load_judge(ck, RunInfo(None), dtype="fp32", template="qwen2_5", system="You are a careful judge.",
                        model_type="qwen2")
     engine = TransformersEngine(judge.model, judge.tokenizer, stop_token_ids(judge.tokenizer, judge.template))
-    engine.stop_ids = [-1]  # never stop early: equal work for every schedule
+    judge.model.generation_config.min_new_tokens = args.max_new_tokens  # never stop early: equal work everywhere
     base, _ = select_pairs("anthropic_hh", "sample", [str(hh_sample)], 0, 0)
     pairs = (base * (args.pairs // len(base) + 1))[:args.pairs]
     prompt, parser = get_prompt("hh_score100_v1"), get_parser("score100_first")
@@ -63,6 +65,7 @@ def main(argv=None) -> int:
         generate_records(engine, judge.template, pairs, prompt, parser, s, batch_pairs, seed=0)
         return time.perf_counter() - t0
 
+    load_before = os.getloadavg()[0]
     timed(2)  # warm-up
     out = {"pairs": args.pairs, "n_samples": args.n_samples, "max_new_tokens": args.max_new_tokens,
            "batch_pairs": args.batch_pairs, "torch_threads": torch.get_num_threads(), "cpu": platform.processor()
@@ -71,17 +74,19 @@ def main(argv=None) -> int:
     t_pair = timed(1)
     out.update(batched_s=t_batched, per_pair_s=t_pair, batched_pairs_per_s=args.pairs / t_batched,
                per_pair_pairs_per_s=args.pairs / t_pair, speedup_vs_per_pair=t_pair / t_batched)
-    if not args.skip_naive:
+    if args.naive_pairs:
         one = SamplingSettings(1, True, 1.0, 1.0, 0, args.max_new_tokens)
         t0 = time.perf_counter()
-        for pr in pairs:
+        for pr in pairs[:args.naive_pairs]:
             for response in (pr.response_0, pr.response_1):
                 ids = judge.template.encode({"messages": prompt.render(pr.context, response)})["input_ids"]
                 for _ in range(args.n_samples):
                     engine.generate([list(ids)], one)
         t_naive = time.perf_counter() - t0
-        out.update(per_completion_s=t_naive, per_completion_pairs_per_s=args.pairs / t_naive,
-                   speedup_vs_per_completion=t_naive / t_batched)
+        rate = min(args.naive_pairs, args.pairs) / t_naive
+        out.update(per_completion_pairs=min(args.naive_pairs, args.pairs), per_completion_s=t_naive,
+                   per_completion_pairs_per_s=rate, speedup_vs_per_completion=out["batched_pairs_per_s"] / rate)
+    out["load_avg_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]  # other processes on the machine
     print(json.dumps(out, indent=2))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=2) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
@@ -58,7 +59,8 @@ def test_eval_checkpoint_kinds(grpo_runs, tmp_path, checkpoint, kind):
     assert res["complete"] is True and res["checkpoint"]["kind"] == kind
     assert set(REQUIRED_METRICS) <= set(res["metrics"])
     assert res["metrics"]["n_pairs"] == 4 and res["metrics"]["n_completions"] == 8
-    assert res["prompt"] == {"name": PROMPT, "version": 1} and res["parser"]["name"] == "score100_first"
+    assert res["prompt"]["name"] == PROMPT and res["prompt"]["version"] == 1
+    assert res["parser"]["name"] == "score100_first"
     assert res["package_version"] and res["seed"] == 0
     if kind == "lora":
         assert res["checkpoint"]["lora_modules"] > 0 and res["checkpoint"]["step"] == 2
@@ -103,3 +105,6 @@ def test_checkpoint_errors(grpo_runs, tmp_path):
     assert resolve_run(grpo_runs.lora_run.parent).run_dir == grpo_runs.lora_run
     with pytest.raises(InputError, match="disagrees"):
         template_settings(run, system="something else")
+    # without --prompt, the prompt is the one named in the run's training rows
+    ns = argparse.Namespace(run_dir=str(grpo_runs.lora_run), prompt=None, from_completions=None)
+    assert eval_bt.resolve_prompt_name(ns) == (PROMPT, "training rows (prompt_name)")

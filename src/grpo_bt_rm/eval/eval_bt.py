@@ -69,7 +69,9 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n_pairs", type=int, default=500, help="pairs to evaluate (0 = all)")
     p.add_argument("--data_seed", type=int, default=0,
                    help="seed that picks the pair subset and which response is side 0 (fixed across --seed)")
-    p.add_argument("--prompt", default="score100_v1", help=f"judge prompt, one of {PROMPTS.names()}")
+    p.add_argument("--prompt", default=None,
+                   help="judge prompt (default: the prompt_name in the run's training rows, else score100_v1); "
+                   f"one of {PROMPTS.names()}")
     p.add_argument("--parser", default=None, help=f"score parser (default: the prompt's), one of {PARSERS.names()}")
 
 
@@ -176,8 +178,25 @@ def _job_name(ck_name: str, seed: int) -> str:
     return f"eval_{ck_name}_seed{seed}"
 
 
+def resolve_prompt_name(args: argparse.Namespace) -> tuple[str, str]:
+    """(prompt name, where it came from). A --prompt that differs from the training rows' prompt is logged."""
+    trained = None
+    if args.run_dir and not getattr(args, "from_completions", None):
+        from grpo_bt_rm.eval.loading import resolve_run, training_prompt_name
+
+        trained = training_prompt_name(resolve_run(args.run_dir))
+    if args.prompt:
+        if trained and trained != args.prompt:
+            log.warning("--prompt %s differs from the prompt the run trained on (%s)", args.prompt, trained)
+        return args.prompt, "--prompt"
+    if trained:
+        return trained, "training rows (prompt_name)"
+    return "score100_v1", "default"
+
+
 def run(args: argparse.Namespace) -> dict:
     start = time.time()
+    args.prompt, prompt_source = resolve_prompt_name(args)
     sampling = SamplingSettings(args.n_samples, args.do_sample, args.temperature, args.top_p, args.top_k,
                                 args.max_new_tokens).validate()
     if args.batch_pairs < 1:
@@ -208,7 +227,7 @@ def run(args: argparse.Namespace) -> dict:
         result["completions"] = {"path": str(args.save_completions), "sha256": sha256_file(args.save_completions)}
     result.update(
         metrics=metrics,
-        prompt={"name": prompt.name, "version": prompt.version},
+        prompt={"name": prompt.name, "version": prompt.version, "source": prompt_source},
         parser={"name": parser.name, "low": parser.low, "high": parser.high},
         settings={"bt_temp": args.bt_temp, "n_boot": args.n_boot, "unc_low": args.unc_low, "unc_high": args.unc_high,
                   "engine": args.engine, "dtype": args.dtype, **sampling.as_dict(), "batch_pairs": args.batch_pairs},

@@ -129,6 +129,21 @@ def resolve_checkpoint(spec: str, run: RunInfo, model: str | None = None) -> Che
     return Checkpoint(found.name, kind, str(found.resolve()), checkpoint_step(found))
 
 
+def training_prompt_name(run: RunInfo) -> str | None:
+    """The `prompt_name` of the first row of the run's first local training file (rows built with --add_meta)."""
+    for entry in run.args.get("dataset") or []:
+        path = Path(str(entry).split("#")[0])
+        if path.suffix in (".jsonl", ".json") and path.is_file():
+            try:
+                with open(path, encoding="utf-8") as f:
+                    first = json.loads(f.readline() or "{}")
+            except (OSError, json.JSONDecodeError):
+                return None
+            name = first.get("prompt_name") if isinstance(first, dict) else None
+            return name if isinstance(name, str) else None
+    return None
+
+
 def run_for_checkpoint(run: RunInfo, ck: Checkpoint) -> RunInfo:
     """Without --run_dir, ms-swift checkpoints carry their own args.json (in the dir or its parent)."""
     if run.args or ck.kind == "base":
@@ -214,8 +229,8 @@ def load_judge(ck: Checkpoint, run: RunInfo, *, dtype: str = "auto", device: str
     run = run_for_checkpoint(run, ck)
     settings = template_settings(run, template, system)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if ck.kind == "full":
-        weights = ck.path
+    if ck.kind in ("full", "base"):
+        weights = ck.path  # for "base", resolve_checkpoint already took --model or args.json 'model'
     else:
         weights = model or run.base_model
         if ck.kind == "lora" and not weights:

@@ -196,6 +196,7 @@ def run(args: argparse.Namespace) -> dict:
     sampling = SamplingSettings(args.n_samples, True, args.temperature, args.top_p, args.top_k,
                                 args.max_new_tokens).validate()
     thresholds = parse_thresholds(args.range_thresholds)
+    args.prompt, _ = eval_bt.resolve_prompt_name(args)
     prompt = get_prompt(args.prompt)
     parser = get_parser(args.parser or prompt.parser)
     seed_everything(args.seed)
