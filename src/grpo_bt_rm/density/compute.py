@@ -153,8 +153,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_ratio", type=float, default=100.0,
                    help="clip so that max weight / min weight <= this (default 100)")
     p.add_argument("--index", choices=["auto", "exact", "ivf", "hnsw"], default="auto",
-                   help="faiss index: exact flat search, HNSW graph, or IVF with 4-bit PQ codes re-ranked exactly (less "
-                   "memory, lower recall); auto = exact up to --exact_threshold prompts, HNSW above")
+                   help="faiss index: exact flat search, HNSW graph, or IVF with 4-bit PQ codes re-ranked exactly "
+                   "(less memory, lower recall); auto = exact up to --exact_threshold prompts, HNSW above")
     p.add_argument("--exact_threshold", type=int, default=EXACT_THRESHOLD,
                    help=f"largest prompt count searched exactly under --index auto (default {EXACT_THRESHOLD})")
     p.add_argument("--nprobe", type=int, default=16, help="IVF lists probed per query (default 16)")
