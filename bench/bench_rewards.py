@@ -79,11 +79,16 @@ def main(argv=None) -> int:
     fail, tie = settings.fail_reward("score100_first"), settings.tie_reward
     rng = random.Random(0)
     calls = [make_call(rng, args.pairs, args.gens, args.fail_frac) for _ in range(8)]
+    if args.variant == "bt_pointwise_density":
+        for _, cols in calls:
+            cols["density_weight"] = [1.0 + hash(p) % 3 for p in cols["pair_id"]]
     n_per_call = len(calls[0][0])
 
-    a, b = orm(calls[0][0], **calls[0][1]), minimal_loop(calls[0][0], **calls[0][1], parse=parse, T=20, C=10,
+    base_cols = {k: calls[0][1][k] for k in ("pair_id", "side", "preferred_side")}
+    a, b = orm(calls[0][0], **calls[0][1]), minimal_loop(calls[0][0], **base_cols, parse=parse, T=20, C=10,
                                                           fail=fail, tie=tie)
-    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-12, "adapter and minimal loop disagree"
+    if args.variant != "bt_pointwise_pair_shared":  # every other variant has the baseline rewards
+        assert max(abs(x - y) for x, y in zip(a, b)) < 1e-12, "adapter and minimal loop disagree"
 
     best = {"adapter": math.inf, "minimal": math.inf}
     for _ in range(args.repeats):
@@ -94,7 +99,8 @@ def main(argv=None) -> int:
                 if name == "adapter":
                     orm(c, **cols)
                 else:
-                    minimal_loop(c, **cols, parse=parse, T=20, C=10, fail=fail, tie=tie)
+                    minimal_loop(c, cols["pair_id"], cols["side"], cols["preferred_side"], parse=parse, T=20, C=10,
+                                 fail=fail, tie=tie)
             best[name] = min(best[name], time.perf_counter() - t)
     total = args.calls * n_per_call
     result = {

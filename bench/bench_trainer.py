@@ -1,0 +1,86 @@
+"""Steps/s of PairGRPOTrainer vs. stock ms-swift GRPOTrainer on the same tiny CPU config (one run, ratio).
+
+    .venv/bin/python bench/bench_trainer.py [--steps 20 --repeats 2 --model DIR]
+
+Both arms go through scripts/train_grpo.sh with configs/runs/tiny_cpu.env and the same BT reward; the stock arm
+uses a plugin that registers only the reward (so TRAINER_MAPPING['grpo'] stays ms-swift's GRPOTrainer and its
+RepeatSampler). Arms alternate; the figure is the median per-step `step_time` from logging.jsonl (first step
+dropped), and the overhead ratio pair/stock (target <= 1.03).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STOCK_PLUGIN = (
+    "from swift.rewards import orms\n"
+    "from grpo_bt_rm.training.orm import ORM_CLASSES\n"
+    "orms.update(ORM_CLASSES)  # rewards only: the stock GRPOTrainer stays in place\n"
+)
+
+
+def run_arm(work: Path, name: str, model: Path, dataset: Path, plugin: Path, steps: int, rep: int) -> list[float]:
+    out = work / f"{name}_{rep}"
+    env = dict(os.environ, MODEL=str(model), DATASET=str(dataset), OUT_DIR=str(out), PLUGIN=str(plugin),
+               MAX_STEPS=str(steps), SAVE_STEPS=str(10 * steps), PER_DEVICE_TRAIN_BS="16")
+    cmd = f"source {ROOT}/configs/runs/tiny_cpu.env && {ROOT}/scripts/train_grpo.sh cpu"
+    proc = subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"{name} run failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    log = next(out.glob("v*-*")) / "logging.jsonl"
+    rows = [json.loads(x) for x in log.read_text().splitlines()]
+    times = [float(r["step_time"]) for r in rows if "step_time" in r]
+    trainer = "PairGRPOTrainer" if "bt/pair_acc" in rows[0] else "GRPOTrainer"
+    print(f"{name} rep {rep}: {trainer}, {len(times)} steps, median step {statistics.median(times[1:]):.3f}s",
+          file=sys.stderr)
+    return times[1:]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=20, help="optimizer steps per run (MAX_STEPS)")
+    ap.add_argument("--repeats", type=int, default=2, help="runs per arm, alternated")
+    ap.add_argument("--model", help="tiny model dir (default: build + warm-start one in a temp dir)")
+    ap.add_argument("--json", help="also write the result as JSON to this file")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if args.model:
+            model = Path(args.model)
+        else:
+            from grpo_bt_rm.tiny import build_tiny, warm_start_tags
+
+            model = warm_start_tags(build_tiny(work / "tiny"), work / "tiny_warm")
+        dataset = work / "train.jsonl"
+        subprocess.run([sys.executable, "-m", "grpo_bt_rm.data.build_dataset", "--dataset", "anthropic_hh",
+                        "--split", "sample", "--data_files", str(ROOT / "src/grpo_bt_rm/data/samples/hh_sample.jsonl"),
+                        "--prompt", "hh_score100_v1", "--add_meta", "--out", str(dataset)], check=True,
+                       capture_output=True)
+        stock_plugin = work / "stock_plugin.py"
+        stock_plugin.write_text(STOCK_PLUGIN)
+        pair_plugin = ROOT / "src/grpo_bt_rm/training/plugin.py"
+        times: dict[str, list[float]] = {"stock": [], "pair": []}
+        for rep in range(args.repeats):
+            for name, plugin in (("stock", stock_plugin), ("pair", pair_plugin)):
+                times[name] += run_arm(work, name, model, dataset, plugin, args.steps, rep)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    result = {"steps_per_run": args.steps, "repeats": args.repeats,
+              "stock_median_step_s": med["stock"], "pair_median_step_s": med["pair"],
+              "stock_steps_per_s": 1 / med["stock"], "pair_steps_per_s": 1 / med["pair"],
+              "overhead_ratio_pair_over_stock": med["pair"] / med["stock"]}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
