@@ -33,7 +33,7 @@ class GrpoRuns:
     base_model: Path
 
 
-def _swift_grpo(model: Path, dataset: Path, out: Path, extra: list[str], env: dict) -> Path:
+def _swift_grpo(model: Path, dataset: Path, out: Path, extra: list[str], env: dict) -> subprocess.Popen:
     swift = Path(sys.executable).with_name("swift")
     cmd = [str(swift), "rlhf", "--rlhf_type", "grpo", "--model", str(model), "--model_type", "qwen2",
            "--template", "qwen2_5", "--check_model", "false", "--use_cpu", "true", "--dataloader_num_workers", "0",
@@ -41,9 +41,14 @@ def _swift_grpo(model: Path, dataset: Path, out: Path, extra: list[str], env: di
            "--reward_funcs", "gbr_test_length_parity", "--num_generations", "2", "--per_device_train_batch_size",
            "4", "--max_completion_length", "8", "--save_steps", "1", "--output_dir", str(out), "--report_to",
            "none", "--logging_steps", "1", "--learning_rate", "1e-3", *extra]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise RuntimeError(f"swift rlhf failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "swift.log", "w") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _finish(proc: subprocess.Popen, out: Path) -> Path:
+    if proc.wait(timeout=600) != 0:
+        raise RuntimeError(f"swift rlhf failed ({proc.returncode}):\n{(out / 'swift.log').read_text()[-4000:]}")
     runs = sorted(out.glob("v*-*"))
     assert len(runs) == 1, runs
     return runs[0]
@@ -57,8 +62,10 @@ def grpo_runs(warm_model_dir, tmp_path_factory) -> GrpoRuns:
                     "sample", "--data_files", str(HH_SAMPLE), "--prompt", PROMPT, "--add_meta", "--out",
                     str(dataset)], check=True, capture_output=True, env=offline_env())
     recorded = root / "rollout_prompts.jsonl"
+    # both runs at once: most of each is ms-swift start-up
     lora = _swift_grpo(warm_model_dir, dataset, root / "lora", ["--max_steps", "2", "--system", SYSTEM],
                        offline_env(GBR_RECORD_PROMPTS=str(recorded)))
     full = _swift_grpo(warm_model_dir, dataset, root / "full", ["--max_steps", "1", "--tuner_type", "full"],
                        offline_env())
+    lora, full = _finish(lora, root / "lora"), _finish(full, root / "full")
     return GrpoRuns(lora, full, recorded, dataset, Path(warm_model_dir))
