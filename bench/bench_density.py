@@ -57,7 +57,7 @@ def peak_rss_gb() -> float:
 def run_knn(args) -> dict:
     from grpo_bt_rm.density.knn import IndexSpec, density_weights, knn_search, normalize_rows
 
-    x = normalize_rows(make_vectors(args.n, args.data, args.seed))
+    x = normalize_rows(make_vectors(args.n, args.data, args.seed), inplace=True)
     rss_data = peak_rss_gb()
     spec = IndexSpec(kind=args.index, nprobe=args.nprobe, nlist=args.nlist, ef_search=args.ef_search)
     t0, c0 = time.time(), cpu_seconds()

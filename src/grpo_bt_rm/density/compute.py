@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> dict:
 
     spec = IndexSpec(kind=args.index, nprobe=args.nprobe, ef_search=args.ef_search,
                      exact_threshold=args.exact_threshold)
-    mean_dist, kind = knn_mean_dist(vecs, k=args.k, spec=spec, seed=args.seed, progress=True)
+    mean_dist, kind = knn_mean_dist(vecs, k=args.k, spec=spec, seed=args.seed, progress=True, inplace=True)
     counts = np.asarray(table.pairs, dtype=np.float64)
     raw = np.maximum(mean_dist, 1e-6) ** args.alpha
     weights = density_weights(mean_dist, alpha=args.alpha, max_ratio=args.max_ratio, counts=counts)
