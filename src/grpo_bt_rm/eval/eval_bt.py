@@ -178,9 +178,25 @@ def _job_name(ck_name: str, seed: int) -> str:
     return f"eval_{ck_name}_seed{seed}"
 
 
+def generating_result(completions: str | Path) -> dict | None:
+    """The complete eval_bt result that wrote `X.completions.jsonl`, if it sits next to it as `X.json`."""
+    from grpo_bt_rm.eval.summary import read_result
+
+    return read_result(sibling_json(completions))
+
+
+def sibling_json(completions: str | Path) -> Path:
+    src = Path(completions)
+    return src.with_name(src.name.removesuffix(".jsonl").removesuffix(".completions") + ".json")
+
+
 def resolve_prompt_name(args: argparse.Namespace) -> tuple[str, str]:
     """(prompt name, where it came from). A --prompt that differs from the training rows' prompt is logged."""
     trained = None
+    if getattr(args, "from_completions", None):
+        origin = generating_result(args.from_completions)
+        if origin and not args.prompt:
+            return origin["prompt"]["name"], "the result that wrote the completions"
     if args.run_dir and not getattr(args, "from_completions", None):
         from grpo_bt_rm.eval.loading import resolve_run, training_prompt_name
 
@@ -202,13 +218,19 @@ def run(args: argparse.Namespace) -> dict:
     if args.batch_pairs < 1:
         raise InputError(f"--batch_pairs must be >= 1, got {args.batch_pairs}")
     prompt = get_prompt(args.prompt)
-    parser = get_parser(args.parser or prompt.parser)
+    origin = generating_result(args.from_completions) if args.from_completions else None
+    parser = get_parser(args.parser or (origin["parser"]["name"] if origin else prompt.parser))
     seed_everything(args.seed)
     result = manifest_base(kind="eval_bt", seed=args.seed, complete=False)
     if args.from_completions:
         src = Path(args.from_completions)
         records = read_completions(src)
         result["source"] = {"from_completions": str(src), "sha256": sha256_file(src)}
+        if origin:  # keep the checkpoint identity so summaries group a rescored result with its checkpoint
+            result["source"]["generated_by"] = str(sibling_json(src))
+            for key in ("checkpoint", "run", "template", "data"):
+                if key in origin:
+                    result[key] = origin[key]
         ck_name = src.name.removesuffix(".jsonl").removesuffix(".completions")
         out_json = Path(args.out_json or src.with_name(f"{ck_name}.rescored.json"))
     else:
