@@ -30,7 +30,7 @@ STOCK_PLUGIN = (
 def run_arm(work: Path, name: str, model: Path, dataset: Path, plugin: Path, steps: int, rep: int) -> list[float]:
     out = work / f"{name}_{rep}"
     env = dict(os.environ, MODEL=str(model), DATASET=str(dataset), OUT_DIR=str(out), PLUGIN=str(plugin),
-               MAX_STEPS=str(steps), SAVE_STEPS=str(10 * steps), PER_DEVICE_TRAIN_BS="16")
+               MAX_STEPS=str(steps), SAVE_STEPS=str(10 * steps), PER_DEVICE_TRAIN_BS="8")
     cmd = f"source {ROOT}/configs/runs/tiny_cpu.env && {ROOT}/scripts/train_grpo.sh cpu"
     proc = subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True)
     if proc.returncode:

@@ -55,7 +55,7 @@ def check_run(tmp_path, model_dir, proc, n_proc):
 
 
 def test_train_grpo_sh_cpu_single_process(tmp_path, warm_model_dir):
-    proc = launch(tmp_path, warm_model_dir, PER_DEVICE_TRAIN_BS="16", NPROC_PER_NODE="1")
+    proc = launch(tmp_path, warm_model_dir, PER_DEVICE_TRAIN_BS="8", NPROC_PER_NODE="1")
     check_run(tmp_path, warm_model_dir, proc, n_proc=1)
 
 
@@ -92,7 +92,7 @@ def test_bad_batch_config_rejected():
 @pytest.mark.slow
 def test_hardmine_weights_reach_the_trainer(tmp_path, warm_model_dir):
     proc = launch(tmp_path, warm_model_dir, after_preset="export REWARD_NAME=bt_pointwise_baseline_hardmine "
-                  "BT_MIN_REWARD_STD=0.05 &&", PER_DEVICE_TRAIN_BS="16", NPROC_PER_NODE="1")
+                  "BT_MIN_REWARD_STD=0.05 &&", PER_DEVICE_TRAIN_BS="8", NPROC_PER_NODE="1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     calls = [json.loads(x) for x in (tmp_path / "dump.jsonl").read_text().splitlines()]
     assert {w for c in calls for w in c["weights"]} - {1.0}  # some pair was down-weighted
@@ -101,3 +101,24 @@ def test_hardmine_weights_reach_the_trainer(tmp_path, warm_model_dir):
     assert any(row.get("bt/mean_weight", 1) < 1 for row in logs)
     settings = json.loads((run_dir / "bt_reward_settings.json").read_text())
     assert settings["trainer"]["min_reward_std"] == 0.05
+
+
+@pytest.mark.slow
+def test_eval_during_training_sees_whole_pairs(tmp_path, warm_model_dir):
+    val = build_dataset(tmp_path / "val.jsonl")
+    proc = launch(tmp_path, warm_model_dir, PER_DEVICE_TRAIN_BS="8", NPROC_PER_NODE="1",
+                  EXTRA_ARGS=f"--val_dataset {val} --eval_strategy steps --eval_steps 2 --per_device_eval_batch_size 8")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    calls = [json.loads(x) for x in (tmp_path / "dump.jsonl").read_text().splitlines()]
+    assert len(calls) > 4  # 4 training rounds plus the eval rounds
+    for c in calls:
+        counts = Counter(zip(c["pair_id"], c["side"]))
+        assert all(counts[(p, 0)] == counts[(p, 1)] == K for p, _ in counts), counts
+    logs = [json.loads(x) for x in (next((tmp_path / "run").glob("v*-*")) / "logging.jsonl").read_text().splitlines()]
+    assert any("eval_bt/pair_acc" in row for row in logs)
+
+
+@pytest.mark.slow
+def test_batch_that_splits_pairs_rejected_by_the_real_trainer(tmp_path, warm_model_dir):
+    proc = launch(tmp_path, warm_model_dir, PER_DEVICE_TRAIN_BS="12", NPROC_PER_NODE="1")
+    assert proc.returncode != 0 and "must be a multiple of 2 x num_generations (8)" in proc.stderr

@@ -65,6 +65,10 @@ class PairGRPOTrainer(GRPOTrainer):
         if not self._bt_funcs:
             log.warning("no grpo_bt_rm reward function among %s: pair weights and BT diagnostics are off",
                         self.reward_func_names)
+        if self.pair_settings.pair_sampling == "weighted" and any(f.variant == "bt_pointwise_density"
+                                                                  for f in self._bt_funcs):
+            log.warning("BT_PAIR_SAMPLING=weighted with bt_pointwise_density applies density_weight twice (in the "
+                        "sampling and on the advantages); use one of them")
         self._pair_weights: torch.Tensor | None = None
         self._check_dataset_parsers()
         if self.accelerator.is_main_process:
