@@ -122,3 +122,20 @@ def test_eval_during_training_sees_whole_pairs(tmp_path, warm_model_dir):
 def test_batch_that_splits_pairs_rejected_by_the_real_trainer(tmp_path, warm_model_dir):
     proc = launch(tmp_path, warm_model_dir, PER_DEVICE_TRAIN_BS="12", NPROC_PER_NODE="1")
     assert proc.returncode != 0 and "must be a multiple of 2 x num_generations (8)" in proc.stderr
+
+
+@pytest.mark.slow
+def test_density_reward_with_weighted_pair_sampling(tmp_path, warm_model_dir):
+    """Pairs with density_weight 0 are never drawn; the reward's weights are the column's values."""
+    data = build_dataset(tmp_path / "plain.jsonl")
+    rows = [json.loads(x) for x in data.read_text().splitlines()]
+    weight = {p: (0.0 if p % 2 else 1.5) for p in {r["pair_id"] for r in rows}}
+    dense = tmp_path / "dense.jsonl"
+    dense.write_text("".join(json.dumps({**r, "density_weight": weight[r["pair_id"]]}) + "\n" for r in rows))
+    proc = launch(tmp_path, warm_model_dir, after_preset=f"export DATASET={dense} REWARD_NAME=bt_pointwise_density "
+                  "BT_PAIR_SAMPLING=weighted &&", NPROC_PER_NODE="1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    calls = [json.loads(x) for x in (tmp_path / "dump.jsonl").read_text().splitlines()]
+    drawn = {p for c in calls for p in c["pair_id"]}
+    assert drawn and all(weight[p] > 0 for p in drawn)
+    assert {w for c in calls for w in c["weights"]} == {1.5}
