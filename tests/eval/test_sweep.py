@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -79,3 +81,33 @@ def test_sweep_rejects_bad_flags(tmp_path):
     out = subprocess.run(["bash", str(SCRIPT), "--out_dir", str(tmp_path), "--ckpts", "base", "--seed", "3"],
                          env=offline_env(), capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--seed" in out.stderr
+
+
+FAKE_EVAL = """
+import json, os, sys, time
+a = sys.argv[1:]
+ck, out = a[a.index("--checkpoint") + 1], a[a.index("--out_json") + 1]
+time.sleep(6.0 if ck == "slow" else 0.05)
+if ck == "bad":
+    sys.exit(3)
+metrics = {k: 0.5 for k in %r}
+with open(out, "w") as f:
+    json.dump({"kind": "eval_bt", "complete": True, "seed": 0, "metrics": metrics,
+               "device": os.environ["CUDA_VISIBLE_DEVICES"]}, f)
+"""
+
+
+def test_dynamic_scheduling_and_failures_with_a_stand_in_eval(tmp_path):
+    """Each device takes the next job when it is free; a failing job is reported, the others are kept."""
+    from grpo_bt_rm.eval.metrics import REQUIRED_METRICS
+
+    script = tmp_path / "fake_eval.py"
+    script.write_text(FAKE_EVAL % (REQUIRED_METRICS,))
+    jobs = sweep.plan(["slow", "a", "b", "bad", "c"], [0], tmp_path)
+    runner = sweep.Sweep(jobs, ["0", "1"], [sys.executable, str(script)], [])
+    runner.run(None, False)
+    device = {j.ckpt: json.loads(j.out_json.read_text())["device"] for j in jobs if j.ckpt != "bad"}
+    # the slow job holds one GPU; the other GPU runs every other job in turn
+    assert len({device["a"], device["b"], device["c"]}) == 1 and device["slow"] != device["a"]
+    assert [(j.ckpt, rc) for j, rc in runner.failed] == [("bad", 3)]
+    assert not jobs[3].out_json.exists() and jobs[3].out_json.with_suffix(".run.log").exists()
