@@ -5,7 +5,8 @@
 Both arms go through scripts/train_grpo.sh with configs/runs/tiny_cpu.env and the same BT reward; the stock arm
 uses a plugin that registers only the reward (so TRAINER_MAPPING['grpo'] stays ms-swift's GRPOTrainer and its
 RepeatSampler). Arms alternate; the figure is the median per-step `step_time` from logging.jsonl (first step
-dropped), and the overhead ratio pair/stock (target <= 1.03).
+dropped), and the overhead ratio pair/stock (target <= 1.03). Because step times on a shared CPU are noisy, it
+also times in-process what the pair trainer adds per step (hooks + sampler) as a fraction of a stock step.
 """
 
 from __future__ import annotations
@@ -44,13 +45,59 @@ def run_arm(work: Path, name: str, model: Path, dataset: Path, plugin: Path, ste
     return times[1:]
 
 
+def hook_cost_s(completions: int = 16, k: int = 4, reps: int = 2000) -> dict:
+    """In-process cost of what PairGRPOTrainer adds per generation round (single process: gather is a no-op),
+    and of its sampler vs trl's RepeatSampler per emitted index. Stable under machine load, unlike step times."""
+    import time
+
+    import torch
+    from trl.trainer.grpo_trainer import RepeatSampler
+
+    from grpo_bt_rm.rewards import STAT_KEYS, BTRewardSettings, bt_rewards, summarize
+    from grpo_bt_rm.training.advantages import apply_pair_weights
+    from grpo_bt_rm.training.sampler import PairRepeatSampler
+
+    pairs = completions // (2 * k)
+    out = bt_rewards("bt_pointwise_baseline", [f"<s>{i * 7 % 100}</s>" for i in range(completions)],
+                     pair_id=[i // (2 * k) for i in range(completions)],
+                     side=[(i // k) % 2 for i in range(completions)], preferred_side=[0] * completions,
+                     settings=BTRewardSettings(parser="score100_first", delta_temp=20))
+    adv = torch.randn(completions)
+    metrics: dict = {}
+    t = time.perf_counter()
+    for _ in range(reps):
+        w = torch.tensor(out.weights, dtype=torch.float32)
+        st = torch.tensor([out.stats[key] for key in STAT_KEYS], dtype=torch.float64)
+        for key, value in summarize(dict(zip(STAT_KEYS, st.tolist()))).items():
+            metrics.setdefault(key, []).append(value)
+        apply_pair_weights(adv, w)
+    hooks = (time.perf_counter() - t) / reps
+    n = 20000
+    ours = PairRepeatSampler([(2 * i, 2 * i + 1) for i in range(n)], mini_repeat_count=k, batch_size=2 * pairs,
+                             seed=0)
+    stock = RepeatSampler(list(range(2 * n)), mini_repeat_count=k, batch_size=2 * pairs, seed=0)
+    t = time.perf_counter()
+    n_ours = sum(1 for _ in ours)
+    t_ours = (time.perf_counter() - t) / n_ours
+    t = time.perf_counter()
+    n_stock = sum(1 for _ in stock)
+    t_stock = (time.perf_counter() - t) / n_stock
+    return {"hooks_per_round_s": hooks, "sampler_per_index_s": t_ours, "stock_sampler_per_index_s": t_stock,
+            "extra_per_step_s": hooks + (t_ours - t_stock) * completions}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=20, help="optimizer steps per run (MAX_STEPS)")
     ap.add_argument("--repeats", type=int, default=2, help="runs per arm, alternated")
     ap.add_argument("--model", help="tiny model dir (default: build + warm-start one in a temp dir)")
     ap.add_argument("--json", help="also write the result as JSON to this file")
+    ap.add_argument("--hooks_only", action="store_true", help="only the in-process hook/sampler cost (seconds)")
     args = ap.parse_args(argv)
+    hooks = hook_cost_s()
+    if args.hooks_only:
+        print(json.dumps(hooks, indent=2))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.model:
@@ -75,7 +122,8 @@ def main(argv=None) -> int:
     result = {"steps_per_run": args.steps, "repeats": args.repeats,
               "stock_median_step_s": med["stock"], "pair_median_step_s": med["pair"],
               "stock_steps_per_s": 1 / med["stock"], "pair_steps_per_s": 1 / med["pair"],
-              "overhead_ratio_pair_over_stock": med["pair"] / med["stock"]}
+              "overhead_ratio_pair_over_stock": med["pair"] / med["stock"], **hooks,
+              "extra_fraction_of_stock_step": hooks["extra_per_step_s"] / med["stock"]}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
