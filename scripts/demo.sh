@@ -5,8 +5,8 @@
 #   SEED=1 DEMO_DIR=outputs/demo_seed1 bash scripts/demo.sh
 #
 # Env knobs (defaults): DEMO_DIR (outputs/demo), SEED (0: SFT/GRPO seed and GRPO data order), DATA_SEED (0: the
-# task's pairs), N_TRAIN (3000 training pairs), N_TEST (500 held-out pairs), N_SFT_PAIRS (3000 pairs sent to the
-# teacher), SFT_EPOCHS (2), SFT_LR (2e-3), MAX_STEPS / SAVE_STEPS / LEARNING_RATE ... (configs/runs/demo_cpu.env),
+# task's pairs), N_TRAIN (2000 training pairs), N_TEST (500 held-out pairs), N_SFT_PAIRS (2000 pairs sent to the
+# teacher), SFT_EPOCHS (2), SFT_LR (3e-3), SFT_BS (16), MAX_STEPS / SAVE_STEPS / LEARNING_RATE ... (configs/runs/demo_cpu.env),
 # MODEL_ARGS (tiny model shape), FRESH (1 = delete DEMO_DIR first).
 # Writes DEMO_DIR/summary.json (sft / grpo / per-checkpoint metrics and stage times), DEMO_DIR/summary.md,
 # DEMO_DIR/demo_plot.png and the sweep's DEMO_DIR/grpo/eval/summary.{md,csv,png}.
@@ -17,13 +17,13 @@ cd "$GBR_ROOT"
 : "${DEMO_DIR:=outputs/demo}"
 : "${SEED:=0}"
 : "${DATA_SEED:=0}"
-: "${N_TRAIN:=3000}"
-: "${N_VAL:=400}"
+: "${N_TRAIN:=2000}"
+: "${N_VAL:=250}"
 : "${N_TEST:=500}"
-: "${N_SFT_PAIRS:=3000}"
+: "${N_SFT_PAIRS:=2000}"
 : "${SFT_EPOCHS:=2}"
-: "${SFT_LR:=2e-3}"
-: "${SFT_BS:=32}"
+: "${SFT_LR:=3e-3}"
+: "${SFT_BS:=16}"
 : "${MODEL_ARGS:=--hidden 128 --layers 4 --intermediate 256 --vocab 1024}"
 : "${PROMPT:=generic_score100_brief}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
@@ -86,10 +86,13 @@ sft() {
   rm -rf "$D/sft/run"
   MODEL="$D/models/random" MODEL_TYPE=qwen2 LEARNING_RATE="$SFT_LR" NUM_EPOCHS="$SFT_EPOCHS" \
     PER_DEVICE_TRAIN_BS="$SFT_BS" GRAD_ACC_STEPS=1 MAX_LENGTH=256 SAVE_STEPS=100000 \
-    EXTRA_ARGS="--tuner_type full --seed $SEED --lr_scheduler_type cosine --warmup_ratio 0.05 --save_only_model true --save_strategy epoch --torch_dtype float32 --split_dataset_ratio 0 --add_version false --logging_steps 20" \
-    bash scripts/train_sft.sh cpu "$D/sft/sft_data.jsonl" "$D/sft/run"
+    EXTRA_ARGS="--tuner_type full --seed $SEED --lr_scheduler_type cosine --warmup_ratio 0.05 --save_only_model true --save_strategy epoch --torch_dtype float32 --split_dataset_ratio 0 --logging_steps 20" \
+    bash scripts/train_sft.sh cpu "$D/sft/sft_data.jsonl" "$D/sft/run" || return 1
+  local ckpt
+  ckpt="$(cat "$D/sft/run/last_checkpoint.txt")"
+  [ -f "$ckpt/config.json" ] || { echo "no full model in $ckpt" >&2; return 1; }
   rm -f "$D/models/sft"
-  ln -s "$(cat "$D/sft/run/last_checkpoint.txt")" "$D/models/sft"
+  ln -s "$ckpt" "$D/models/sft"
 }
 grpo_data() {
   "$GBR_PY" -m grpo_bt_rm.data.build_dataset --dataset pairs_jsonl --split train --data_files "$D/raw/train.jsonl" \
@@ -103,7 +106,8 @@ grpo() {
     export MODEL="$D/models/sft" DATASET="$D/grpo_data/train.jsonl" OUT_DIR="$D/grpo" SEED="$SEED"
     export EXTRA_ARGS="--torch_dtype float32 --add_version false --save_only_model true ${EXTRA_ARGS:-}"
     bash scripts/train_grpo.sh cpu
-  )
+  ) || return 1
+  ls -d "$D"/grpo/checkpoint-* >/dev/null || { echo "GRPO wrote no checkpoint under $D/grpo" >&2; return 1; }
 }
 eval_sweep() {
   local ckpts="$D/models/random $D/models/sft"

@@ -87,7 +87,7 @@ class RuleTeacher:
 # with any generic_* prompt, single items and batched `<item id>` requests alike.
 
 _ITEM_RE = re.compile(r"<item id=\"([^\"]+)\">\n(.*?)\n</item>", re.DOTALL)
-_BODY_RE = re.compile(r"REQUEST:\n(.*?)\n\nRESPONSE:\n(.*?)\n\n", re.DOTALL)
+_BODY_RE = re.compile(r"REQUEST:\n(.*?)\n\nRESPONSE:\n(.*?)(?:\n\n|\Z)", re.DOTALL)
 
 
 def _judge_text(teacher: RuleTeacher, user_text: str) -> str:

@@ -108,8 +108,9 @@ register_prompt(
         scale="score100",
         order="score_only",
         parser="score100_first",
-        template="REQUEST:\n{context}\n\nRESPONSE:\n{response}\n\nDoes the response do what was asked? "
-                 "Reply only with a score tag from <s>0</s> (no) to <s>100</s> (fully).",
+        # Instruction first, response last: the text to judge sits right before the answer.
+        template="Does the response do what was asked? Reply only with a score tag from <s>0</s> (no) to "
+                 "<s>100</s> (fully).\n\nREQUEST:\n{context}\n\nRESPONSE:\n{response}",
         description="generic judge, score100, score_only, terse (for tiny CPU judges)",
     )
 )
