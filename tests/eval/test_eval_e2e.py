@@ -47,10 +47,13 @@ def test_prompt_parity_with_grpo_rollout(grpo_runs):
     assert tuple(eval_bt.encode_prompt(wrong, prompt.render(p.context, p.response_0))) not in trained
 
 
-@pytest.mark.parametrize("checkpoint,kind", [("checkpoint-2", "lora"), ("base", "base"), ("full", "full")])
+@pytest.mark.parametrize("checkpoint,kind", [("checkpoint-2", "lora"), ("base", "base"), ("checkpoint-1", "full"),
+                                             ("absolute", "full")])
 def test_eval_checkpoint_kinds(grpo_runs, tmp_path, checkpoint, kind):
-    run_dir = grpo_runs.full_run if kind == "full" else grpo_runs.lora_run
-    ck = "checkpoint-1" if kind == "full" else checkpoint
+    # "absolute": a plain model dir given by path (like a merged SFT model in the demo sweep), prompts rendered with
+    # the --run_dir's template and system prompt
+    run_dir = grpo_runs.full_run if checkpoint == "checkpoint-1" else grpo_runs.lora_run
+    ck = str(grpo_runs.base_model) if checkpoint == "absolute" else checkpoint
     out = tmp_path / "r.json"
     comp = tmp_path / "c.jsonl"
     assert eval_bt.main(eval_argv(run_dir, ck, out, "--save_completions", str(comp), "--report_margins",
@@ -68,8 +71,11 @@ def test_eval_checkpoint_kinds(grpo_runs, tmp_path, checkpoint, kind):
     if kind == "base":
         assert res["checkpoint"]["path"] == str(grpo_runs.base_model)
         assert res["metrics"]["parse_fail_rate"] < 0.5  # the warm-started base writes score tags
-    if kind == "full":
+    if checkpoint == "checkpoint-1":
         assert res["checkpoint"]["path"].endswith("checkpoint-1") and res["template"]["system"] is None
+    if checkpoint == "absolute":
+        assert res["checkpoint"]["name"] == grpo_runs.base_model.name and res["checkpoint"]["step"] is None
+        assert res["template"]["system"] == SYSTEM and res["metrics"]["parse_fail_rate"] < 0.5
     assert out.with_suffix(".log").read_text().count("acc_all=") == 1
     assert out.with_suffix(".reliability.png").read_bytes()[:4] == b"\x89PNG"
     recs = read_completions(comp)
