@@ -41,25 +41,29 @@ def checkpoint_rows(eval_dir: Path) -> list[dict]:
     for r in rows:
         name = r["ckpt"]
         role = name if name in (RANDOM_NAME, SFT_NAME) else ("grpo" if r.get("step") is not None else "other")
-        out.append({"name": name, "role": role, "step": r.get("step"), **_metrics(r)})
-    return out
+        step = r.get("step") if role == "grpo" else None  # the SFT link's target is an SFT checkpoint-N
+        out.append({"name": name, "role": role, "step": step, **_metrics(r)})
+    order = {RANDOM_NAME: 0, SFT_NAME: 1, "grpo": 2, "other": 3}
+    return sorted(out, key=lambda r: (order[r["role"]], r["step"] or 0, r["name"]))
 
 
 def reward_trajectory(run_dir: Path) -> dict | None:
-    """First and last logged mean reward and BT pair accuracy of the GRPO run (from its logging.jsonl)."""
+    """Mean logged reward and BT pair accuracy of the GRPO run over its first and last third of log points."""
     logs = sorted(run_dir.glob("**/logging.jsonl"))
     if not logs:
         return None
     points = [obj for _, obj in iter_jsonl(logs[-1]) if isinstance(obj, dict) and "reward" in obj]
     if not points:
         return None
+    k = max(1, len(points) // 3)
 
-    def pick(obj: dict) -> dict:
-        acc = next((v for k, v in obj.items() if k.endswith("pair_acc")), None)
-        return {"step": obj.get("global_step/max_steps", "").split("/")[0] or None, "reward": obj["reward"],
-                "pair_acc": acc}
+    def mean(objs: list[dict], key: str) -> float | None:
+        vals = [float(o[key]) for o in objs if o.get(key) is not None]
+        return sum(vals) / len(vals) if vals else None
 
-    return {"first": pick(points[0]), "last": pick(points[-1]), "n_logged": len(points)}
+    return {"first": {"reward": mean(points[:k], "reward"), "pair_acc": mean(points[:k], "bt/pair_acc")},
+            "last": {"reward": mean(points[-k:], "reward"), "pair_acc": mean(points[-k:], "bt/pair_acc")},
+            "n_logged": len(points), "window": k}
 
 
 def stage_times(path: Path) -> dict[str, float]:
