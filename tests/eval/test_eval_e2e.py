@@ -114,3 +114,15 @@ def test_checkpoint_errors(grpo_runs, tmp_path):
     # without --prompt, the prompt is the one named in the run's training rows
     ns = argparse.Namespace(run_dir=str(grpo_runs.lora_run), prompt=None, from_completions=None)
     assert eval_bt.resolve_prompt_name(ns) == (PROMPT, "training rows (prompt_name)")
+
+
+def test_base_model_from_model_dir_when_model_is_a_hub_id(tmp_path, grpo_runs):
+    """A run trained from a hub id records the local download in `model_dir`; `base` loads that directory."""
+    args = json.loads((grpo_runs.lora_run / "args.json").read_text())
+    args.update(model="Qwen/Qwen2.5-0.5B-Instruct", model_dir=str(grpo_runs.base_model))
+    (tmp_path / "args.json").write_text(json.dumps(args))
+    assert resolve_checkpoint("base", resolve_run(tmp_path)).path == str(grpo_runs.base_model)
+    args.update(model_dir=None)
+    (tmp_path / "args.json").write_text(json.dumps(args))
+    with pytest.raises(InputError, match="not a local directory"):
+        resolve_checkpoint("base", resolve_run(tmp_path))

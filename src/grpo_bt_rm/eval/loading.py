@@ -40,7 +40,13 @@ class RunInfo:
 
     @property
     def base_model(self) -> str | None:
-        return self.args.get("model")
+        """args.json `model` when it is a local dir, else `model_dir` (where ms-swift resolved a hub id), if local."""
+        model, model_dir = self.args.get("model"), self.args.get("model_dir")
+        if model and Path(model).expanduser().is_dir():
+            return model
+        if model_dir and Path(model_dir).expanduser().is_dir():
+            return model_dir
+        return model
 
 
 @dataclass(frozen=True)
