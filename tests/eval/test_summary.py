@@ -47,6 +47,14 @@ def test_aggregate_mean_std_by_hand(eval_dir):
     assert rows[0]["acc_all_std"] == 0.0 and rows[0]["n_pairs_mean"] == 100
 
 
+def test_same_weights_under_two_names_stay_two_rows(tmp_path):
+    a = fake_result("base", 0, 0, 0.5, 0.7) | {"_path": "a.json"}
+    b = fake_result("tiny", None, 0, 0.6, 0.7) | {"_path": "b.json"}
+    a["checkpoint"].update(kind="base", path="/models/tiny")
+    b["checkpoint"].update(kind="full", path="/models/tiny")
+    assert [r["ckpt"] for r in summary.aggregate([a, b])] == ["base", "tiny"]
+
+
 def test_write_summary_files(eval_dir):
     files = summary.write_summary(summary.results_in(eval_dir), eval_dir, "demo run")
     with open(files["csv"]) as f:

@@ -58,11 +58,14 @@ def results_in(eval_dir: str | os.PathLike) -> list[dict]:
 
 
 def aggregate(results: list[dict]) -> list[dict]:
-    """One row per checkpoint (keyed by its path), ordered by training step (checkpoints without a step last)."""
-    groups: dict[str, list[dict]] = defaultdict(list)
+    """One row per checkpoint (name, kind, path), ordered by training step (checkpoints without a step last).
+
+    The same weights under two names (e.g. `base` and the base model's path) stay two rows.
+    """
+    groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in results:
         ck = r.get("checkpoint") or {"name": Path(r["_path"]).stem, "path": r["_path"]}
-        groups[ck.get("path") or ck["name"]].append(r)
+        groups[(ck["name"], ck.get("kind"), ck.get("path"))].append(r)
     rows = []
     for rs in groups.values():
         ck = rs[0].get("checkpoint") or {"name": Path(rs[0]["_path"]).stem}
