@@ -1,0 +1,77 @@
+"""The demo summary: SFT vs. final GRPO checkpoint from eval_bt results, target check, reward trend, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grpo_bt_rm.demo import summary as demo_summary
+from grpo_bt_rm.eval.metrics import REQUIRED_METRICS
+from grpo_bt_rm.io import InputError
+
+
+def _result(eval_dir, name, step, acc, fail=0.0):
+    metrics = dict.fromkeys(REQUIRED_METRICS, 0.0)
+    metrics.update(n_pairs=500, acc_all=acc, acc_parsed=acc, parse_fail_rate=fail, logloss_all=0.6)
+    obj = {"kind": "eval_bt", "complete": True, "seed": 0, "metrics": metrics,
+           "checkpoint": {"name": name, "path": f"/x/{name}", "kind": "full", "step": step}}
+    (eval_dir / f"eval_{name}_seed0.json").write_text(json.dumps(obj))
+
+
+@pytest.fixture
+def demo_dir(tmp_path):
+    d = tmp_path / "demo"
+    eval_dir = d / "grpo" / "eval"
+    eval_dir.mkdir(parents=True)
+    _result(eval_dir, "random", None, 0.0, fail=1.0)
+    _result(eval_dir, "sft", 360, 0.64)  # the SFT link points at an SFT checkpoint-360: not a GRPO step
+    _result(eval_dir, "checkpoint-100", 100, 0.70)
+    _result(eval_dir, "checkpoint-300", 300, 0.76)
+    _result(eval_dir, "checkpoint-200", 200, 0.72)
+    logs = [{"reward": r, "bt/pair_acc": a} for r, a in ((-1.0, 0.5), (-0.9, 0.6), (-0.5, 0.8))]
+    (d / "grpo" / "logging.jsonl").write_text("\n".join(json.dumps(x) for x in logs) + "\n")
+    (d / "stage_times.tsv").write_text("sft\t10.5\ngrpo\t20.0\n")
+    return d
+
+
+def test_summary_picks_final_grpo_and_checks_the_target(demo_dir):
+    s = demo_summary.build_summary(demo_dir, demo_dir / "grpo" / "eval")
+    assert s["sft"]["acc_all"] == 0.64 and s["grpo"]["checkpoint"] == "checkpoint-300"
+    assert s["acc_all_gain"] == pytest.approx(0.12)
+    assert s["target"]["met"] is True
+    assert [c["name"] for c in s["checkpoints"]] == ["random", "sft", "checkpoint-100", "checkpoint-200",
+                                                     "checkpoint-300"]
+    assert s["checkpoints"][1]["step"] is None
+    assert s["grpo_reward"]["first"]["reward"] == -1.0 and s["grpo_reward"]["last"]["reward"] == -0.5
+    assert s["stage_seconds"] == {"sft": 10.5, "grpo": 20.0} and s["total_seconds"] == 30.5
+    assert "+12.0 points" in demo_summary.markdown(s)
+
+
+def test_target_not_met_when_parse_failures_are_high(demo_dir):
+    _result(demo_dir / "grpo" / "eval", "checkpoint-300", 300, 0.90, fail=0.2)
+    s = demo_summary.build_summary(demo_dir, demo_dir / "grpo" / "eval")
+    assert s["target"]["met"] is False
+    assert "NOT met" in demo_summary.markdown(s)
+
+
+def test_cli_writes_summary_files(demo_dir, capsys):
+    assert demo_summary.main(["--demo_dir", str(demo_dir)]) == 0
+    saved = json.loads((demo_dir / "summary.json").read_text())
+    assert saved["grpo"]["step"] == 300 and saved["package"] == "grpo_bt_rm"
+    assert (demo_dir / "summary.md").exists() and (demo_dir / "demo_plot.png").stat().st_size > 1000
+    assert "SFT warm-up" in capsys.readouterr().out
+
+
+def test_missing_sft_or_grpo_is_a_clear_error(tmp_path):
+    eval_dir = tmp_path / "eval"
+    eval_dir.mkdir()
+    with pytest.raises(InputError, match="no complete eval_bt result"):
+        demo_summary.build_summary(tmp_path, eval_dir)
+    _result(eval_dir, "checkpoint-100", 100, 0.7)
+    with pytest.raises(InputError, match="SFT model"):
+        demo_summary.build_summary(tmp_path, eval_dir)
+    _result(eval_dir, "sft", None, 0.6)
+    (eval_dir / "eval_checkpoint-100_seed0.json").unlink()
+    with pytest.raises(InputError, match="GRPO checkpoint"):
+        demo_summary.build_summary(tmp_path, eval_dir)
