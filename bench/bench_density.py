@@ -121,6 +121,7 @@ def run_embed(args) -> dict:
 
 
 DEFAULT_PLAN = [
+    ["knn", "--n", "1000000", "--index", "ivf", "--recall_queries", "2000"],
     ["knn", "--n", "1000000", "--index", "hnsw", "--recall_queries", "2000"],
     ["knn", "--n", "100000", "--index", "hnsw", "--recall_queries", "20000"],
     ["knn", "--n", "100000", "--index", "ivf", "--recall_queries", "20000"],
@@ -138,7 +139,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", choices=["exact", "ivf", "hnsw"], default="ivf", help="faiss index for knn")
     p.add_argument("--data", choices=["clustered", "gaussian"], default="clustered", help="random vector layout")
     p.add_argument("--k", type=int, default=10, help="neighbours (default 10)")
-    p.add_argument("--nprobe", type=int, default=16, help="IVF lists probed (default 16)")
+    p.add_argument("--nprobe", type=int, default=8, help="IVF lists probed (default 8, as density.compute)")
     p.add_argument("--nlist", type=int, default=None, help="IVF lists (default sqrt(n))")
     p.add_argument("--ef_search", type=int, default=64, help="HNSW search breadth (default 64)")
     p.add_argument("--recall_queries", type=int, default=0, help="queries checked against exact search (0: skip)")

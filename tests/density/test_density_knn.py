@@ -114,7 +114,7 @@ def test_approximate_indexes_agree_with_exact(kind):
 
 def test_auto_switches_to_approximate_above_threshold():
     assert IndexSpec(exact_threshold=100).resolve(100) == "exact"
-    assert IndexSpec(exact_threshold=100).resolve(101) == "hnsw"
+    assert IndexSpec(exact_threshold=100).resolve(101) == "ivf"
     with pytest.raises(ValueError, match="index kind"):
         IndexSpec(kind="lsh").resolve(10)
 

@@ -153,11 +153,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_ratio", type=float, default=100.0,
                    help="clip so that max weight / min weight <= this (default 100)")
     p.add_argument("--index", choices=["auto", "exact", "ivf", "hnsw"], default="auto",
-                   help="faiss index: exact flat search, HNSW graph, or IVF with 4-bit PQ codes re-ranked exactly "
-                   "(less memory, lower recall); auto = exact up to --exact_threshold prompts, HNSW above")
+                   help="faiss index: exact flat search, IVF with 4-bit PQ fast-scan codes re-ranked exactly, or an "
+                   "HNSW graph (2x memory); auto = exact up to --exact_threshold prompts, IVF above")
     p.add_argument("--exact_threshold", type=int, default=EXACT_THRESHOLD,
                    help=f"largest prompt count searched exactly under --index auto (default {EXACT_THRESHOLD})")
-    p.add_argument("--nprobe", type=int, default=16, help="IVF lists probed per query (default 16)")
+    p.add_argument("--nprobe", type=int, default=8,
+                   help="IVF lists probed per query (of about sqrt(prompts) lists); higher = better recall, slower "
+                   "(default 8)")
     p.add_argument("--ef_search", type=int, default=64,
                    help="HNSW search breadth; higher = better recall, slower (default 64)")
     p.add_argument("--seed", type=int, default=0, help="seed for the IVF training sample and k-means (default 0)")

@@ -22,13 +22,14 @@ EXACT_THRESHOLD = 50_000
 
 @dataclass(frozen=True)
 class IndexSpec:
-    """Which faiss index to build. kind: 'exact' (flat inner product), 'hnsw' (graph over the full vectors, the
-    default above `exact_threshold`) or 'ivf' (IVF lists of 4-bit PQ fast-scan codes, less memory; its candidates
-    are re-ranked with exact cosine). nlist/nprobe apply to ivf, hnsw_m/ef_* to hnsw."""
+    """Which faiss index to build. kind: 'exact' (flat inner product), 'ivf' (IVF lists of 4-bit PQ fast-scan codes,
+    the default above `exact_threshold`; its candidates are re-ranked with exact cosine) or 'hnsw' (graph over the
+    full vectors; twice the memory, and on clustered data its k-NN distances can be far off, see
+    docs/bench_density.md). nlist/nprobe apply to ivf, hnsw_m/ef_* to hnsw."""
 
     kind: str = "auto"
     nlist: int | None = None  # default: about 4*sqrt(n)
-    nprobe: int = 16
+    nprobe: int = 8
     hnsw_m: int = 16
     ef_construction: int = 40
     ef_search: int = 64
@@ -39,7 +40,7 @@ class IndexSpec:
             raise ValueError(f"index kind must be auto, exact, ivf or hnsw; got {self.kind!r}")
         if self.kind != "auto":
             return self.kind
-        return "exact" if n <= self.exact_threshold else "hnsw"
+        return "exact" if n <= self.exact_threshold else "ivf"
 
 
 def normalize_rows(x: np.ndarray, inplace: bool = False) -> np.ndarray:
