@@ -38,7 +38,7 @@ def _swift_grpo(model: Path, dataset: Path, out: Path, extra: list[str], env: di
     cmd = [str(swift), "rlhf", "--rlhf_type", "grpo", "--model", str(model), "--model_type", "qwen2",
            "--template", "qwen2_5", "--check_model", "false", "--use_cpu", "true", "--dataloader_num_workers", "0",
            "--dataloader_pin_memory", "false", "--dataset", str(dataset), "--external_plugins", str(PLUGIN),
-           "--reward_funcs", "gbr_test_length_parity", "--num_generations", "2", "--per_device_train_batch_size",
+           "--reward_funcs", "gbr_test_tag_score", "--num_generations", "2", "--per_device_train_batch_size",
            "4", "--max_completion_length", "8", "--save_steps", "1", "--output_dir", str(out), "--report_to",
            "none", "--logging_steps", "1", "--learning_rate", "1e-3", *extra]
     out.mkdir(parents=True, exist_ok=True)

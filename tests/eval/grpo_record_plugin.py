@@ -7,22 +7,28 @@ engine encodes (template mode 'transformers') is appended there as {"messages", 
 import dataclasses
 import json
 import os
+import re
 
 from swift.rewards import orms
 from swift.template import Template
 
 
-class LengthParity:
-    """Reward 1 for an even-length completion: any signal, so GRPO takes real optimizer steps."""
+class TagScore:
+    """Reward = the parsed <s>NN</s> score / 100 (0 without a tag): the warm model samples varied scores, so the
+    advantages are non-zero and the LoRA weights really move (a constant reward would leave lora_B at zero)."""
 
     def __init__(self, args=None, **kwargs):
         pass
 
     def __call__(self, completions, **kwargs):
-        return [float(len(c) % 2 == 0) for c in completions]
+        out = []
+        for c in completions:
+            m = re.search(r"<s>\s*(\d+)\s*</s>", c)
+            out.append(min(float(m.group(1)), 100.0) / 100.0 if m else 0.0)
+        return out
 
 
-orms["gbr_test_length_parity"] = LengthParity
+orms["gbr_test_tag_score"] = TagScore
 
 _encode = Template.encode
 

@@ -126,3 +126,13 @@ def test_base_model_from_model_dir_when_model_is_a_hub_id(tmp_path, grpo_runs):
     (tmp_path / "args.json").write_text(json.dumps(args))
     with pytest.raises(InputError, match="not a local directory"):
         resolve_checkpoint("base", resolve_run(tmp_path))
+
+
+def test_lora_checkpoint_really_differs_from_base(grpo_runs):
+    """The adapter is applied: the merged LoRA model's weights differ from the base model's."""
+    run = resolve_run(grpo_runs.lora_run)
+    lora = load_judge(resolve_checkpoint("checkpoint-2", run), run, dtype="fp32").model.state_dict()
+    base = load_judge(resolve_checkpoint("base", run), run, dtype="fp32").model.state_dict()
+    assert set(lora) == set(base)
+    changed = [k for k in base if not (lora[k] == base[k]).all()]
+    assert changed and all("proj" in k for k in changed)
