@@ -104,3 +104,17 @@ def write_jsonl(path: str | os.PathLike, rows) -> int:
 def manifest_base(**extra: Any) -> dict:
     """Common provenance fields for every manifest."""
     return {"package": "grpo_bt_rm", "package_version": __version__, **extra}
+
+
+# Errors a CLI reports as one clean line (exit code 2) instead of a traceback: bad input, and registry lookups
+# (whose KeyError message lists the valid names).
+CLI_ERRORS = (InputError, KeyError)
+
+
+def cli_error(e: BaseException) -> int:
+    """Print `error: <message>` to stderr and return the CLI exit code 2."""
+    import sys
+
+    msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+    print(f"error: {msg}", file=sys.stderr)
+    return 2

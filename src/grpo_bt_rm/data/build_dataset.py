@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 
 from grpo_bt_rm.data.adapters import ADAPTERS, load_pairs
 from grpo_bt_rm.data.pairs import LoadStats, Pair, prompt_id
-from grpo_bt_rm.io import InputError, atomic_write, manifest_base, sha256_file, write_json
+from grpo_bt_rm.io import CLI_ERRORS, InputError, atomic_write, cli_error, manifest_base, sha256_file, write_json
 from grpo_bt_rm.prompts import PROMPTS, PromptSpec, get_prompt
 
 log = logging.getLogger("grpo_bt_rm.build_dataset")
@@ -184,10 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("error: --limit must be a positive integer")
     try:
         m = build(args)
-    except (InputError, KeyError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+    except CLI_ERRORS as e:
+        return cli_error(e)
     log.info("wrote %d rows (%d pairs) to %s; dropped %s; malformed %d; %.1fs", m["rows"], m["pairs"], args.out,
              m["dropped"], m["malformed"], m["seconds"])
     return 0

@@ -27,7 +27,7 @@ from grpo_bt_rm.density.knn import (
     effective_sample_size,
     knn_mean_dist,
 )
-from grpo_bt_rm.io import InputError, atomic_write, manifest_base, sha256_file, write_json
+from grpo_bt_rm.io import CLI_ERRORS, InputError, atomic_write, cli_error, manifest_base, sha256_file, write_json
 from grpo_bt_rm.paths import default_path
 
 log = logging.getLogger("grpo_bt_rm.density.compute")
@@ -180,10 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         meta = run(args)
-    except (InputError, KeyError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+    except CLI_ERRORS as e:
+        return cli_error(e)
     print(f"wrote {args.out_dir}: {meta['counts']['prompts']} prompts, {meta['counts']['pairs']} pairs, "
           f"weights {meta['min']:.3f}..{meta['max']:.3f}, ESS {meta['effective_sample_size']:.1f} "
           f"({meta['ess_fraction']:.2%}), {meta['seconds']['total']:.1f}s")

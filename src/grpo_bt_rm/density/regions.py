@@ -20,7 +20,17 @@ import numpy as np
 
 from grpo_bt_rm.data.pairs import pair_key
 from grpo_bt_rm.density.inputs import row_prompt_id
-from grpo_bt_rm.io import InputError, atomic_write, iter_jsonl, manifest_base, sha256_file, where, write_json
+from grpo_bt_rm.io import (
+    CLI_ERRORS,
+    InputError,
+    atomic_write,
+    cli_error,
+    iter_jsonl,
+    manifest_base,
+    sha256_file,
+    where,
+    write_json,
+)
 from grpo_bt_rm.paths import default_path
 
 log = logging.getLogger("grpo_bt_rm.density.regions")
@@ -160,10 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         payload = run(args)
-    except (InputError, KeyError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+    except CLI_ERRORS as e:
+        return cli_error(e)
     print(f"wrote {args.out_dir}/regions.md and regions.json ({len(payload['regions'])} regions, "
           f"{len(payload['inputs'])} models)")
     return 0

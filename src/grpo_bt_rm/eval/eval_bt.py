@@ -22,7 +22,16 @@ from grpo_bt_rm.data.build_dataset import parse_sources, prepare_pairs
 from grpo_bt_rm.eval.completions import make_record, read_completions, to_pair_scores
 from grpo_bt_rm.eval.engine import SamplingSettings, seed_everything
 from grpo_bt_rm.eval.metrics import pair_metrics
-from grpo_bt_rm.io import InputError, atomic_write, manifest_base, sha256_file, write_json, write_jsonl
+from grpo_bt_rm.io import (
+    CLI_ERRORS,
+    InputError,
+    atomic_write,
+    cli_error,
+    manifest_base,
+    sha256_file,
+    write_json,
+    write_jsonl,
+)
 from grpo_bt_rm.parsing import PARSERS, get_parser
 from grpo_bt_rm.paths import default_path
 from grpo_bt_rm.prompts import PROMPTS, get_prompt
@@ -325,10 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
         result = run(args)
-    except (InputError, KeyError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+    except CLI_ERRORS as e:
+        return cli_error(e)
     print(result["summary_text"])
     print(f"result: {result['out_json']}")
     return 0

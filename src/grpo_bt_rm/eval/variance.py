@@ -24,7 +24,16 @@ from grpo_bt_rm.eval import eval_bt
 from grpo_bt_rm.eval.completions import read_many
 from grpo_bt_rm.eval.engine import SamplingSettings, seed_everything
 from grpo_bt_rm.eval.metrics import default_uncertainty_band, histogram, outcome, side_score, uncertainty_report
-from grpo_bt_rm.io import InputError, atomic_write, manifest_base, sha256_file, write_json, write_jsonl
+from grpo_bt_rm.io import (
+    CLI_ERRORS,
+    InputError,
+    atomic_write,
+    cli_error,
+    manifest_base,
+    sha256_file,
+    write_json,
+    write_jsonl,
+)
 from grpo_bt_rm.parsing import ScoreParser, get_parser
 from grpo_bt_rm.paths import default_path
 from grpo_bt_rm.prompts import get_prompt
@@ -247,10 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
         result = run(args)
-    except (InputError, KeyError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+    except CLI_ERRORS as e:
+        return cli_error(e)
     print(format_summary(result["metrics"]))
     print(f"result: {result['out_json']}")
     return 0
