@@ -15,9 +15,10 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+
+from grpo_bt_rm.io import atomic_dir
 
 log = logging.getLogger("grpo_bt_rm.tiny")
 
@@ -98,21 +99,13 @@ def build_tiny(
     model.generation_config = GenerationConfig(
         eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id, bos_token_id=config.bos_token_id
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "tiny_build.json").write_text(json.dumps(
             {"hidden": hidden, "layers": layers, "heads": heads, "kv_heads": kv_heads, "intermediate": intermediate,
              "vocab": len(tokenizer), "seed": seed, "params": sum(p.numel() for p in model.parameters())},
             indent=2))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -222,9 +215,7 @@ def warm_start_tags(
         torch.set_num_threads(old_threads)
     model.eval()
     log.info("warm_start_tags: %d steps, final loss %.3f", steps, loss_value)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         for extra in ("tiny_build.json",):
@@ -234,12 +225,6 @@ def warm_start_tags(
             {"source": str(model_dir), "steps": steps, "batch_size": batch_size, "lr": lr, "prompts": prompts,
              "system": system, "fail_frac": fail_frac, "context_tokens": context_tokens, "threads": threads,
              "seed": seed, "final_loss": loss_value}, indent=2))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 
