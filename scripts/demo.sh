@@ -7,7 +7,8 @@
 # Env knobs (defaults): DEMO_DIR (outputs/demo), SEED (0: SFT/GRPO seed and GRPO data order), DATA_SEED (0: the
 # task's pairs), N_TRAIN (2000 training pairs), N_TEST (500 held-out pairs), N_SFT_PAIRS (2000 pairs sent to the
 # teacher), SFT_EPOCHS (2), SFT_LR (3e-3), SFT_BS (16), MAX_STEPS / SAVE_STEPS / LEARNING_RATE ... (configs/runs/demo_cpu.env),
-# MODEL_ARGS (tiny model shape), FRESH (1 = delete DEMO_DIR first).
+# MODEL_ARGS (tiny model shape), EVAL_WORKERS (2: parallel single-threaded eval jobs), FRESH (1 = delete DEMO_DIR
+# first).
 # Writes DEMO_DIR/summary.json (sft / grpo / per-checkpoint metrics and stage times), DEMO_DIR/summary.md,
 # DEMO_DIR/demo_plot.png and the sweep's DEMO_DIR/grpo/eval/summary.{md,csv,png}.
 set -euo pipefail
@@ -26,6 +27,7 @@ cd "$GBR_ROOT"
 : "${SFT_BS:=16}"
 : "${MODEL_ARGS:=--hidden 128 --layers 4 --intermediate 256 --vocab 1024}"
 : "${PROMPT:=generic_score100_brief}"
+: "${EVAL_WORKERS:=2}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 export TOKENIZERS_PARALLELISM=false WANDB_MODE="${WANDB_MODE:-disabled}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
@@ -113,8 +115,8 @@ eval_sweep() {
   local ckpts="$D/models/random $D/models/sft"
   local c
   for c in $(cd "$D/grpo" && ls -d checkpoint-* | sort -t- -k2 -n); do ckpts="$ckpts $c"; done
-  bash scripts/run_eval_sweep.sh --run_dir "$D/grpo" --ckpts "$ckpts" --seeds 0 --gpus cpu --no_wandb \
-    --dataset pairs_jsonl --split test --data_files "$D/raw/test.jsonl" --n_pairs "$N_TEST" \
+  bash scripts/run_eval_sweep.sh --run_dir "$D/grpo" --ckpts "$ckpts" --seeds 0 --gpus cpu --cpu_workers "$EVAL_WORKERS" \
+    --no_wandb --dataset pairs_jsonl --split test --data_files "$D/raw/test.jsonl" --n_pairs "$N_TEST" \
     --prompt "$PROMPT" --bt_temp 20 --max_new_tokens 12 --title "demo (seed $SEED)"
 }
 summary() {
