@@ -132,7 +132,10 @@ def resolve_checkpoint(spec: str, run: RunInfo, model: str | None = None) -> Che
     if kind is None:
         raise InputError(f"--checkpoint {spec!r}: {found} is neither a LoRA adapter (adapter_config.json) nor a "
                          "full model (config.json + weights); refusing to fall back to the base model")
-    return Checkpoint(found.name, kind, str(found.resolve()), checkpoint_step(found))
+    step = checkpoint_step(found)
+    if run.run_dir is not None and not found.resolve().is_relative_to(Path(run.run_dir).resolve()):
+        step = None  # the step of another training run (e.g. the SFT model) is not on this run's step axis
+    return Checkpoint(found.name, kind, str(found.resolve()), step)
 
 
 def training_prompt_name(run: RunInfo) -> str | None:
