@@ -1,6 +1,6 @@
 import pytest
 
-from grpo_bt_rm.parsing import PARSERS, find_tags, get_parser
+from grpo_bt_rm.parsing import PARSERS, find_tags, get_parser, strip_reasoning
 
 # (parser, text, expected score, expected failure reason)
 CASES = [
@@ -58,6 +58,53 @@ CASES = [
     ("score100_first", "<score>85</score>", None, "no_tag"),
 ]
 
+FIRST_GUESS = "<think>\nA first guess would be <s>30</s>, but it answers.\n</think>\n\n<s>80</s>"
+CUT_OFF = "An ideal reply would earn <s>100</s>. This one is vague, so the final score"
+
+# (parser, text, truncated, expected score, expected failure reason): reasoning blocks and cut-off answers
+REAL_JUDGE_CASES = [
+    # a reasoning block's example score never counts, with either position (the judge's score is 80)
+    ("score100_first", FIRST_GUESS, False, 80.0, None),
+    ("score100_last", FIRST_GUESS, False, 80.0, None),
+    # delimiters are case-insensitive
+    ("score100_first", "<THINK><s>30</s></Think><s>80</s>", False, 80.0, None),
+    # several blocks, each removed; the answer between them counts
+    ("score100_first", "<think><s>1</s></think><s>70</s><think><s>2</s></think>", False, 70.0, None),
+    ("score100_last", "<think><s>1</s></think><s>70</s> then <think><s>2</s></think> done", False, 70.0, None),
+    # a closing with no opening before it: the template pre-filled <think>, all before it is reasoning
+    ("score100_first", "</think> <s>33</s>", False, 33.0, None),
+    ("score100_last", "</think> <s>33</s>", False, 33.0, None),
+    ("score100_first", "guess <s>10</s> hmm\n</think>\n<s>33</s>", False, 33.0, None),
+    ("score100_first", "guess <s>10</s> hmm </think> no score after it", False, None, "no_tag"),
+    # an opening that never closes gives no score, even with a tag inside it
+    ("score100_first", "<think>... <s>30</s> and still going", False, None, "unclosed_reasoning"),
+    ("score100_last", "<think>... <s>30</s> and still going", False, None, "unclosed_reasoning"),
+    ("score100_first", "<s>50</s> <think> then never closes", False, None, "unclosed_reasoning"),
+    # an opening inside a block does not nest: the first closing ends the block
+    ("score100_first", "<think>a <think>b</think><s>60</s>", False, 60.0, None),
+    # a block with no tag-like text in it changes nothing
+    ("score100_first", "<think></think><s>5.5</s>", False, 5.5, None),
+    # cut-off answers: _last never trusts a cut-off text (its last tag may be an example or intermediate one)
+    ("score100_last", CUT_OFF, True, None, "truncated"),
+    ("score100_last", "<s>80</s> because", True, None, "truncated"),
+    # _first keeps a first tag that closed before the cut
+    ("score100_first", "<s>80</s> because the reply is", True, 80.0, None),
+    ("score100_first", CUT_OFF, True, 100.0, None),  # score-first prompts promise the first tag is the score
+    # _first with no complete tag before the cut: truncated, not no_tag
+    ("score100_first", "The reply is good, so <s>8", True, None, "truncated"),
+    # cut off inside the reasoning block: truncated (raise the token limit)
+    ("score100_first", "<think>... <s>30</s> and still going", True, None, "truncated"),
+    ("score100_last", "<think>... <s>30</s> and still going", True, None, "truncated"),
+    # the same texts, not cut off
+    ("score100_last", CUT_OFF, False, 100.0, None),
+    ("score100_first", "The reply is good, so <s>8", False, None, "no_tag"),
+    # a response prefix is part of the text the parser sees: "<s>" + "72</s>"
+    ("score100_first", "<s>" + "72</s>", False, 72.0, None),
+    ("score100_first", "<think>\n\n</think>\n\n" + "<s>64</s>", False, 64.0, None),
+    # the tag must be after the reasoning; an out-of-range final score is not replaced by the reasoning's
+    ("score5_last", "<think><s>4</s></think><s>9</s>", False, None, "out_of_range"),
+]
+
 
 @pytest.mark.parametrize("name,text,score,reason", CASES)
 def test_parser_cases(name, text, score, reason):
@@ -66,6 +113,36 @@ def test_parser_cases(name, text, score, reason):
     assert res.score == score
     assert res.reason == reason
     assert parser.parse(text) == score
+
+
+@pytest.mark.parametrize("name,text,truncated,score,reason", REAL_JUDGE_CASES)
+def test_real_judge_cases(name, text, truncated, score, reason):
+    parser = get_parser(name)
+    assert parser.explain(text, truncated=truncated) == (score, reason)
+    assert parser.parse(text, truncated) == score
+
+
+def test_reasoning_tag_is_a_setting():
+    # another delimiter: <reasoning> blocks are removed, <think> is plain text again
+    p = get_parser("score100_last", reasoning_tag="reasoning")
+    assert p.reasoning_tag == "reasoning"
+    assert p.parse("<reasoning><s>30</s></reasoning><s>80</s>") == 80.0
+    assert p.parse("<think><s>30</s></think>") == 30.0
+    # "" turns reasoning removal off: the tag in the block counts
+    off = get_parser("score100_first", reasoning_tag="")
+    assert off.parse(FIRST_GUESS) == 30.0
+    assert get_parser("score100_first").describe() == {"name": "score100_first", "low": 0.0, "high": 100.0,
+                                                       "reasoning_tag": "think"}
+    for bad in ("<think>", "a b", "1x"):
+        with pytest.raises(ValueError, match="reasoning tag"):
+            get_parser("score100_first", reasoning_tag=bad)
+
+
+def test_strip_reasoning():
+    assert strip_reasoning(FIRST_GUESS) == "\n\n<s>80</s>"
+    assert strip_reasoning("no blocks") == "no blocks"
+    assert strip_reasoning("<think>open") is None
+    assert strip_reasoning("x</think>y</think>z") == "z"  # each stray closing drops all before it
 
 
 def test_registry_names_and_unknown():

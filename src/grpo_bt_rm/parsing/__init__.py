@@ -4,13 +4,17 @@
 """
 
 from grpo_bt_rm.parsing.score_tags import (
+    DEFAULT_REASONING_TAG,
     FAIL_REASONS,
     PARSERS,
     ParseResult,
     ScoreParser,
+    check_reasoning_tag,
     find_tags,
     get_parser,
     register_parser,
+    strip_reasoning,
 )
 
-__all__ = ["FAIL_REASONS", "PARSERS", "ParseResult", "ScoreParser", "find_tags", "get_parser", "register_parser"]
+__all__ = ["DEFAULT_REASONING_TAG", "FAIL_REASONS", "PARSERS", "ParseResult", "ScoreParser", "check_reasoning_tag",
+           "find_tags", "get_parser", "register_parser", "strip_reasoning"]

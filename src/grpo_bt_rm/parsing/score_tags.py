@@ -1,12 +1,29 @@
 """`<s>NN</s>` score-tag parsers (`score100_first`, `score100_last`, `score5_first`, `score5_last`).
 
-Rules: tags are case-insensitive and may pad their content with whitespace; an unclosed tag is not a tag;
-`_first` reads only the first tag and `_last` only the last, with no fallback to another tag; the content must
-be a plain unsigned decimal number inside the scale's inclusive range.
+    get_parser("score100_last").explain("<think>maybe <s>30</s></think> <s>80</s>")      # ParseResult(80.0, None)
+    get_parser("score100_last").explain("... so the score", truncated=True)             # ParseResult(None, 'truncated')
+
+Rules, applied in this order (every line is pinned in tests/parsing/test_score_tags.py):
+1. Reasoning never counts. Text inside `<think>`...`</think>` (tag names case-insensitive; the tag name is the
+   parser's `reasoning_tag`, "" turns this off) is removed before the score-tag search; several blocks may occur.
+   A closing tag with no open block before it means the chat template pre-filled the opening: everything before
+   it is reasoning and is removed. An opening tag that never closes gives no score (`unclosed_reasoning`).
+2. A cut-off completion (`truncated=True`: it hit the token limit instead of ending by itself) keeps its score
+   only under a `_first` parser whose first tag closed before the cut. Under a `_last` parser it gets no score
+   (`truncated`), since its last tag may be an intermediate one. A cut-off completion with no usable tag, or cut
+   off inside its reasoning, is `truncated` too (the fix is a larger token limit, not a better judge).
+3. Score tags are case-insensitive and may pad their content with whitespace; an unclosed tag is not a tag;
+   `_first` reads only the first tag and `_last` only the last, with no fallback to another tag; the content
+   must be a plain unsigned decimal number inside the scale's inclusive range.
+
+The caller passes the whole assistant text: with a response prefix (assistant pre-fill, e.g. `<s>`), that is
+prefix + completion (`ScoreParser.explain(prefix + completion)`), since generators return only the continuation.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -17,8 +34,10 @@ from grpo_bt_rm.registry import Registry
 # first "<s>" is unclosed (another tag opens before it closes) and the only tag is "<s>80</s>".
 _TAG_RE = re.compile(r"<s>((?:(?!<s>).)*?)</s>", re.IGNORECASE | re.DOTALL)
 _NUMBER_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*")
+_REASONING_TAG_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
-FAIL_REASONS = ("no_tag", "invalid", "out_of_range")
+DEFAULT_REASONING_TAG = "think"
+FAIL_REASONS = ("no_tag", "invalid", "out_of_range", "unclosed_reasoning", "truncated")
 
 
 class ParseResult(NamedTuple):
@@ -31,24 +50,81 @@ def find_tags(text: str) -> list[str]:
     return _TAG_RE.findall(text)
 
 
+def check_reasoning_tag(tag: str) -> str:
+    """`tag` if it is a usable reasoning tag name ("" = no reasoning blocks), else ValueError naming it."""
+    if not isinstance(tag, str) or (tag and not _REASONING_TAG_RE.fullmatch(tag)):
+        raise ValueError(f"reasoning tag must be a tag name such as 'think' (letters, digits, '_', '-'), or '' "
+                         f"for none; got {tag!r}")
+    return tag
+
+
+@functools.lru_cache(maxsize=16)
+def _delimiter_re(tag: str) -> re.Pattern:
+    return re.compile(rf"<(/?){re.escape(tag)}>", re.IGNORECASE)
+
+
+def strip_reasoning(text: str, tag: str = DEFAULT_REASONING_TAG) -> str | None:
+    """`text` without its reasoning blocks, or None when a block opens and never closes (rule 1 above).
+
+    >>> strip_reasoning("<think>a <s>30</s></think> <s>80</s>")
+    ' <s>80</s>'
+    >>> strip_reasoning("pre-filled opening, then</THINK> <s>33</s>")
+    ' <s>33</s>'
+    >>> strip_reasoning("<think>still thinking") is None
+    True
+    """
+    if not tag or "<" not in text:
+        return text
+    kept: list[str] = []
+    pos = 0
+    inside = False
+    for m in _delimiter_re(tag).finditer(text):
+        closing = m.group(1) == "/"
+        if inside:
+            if closing:  # an opening inside a block does not nest: the first closing ends the block
+                inside = False
+                pos = m.end()
+        elif closing:  # a closing with no open block: everything before it was reasoning
+            kept = []
+            pos = m.end()
+        else:
+            kept.append(text[pos:m.start()])
+            inside = True
+    if inside:
+        return None
+    kept.append(text[pos:])
+    return "".join(kept)
+
+
 @dataclass(frozen=True)
 class ScoreParser:
     name: str
     low: float
     high: float
     position: str  # "first" | "last"
+    reasoning_tag: str = DEFAULT_REASONING_TAG  # blocks <tag>...</tag> are removed first; "" = none
 
-    def explain(self, text: str) -> ParseResult:
+    def explain(self, text: str, truncated: bool = False) -> ParseResult:
+        """Score and failure reason of one whole assistant text (see the module doc for the rules).
+
+        `truncated`: the generator stopped at its token limit (transformers: no stop token within max_new_tokens;
+        vLLM / ms-swift: finish_reason == "length"; providers: max_tokens / MAX_TOKENS / length).
+        """
         if not isinstance(text, str):
             return ParseResult(None, "invalid")
+        answer = strip_reasoning(text, self.reasoning_tag)
+        if answer is None:
+            return ParseResult(None, "truncated" if truncated else "unclosed_reasoning")
+        if truncated and self.position == "last":
+            return ParseResult(None, "truncated")
         if self.position == "first":
-            m = _TAG_RE.search(text)
+            m = _TAG_RE.search(answer)
             content = m.group(1) if m else None
         else:
-            tags = _TAG_RE.findall(text)
+            tags = _TAG_RE.findall(answer)
             content = tags[-1] if tags else None
         if content is None:
-            return ParseResult(None, "no_tag")
+            return ParseResult(None, "truncated" if truncated else "no_tag")
         num = _NUMBER_RE.fullmatch(content)
         if num is None:
             return ParseResult(None, "invalid")
@@ -57,14 +133,24 @@ class ScoreParser:
             return ParseResult(None, "out_of_range")
         return ParseResult(value, None)
 
-    def parse(self, text: str) -> float | None:
-        return self.explain(text).score
+    def parse(self, text: str, truncated: bool = False) -> float | None:
+        return self.explain(text, truncated).score
 
     __call__ = parse
 
     def format(self, score: float) -> str:
         """The canonical tag for a score, e.g. `<s>85</s>`."""
         return f"<s>{score:g}</s>"
+
+    def with_reasoning_tag(self, tag: str | None) -> ScoreParser:
+        """This parser with another reasoning tag (None keeps the current one; "" = no reasoning blocks)."""
+        if tag is None or tag == self.reasoning_tag:
+            return self
+        return dataclasses.replace(self, reasoning_tag=check_reasoning_tag(tag))
+
+    def describe(self) -> dict:
+        """What results record about the parser: name, scale and reasoning delimiters."""
+        return {"name": self.name, "low": self.low, "high": self.high, "reasoning_tag": self.reasoning_tag}
 
 
 PARSERS: Registry[ScoreParser] = Registry("parser")
@@ -79,5 +165,6 @@ for _scale, _low, _high in (("score100", 0.0, 100.0), ("score5", 1.0, 5.0)):
         register_parser(ScoreParser(f"{_scale}_{_pos}", _low, _high, _pos))
 
 
-def get_parser(name: str) -> ScoreParser:
-    return PARSERS.get(name)
+def get_parser(name: str, reasoning_tag: str | None = None) -> ScoreParser:
+    """The registered parser `name` (KeyError listing the valid names), optionally with another reasoning tag."""
+    return PARSERS.get(name).with_reasoning_tag(reasoning_tag)
