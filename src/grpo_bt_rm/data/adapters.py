@@ -17,7 +17,7 @@ from typing import Any
 
 from grpo_bt_rm.data.hh import hh_pair
 from grpo_bt_rm.data.pairs import Drop, LoadStats, MalformedRow, Pair
-from grpo_bt_rm.io import InputError, open_text
+from grpo_bt_rm.io import InputError, open_text, sha256_file
 from grpo_bt_rm.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -272,6 +272,8 @@ def load_pairs(
     adapter = get_adapter(dataset)
     stats = stats if stats is not None else LoadStats()
     pairs: list[Pair] = []
+    for path in expand_files(data_files or []):
+        stats.files[os.path.abspath(path)] = sha256_file(path)
     for index, (loc, row) in enumerate(iter_raw(adapter, split, data_files)):
         stats.rows += 1
         try:

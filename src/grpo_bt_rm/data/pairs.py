@@ -68,9 +68,11 @@ class LoadStats:
     dropped: Counter = field(default_factory=Counter)
     malformed: int = 0
     malformed_examples: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # absolute path -> sha256 of each local raw file read
 
     def as_dict(self) -> dict:
         return {
+            "files": dict(self.files),
             "rows": self.rows,
             "pairs": self.pairs,
             "dropped": dict(sorted(self.dropped.items())),

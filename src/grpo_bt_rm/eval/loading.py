@@ -163,6 +163,46 @@ def run_for_checkpoint(run: RunInfo, ck: Checkpoint) -> RunInfo:
     return run
 
 
+def base_weights(ck: Checkpoint, run: RunInfo, model: str | None = None) -> str:
+    """The directory whose weights are loaded: the checkpoint itself (full, base) or a LoRA adapter's base model.
+
+    `run` must already be `run_for_checkpoint(run, ck)`.
+    """
+    if ck.kind in ("full", "base"):
+        return ck.path  # for "base", resolve_checkpoint already took --model or args.json 'model'
+    weights = model or run.base_model
+    if ck.kind == "lora" and not weights:
+        cfg = json.loads((Path(ck.path) / "adapter_config.json").read_text())
+        weights = cfg.get("base_model_name_or_path")
+    if not weights or not Path(weights).expanduser().is_dir():
+        raise InputError(f"base model {weights!r} for {ck.name} is not a local directory "
+                         "(set --model or fix args.json 'model')")
+    return str(weights)
+
+
+IDENTITY_GLOBS = (*WEIGHT_GLOBS, "model*.safetensors", "adapter_model.*", "adapter_config.json", "config.json")
+
+
+def weights_fingerprint(directory: str | Path) -> str:
+    """sha256 over (name, size, mtime_ns) of a model dir's weight and config files: cheap, and it changes when the
+    weights are rewritten or copied (a copy is then re-evaluated, never mistaken for other weights)."""
+    import hashlib
+
+    d = Path(directory).expanduser()
+    files = sorted({f for g in IDENTITY_GLOBS for f in d.glob(g) if f.is_file()})
+    h = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def checkpoint_fingerprint(ck: Checkpoint, weights: str | Path) -> str:
+    """The identity of what a checkpoint evaluates: its own files, plus the base model's for a LoRA adapter."""
+    fp = weights_fingerprint(ck.path)
+    return fp if ck.kind != "lora" else f"{fp}+{weights_fingerprint(weights)}"
+
+
 @dataclass
 class TemplateSettings:
     template: str
@@ -238,20 +278,12 @@ def load_judge(ck: Checkpoint, run: RunInfo, *, dtype: str = "auto", device: str
     run = run_for_checkpoint(run, ck)
     settings = template_settings(run, template, system)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if ck.kind in ("full", "base"):
-        weights = ck.path  # for "base", resolve_checkpoint already took --model or args.json 'model'
-    else:
-        weights = model or run.base_model
-        if ck.kind == "lora" and not weights:
-            cfg = json.loads((Path(ck.path) / "adapter_config.json").read_text())
-            weights = cfg.get("base_model_name_or_path")
-        if not weights or not Path(weights).expanduser().is_dir():
-            raise InputError(f"base model {weights!r} for {ck.name} is not a local directory "
-                             "(set --model or fix args.json 'model')")
+    weights = base_weights(ck, run, model)
     dt = torch_dtype(dtype)
     m, tok = get_model_processor(str(weights), model_type=run.args.get("model_type") or model_type, torch_dtype=dt,
                                  device_map=device, load_model=load_model)
-    info = {"weights": str(weights), "dtype": str(dt).replace("torch.", ""), "device": device}
+    info = {"weights": str(weights), "dtype": str(dt).replace("torch.", ""), "device": device,
+            "fingerprint": checkpoint_fingerprint(ck, weights)}
     if ck.kind == "lora" and load_model:
         from peft import PeftModel
 

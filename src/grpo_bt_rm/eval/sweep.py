@@ -5,7 +5,11 @@
     python -m grpo_bt_rm.eval.sweep ...   (same flags)
 
 - Dynamic scheduling: one worker per GPU (or `--cpu_workers` with `--gpus cpu`) takes the next job when free.
-- Resume: a job whose complete result JSON exists is skipped; a killed job leaves no result file, so it is redone.
+- Resume: a job whose complete result JSON exists, made with the job's settings (model and weights fingerprint, data
+  files and hashes, n_pairs, data_seed, prompt, parser, sampling, bt_temp, response prefix, ...), is skipped; a
+  killed job leaves no result file, so it is redone. A result made with other settings is moved to
+  <out_dir>/stale/<time>-<id>/ and its job rerun (`--rerun_changed`, the default), or with `--no-rerun_changed` the sweep
+  stops before running anything and names the differing settings.
 - A failed job makes the sweep exit 1 and names it; finished jobs are kept and summarized.
 - Every flag not listed here goes to eval_bt unchanged (checked against its parser at start).
 Outputs in RUN/<eval_subdir>/: eval_<ckpt>_seed<s>.json (+ .log, .run.log, .reliability.png), summary.csv/md/png.
@@ -21,16 +25,19 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from grpo_bt_rm.eval import eval_bt
+from grpo_bt_rm.eval.staleness import differences, job_args
 from grpo_bt_rm.eval.summary import load_results, read_result, upload_wandb, write_summary
-from grpo_bt_rm.io import InputError
+from grpo_bt_rm.io import CLI_ERRORS, InputError
 
 log = logging.getLogger("grpo_bt_rm.eval.sweep")
+EVAL_CMD = (sys.executable, "-m", "grpo_bt_rm.eval.eval_bt")  # one job; tests swap in a stand-in
 RESERVED = {"--run_dir", "--checkpoint", "--seed", "--out_json", "--save_completions", "--from_completions",
             "--device"}
 
@@ -157,7 +164,34 @@ def make_parser() -> argparse.ArgumentParser:
                    help="also write eval_<ckpt>_seed<s>.completions.jsonl per job")
     p.add_argument("--title", default=None, help="title of summary.md / summary.png (default: run dir name)")
     p.add_argument("--no_wandb", action="store_true", help="do not upload even if WANDB_PROJECT is set")
+    p.add_argument("--rerun_changed", action=argparse.BooleanOptionalAction, default=True,
+                   help="a stored result made with other settings is moved to <out_dir>/stale/<time>-<id>/ and rerun "
+                   "(default); with --no-rerun_changed the sweep refuses and names the differing settings")
     return p
+
+
+def stale_jobs(jobs: list[Job], passthrough: list[str], run_dir: str | None, on_gpu: bool):
+    """(pending jobs, [(job, differing settings)] for stored results made with other settings)."""
+    pending, stale = [], []
+    for j in jobs:
+        stored = read_result(j.out_json)
+        if stored is not None:
+            diffs = differences(stored, job_args(passthrough, j.ckpt, j.seed, j.out_json, run_dir), on_gpu=on_gpu)
+            if not diffs:
+                continue
+            stale.append((j, diffs))
+        pending.append(j)
+    return pending, stale
+
+
+def move_aside(jobs: list[Job], eval_dir: Path) -> Path:
+    """Move each job's result and its side files (.log, .run.log, .png, .completions.jsonl) to stale/<time>/."""
+    (eval_dir / "stale").mkdir(exist_ok=True)
+    dest = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=eval_dir / "stale"))
+    for j in jobs:
+        for f in eval_dir.glob(f"{j.out_json.stem}.*"):
+            os.replace(f, dest / f.name)
+    return dest
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,13 +218,22 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError("--ckpts and --seeds must each name at least one item")
         jobs = plan(ckpts, seeds, eval_dir)
         slots = devices(args.gpus, args.cpu_workers)
-    except (InputError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        pending, stale = stale_jobs(jobs, passthrough, run_dir, on_gpu=any(slots))
+    except (*CLI_ERRORS, ValueError) as e:
+        print(f"error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
         return 2
-    pending = [j for j in jobs if read_result(j.out_json) is None]
+    if stale:
+        lines = "\n".join(f"  {j.label} ({j.out_json.name}): " + "; ".join(d) for j, d in stale)
+        if not args.rerun_changed:
+            print(f"error: {len(stale)} stored result(s) in {eval_dir} were made with other settings:\n{lines}\n"
+                  "rerun them (drop --no-rerun_changed) or choose another --out_dir", file=sys.stderr)
+            return 2
+        dest = move_aside([j for j, _ in stale], eval_dir)
+        log.warning("%d stored result(s) were made with other settings; moved to %s and rerunning:\n%s",
+                    len(stale), dest, lines)
     log.info("%d jobs, %d already complete (skipped), %d to run on %d worker(s); results in %s", len(jobs),
              len(jobs) - len(pending), len(pending), len(slots), eval_dir)
-    sweep = Sweep(pending, slots, [sys.executable, "-m", "grpo_bt_rm.eval.eval_bt"], passthrough)
+    sweep = Sweep(pending, slots, list(EVAL_CMD), passthrough)
     signal.signal(signal.SIGTERM, lambda *_: (sweep.stop(), sys.exit(143)))
     sweep.run(run_dir, args.save_completions)
     results = load_results([j.out_json for j in jobs])

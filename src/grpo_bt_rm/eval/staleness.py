@@ -1,0 +1,127 @@
+"""Whether a stored eval_bt result was made with a sweep job's settings; the sweep reuses it only if so.
+
+    args = job_args(passthrough, "checkpoint-100", seed=0, out_json=path, run_dir=run)
+    diffs = differences(read_result(path), args, on_gpu=False)   # [] = same settings, else "what: old -> new"
+
+Compared: every eval_bt flag that shapes the result (model, data, n_pairs, data_seed, sampling, bt_temp, response
+prefix, ...), the resolved prompt (name, version) and parser (name, reasoning tag), the effective dtype, the
+checkpoint's path and weights fingerprint, and the sha256 of every local data file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from grpo_bt_rm.io import InputError, sha256_file
+
+# Flags that do not change the numbers (outputs, plots) or that are compared in resolved form below.
+NOT_COMPARED = {"out_json", "save_completions", "from_completions", "no_plot", "device", "prompt", "parser", "dtype"}
+
+
+def job_args(passthrough: list[str], ckpt: str, seed: int, out_json: Path, run_dir: str | None) -> argparse.Namespace:
+    """The eval_bt arguments the sweep runs a job with."""
+    from grpo_bt_rm.eval import eval_bt
+
+    argv = [*passthrough, "--checkpoint", ckpt, "--seed", str(seed), "--out_json", str(out_json)]
+    if run_dir:
+        argv += ["--run_dir", run_dir]
+    return eval_bt.make_parser().parse_args(argv)
+
+
+def _norm(v: Any) -> Any:
+    return json.loads(json.dumps(v, default=str))
+
+
+def _show(v: Any) -> str:
+    s = json.dumps(v, default=str)
+    return s if len(s) <= 80 else s[:77] + "..."
+
+
+def _diff(out: list[str], what: str, old: Any, new: Any) -> None:
+    if _norm(old) != _norm(new):
+        out.append(f"{what}: {_show(old)} -> {_show(new)}")
+
+
+def data_file_hashes(dataset: str, data_files: list[str] | None) -> dict[str, str]:
+    from grpo_bt_rm.data.adapters import expand_files
+    from grpo_bt_rm.data.build_dataset import parse_sources
+
+    files = [f for _, fs in parse_sources([dataset], data_files) for f in expand_files(fs or [])]
+    return {os.path.abspath(f): sha256_file(f) for f in files}
+
+
+def _checkpoint_identity(args: argparse.Namespace) -> tuple[str, str, str | None]:
+    """(path, weights fingerprint, response prefix from the run's args.json) of the job's checkpoint."""
+    from grpo_bt_rm.eval.loading import (
+        base_weights,
+        checkpoint_fingerprint,
+        resolve_checkpoint,
+        resolve_run,
+        run_for_checkpoint,
+    )
+
+    run = resolve_run(args.run_dir)
+    ck = resolve_checkpoint(args.checkpoint, run, args.model)
+    run = run_for_checkpoint(run, ck)
+    return ck.path, checkpoint_fingerprint(ck, base_weights(ck, run, args.model)), run.args.get("response_prefix")
+
+
+def differences(stored: dict, args: argparse.Namespace, *, on_gpu: bool) -> list[str]:
+    """The settings in which a stored result differs from the job `args` would run (empty: the result is reusable)."""
+    from grpo_bt_rm.eval import eval_bt
+    from grpo_bt_rm.eval.loading import DTYPES
+    from grpo_bt_rm.parsing import DEFAULT_REASONING_TAG, get_parser
+    from grpo_bt_rm.prompts import get_prompt
+
+    out: list[str] = []
+    defaults = vars(eval_bt.make_parser().parse_args([]))
+    old_args = stored.get("args") or {}
+    for key, default in sorted(defaults.items()):
+        if key not in NOT_COMPARED:
+            _diff(out, f"--{key}", old_args.get(key, default), getattr(args, key, default))
+
+    prompt_name, _ = eval_bt.resolve_prompt_name(argparse.Namespace(**vars(args)))
+    prompt = get_prompt(prompt_name)
+    old_prompt = stored.get("prompt") or {}
+    _diff(out, "prompt", old_prompt.get("name"), prompt.name)
+    if old_prompt.get("name") == prompt.name:
+        _diff(out, f"prompt {prompt.name} version", old_prompt.get("version"), prompt.version)
+    parser = get_parser(args.parser or prompt.parser, getattr(args, "reasoning_tag", None))
+    old_parser = stored.get("parser") or {}
+    _diff(out, "parser", old_parser.get("name"), parser.name)
+    _diff(out, "parser reasoning_tag", old_parser.get("reasoning_tag", DEFAULT_REASONING_TAG), parser.reasoning_tag)
+
+    dtype = DTYPES.get(args.dtype, args.dtype) if args.dtype != "auto" else ("bfloat16" if on_gpu else "float32")
+    old_ck = stored.get("checkpoint") or {}
+    _diff(out, "dtype", old_ck.get("dtype"), dtype)
+    try:
+        path, fingerprint, run_prefix = _checkpoint_identity(args)
+    except InputError as e:
+        out.append(f"checkpoint: cannot be resolved now ({e})")
+    else:
+        _diff(out, "checkpoint path", old_ck.get("path"), path)
+        if old_ck.get("path") == path and old_ck.get("fingerprint") != fingerprint:
+            out.append(f"checkpoint weights: fingerprint {'not recorded' if 'fingerprint' not in old_ck else 'differs'}"
+                       f" (files under {path} were rewritten, copied or replaced)")
+        settings = stored.get("settings") or {}
+        if "response_prefix" in settings:
+            _diff(out, "response_prefix", settings["response_prefix"],
+                  getattr(args, "response_prefix", None) or run_prefix)
+
+    old_files = ((stored.get("data") or {}).get("load_stats") or {}).get("files")
+    try:
+        new_files = data_file_hashes(args.dataset, args.data_files)
+    except (InputError, KeyError) as e:
+        out.append(f"data files: cannot be read now ({e})")
+    else:
+        if old_files is None and new_files:
+            out.append("data files: sha256 not recorded in the stored result")
+        elif old_files is not None and old_files != new_files:
+            changed = sorted(set(old_files) ^ set(new_files)) + sorted(
+                f for f in set(old_files) & set(new_files) if old_files[f] != new_files[f])
+            out.append(f"data files: contents or list differ ({', '.join(changed)})")
+    return out
