@@ -11,7 +11,9 @@
 #   GRAD_ACC_STEPS (1), LEARNING_RATE (1e-6), MAX_STEPS (unset = epochs), NUM_TRAIN_EPOCHS (1), SAVE_STEPS (500),
 #   LOGGING_STEPS (10), REPORT_TO (none), MODEL_TYPE, TEMPLATE (qwen2_5), SYSTEM, TUNER_TYPE (lora),
 #   BETA (0.04), SEED (42), SCALE_REWARDS (group), MAX_LENGTH, SAVE_TOTAL_LIMIT,
-#   USE_VLLM (false), VLLM_MODE (colocate), DEEPSPEED (e.g. zero2), NPROC_PER_NODE, EXTRA_ARGS (appended last).
+#   USE_VLLM (false), VLLM_MODE (colocate), DEEPSPEED (e.g. zero2), NPROC_PER_NODE, EXTRA_ARGS (appended last),
+#   RESPONSE_PREFIX (unset: the template's own; e.g. '<s>' so a base judge starts inside the score tag, or
+#   '<think>\n\n</think>\n\n' to turn thinking off; passed to ms-swift --response_prefix, "\n" = newline).
 # Reward settings are BT_* variables (see docs/training.md); they are validated before ms-swift starts.
 # Checkpoints: $OUT_DIR/v<N>-<timestamp>/checkpoint-<step>, plus bt_reward_settings.json in the same run dir.
 set -euo pipefail
@@ -69,6 +71,7 @@ ARGS=(rlhf --rlhf_type grpo
   --use_vllm "$USE_VLLM" --dataset_num_proc 1)
 [ -n "${MODEL_TYPE:-}" ] && ARGS+=(--model_type "$MODEL_TYPE")
 [ -n "${TOP_K:-}" ] && ARGS+=(--top_k "$TOP_K")
+[ -n "${RESPONSE_PREFIX:-}" ] && ARGS+=(--response_prefix "$RESPONSE_PREFIX")
 [ -n "${MAX_STEPS:-}" ] && ARGS+=(--max_steps "$MAX_STEPS")
 [ -n "${GENERATION_BATCH_SIZE:-}" ] && ARGS+=(--generation_batch_size "$GENERATION_BATCH_SIZE")
 [ -n "${MAX_LENGTH:-}" ] && ARGS+=(--max_length "$MAX_LENGTH")
@@ -82,7 +85,7 @@ ARGS+=("${GBR_DEVICE_ARGS[@]}")
 echo "== train_grpo.sh resolved configuration =="
 for v in DATASET OUT_DIR MODEL MODEL_TYPE TEMPLATE SYSTEM TUNER_TYPE PLUGIN REWARD_NAME NUM_GENERATIONS \
          GENERATION_BATCH_SIZE MAX_COMPLETION_LENGTH TEMPERATURE TOP_P TOP_K PER_DEVICE_TRAIN_BS GRAD_ACC_STEPS \
-         LEARNING_RATE MAX_STEPS NUM_TRAIN_EPOCHS SAVE_STEPS LOGGING_STEPS REPORT_TO BETA SEED SCALE_REWARDS \
+         RESPONSE_PREFIX LEARNING_RATE MAX_STEPS NUM_TRAIN_EPOCHS SAVE_STEPS LOGGING_STEPS REPORT_TO BETA SEED SCALE_REWARDS \
          USE_VLLM VLLM_MODE DEEPSPEED CUDA_VISIBLE_DEVICES NPROC_PER_NODE EXTRA_ARGS; do
   printf '  %-22s %s\n' "$v" "${!v:-}"
 done

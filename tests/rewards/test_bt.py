@@ -162,3 +162,38 @@ def test_env_defaults_and_explicit_fail_reward():
     assert s.fail_reward("score100_first") == pytest.approx(LS[-2.0] - math.log(2))
     d = s.to_dict()
     assert d["derived"]["fail_reward"]["score100_first"] < d["derived"]["min_valid_reward"]["score100_first"]
+
+
+def test_truncated_completions_and_response_prefix():
+    # pair "a", preferred side 0. S100 parses score100_first; the same texts under score100_last below.
+    texts = ["80</s> and then", "<s>80</s> because", "<think><s>99</s></think><s>40</s>", "<s>60</s> then <s>"]
+    cols = dict(pair_id=["a"] * 4, side=[0, 0, 1, 1], preferred_side=[0] * 4)
+    # the rollout's pre-fill "<s>": "80</s> and then" is the judge's "<s>80</s> and then"; text that already starts
+    # with the prefix (ms-swift 4.6 puts it in front) is not prefixed twice; the <think> block never counts
+    out = bt_rewards("bt_pointwise_baseline", texts, settings=S100, response_prefix="<s>",
+                     is_truncated=[True, False, False, True], **cols)
+    # first tags closed before the cut keep their score under _first, even when cut off
+    assert out.scores == [80.0, 80.0, 40.0, 60.0]
+    assert out.stats["n_truncated"] == 2 and summarize(out.stats)["truncated_rate"] == 0.5
+    last = BTRewardSettings(parser="score100_last", delta_temp=20, delta_clip=10)
+    out = bt_rewards("bt_pointwise_baseline", texts, settings=last, response_prefix="<s>",
+                     is_truncated=[True, False, False, True], **cols)
+    # under _last a cut-off completion has no score: its last tag may be an intermediate one
+    assert out.scores == [None, 80.0, 40.0, None]
+    assert out.rewards[0] == last.fail_reward("score100_last") and out.stats["n_fail"] == 2
+    # x for the two scored ones: 80 vs 40 -> 2; 40 vs preferred mean 80 -> 2
+    assert out.rewards[1] == pytest.approx(LS[2.0]) and out.rewards[2] == pytest.approx(LS[2.0])
+    # no prefix: "80</s> and then" has no tag
+    assert bt_rewards("bt_pointwise_baseline", texts, settings=S100, **cols).scores[0] is None
+    with pytest.raises(ValueError, match="is_truncated"):
+        bt_rewards("bt_pointwise_baseline", texts, settings=S100, is_truncated=[False], **cols)
+
+
+def test_reasoning_tag_setting():
+    env = {"BT_SCORE_PARSER": "score100_last", "BT_REASONING_TAG": "reasoning"}
+    s = BTRewardSettings.from_env(env)
+    out = bt_rewards("bt_pointwise_baseline", ["<reasoning><s>1</s></reasoning><s>70</s>", "<s>20</s>"],
+                     pair_id=["a", "a"], side=[0, 1], preferred_side=[0, 0], settings=s)
+    assert out.scores == [70.0, 20.0]
+    with pytest.raises(SettingsError, match="BT_REASONING_TAG"):
+        BTRewardSettings.from_env({"BT_REASONING_TAG": "<think>"})

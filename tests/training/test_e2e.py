@@ -139,3 +139,30 @@ def test_density_reward_with_weighted_pair_sampling(tmp_path, warm_model_dir):
     drawn = {p for c in calls for p in c["pair_id"]}
     assert drawn and all(weight[p] > 0 for p in drawn)
     assert {w for c in calls for w in c["weights"]} == {1.5}
+
+
+def test_response_prefix_and_truncation_reach_the_reward(tmp_path, warm_model_dir):
+    """RESPONSE_PREFIX goes to ms-swift --response_prefix; the reward parses prefix + continuation and honours
+    ms-swift's is_truncated column (MAX_COMPLETION_LENGTH=3 cuts most completions off)."""
+    from grpo_bt_rm.parsing import get_parser
+
+    proc = launch(tmp_path, warm_model_dir, "export MAX_COMPLETION_LENGTH=3 MAX_STEPS=1;", PER_DEVICE_TRAIN_BS="8",
+                  NPROC_PER_NODE="1", RESPONSE_PREFIX="<s>")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "--response_prefix <s>" in proc.stdout
+    calls = [json.loads(x) for x in (tmp_path / "dump.jsonl").read_text().splitlines()]
+    parser = get_parser("score100_first")
+    rows = [(c, t, z) for call in calls for c, t, z in zip(call["completions"], call["is_truncated"], call["scores"])]
+    assert rows and all(c.startswith("<s>") for c, _, _ in rows)  # ms-swift 4.6 hands the reward prefix + text
+    assert any(t for _, t, _ in rows) and not all(t for _, t, _ in rows)  # some cut off at 3 tokens, some not
+    for c, t, z in rows:
+        assert z == parser.parse(c, truncated=t), (c, t, z)
+    # a cut-off completion without a closed first tag has no score
+    assert any(t and z is None for c, t, z in rows)
+    run_dir = next((tmp_path / "run").glob("v*-*"))
+    settings = json.loads((run_dir / "bt_reward_settings.json").read_text())
+    assert settings["rewards"]["bt_pointwise_baseline"]["response_prefix"] == "<s>"
+    assert settings["rewards"]["bt_pointwise_baseline"]["reasoning_tag"] == "think"
+    logs = [json.loads(x) for x in (run_dir / "logging.jsonl").read_text().splitlines()]
+    rates = [row["bt/truncated_rate"] for row in logs if "bt/truncated_rate" in row]
+    assert rates and 0 < rates[0] < 1

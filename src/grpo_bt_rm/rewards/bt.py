@@ -15,6 +15,12 @@ Variants (registry `REWARD_VARIANTS`):
   1 if m < 0, BT_HARD_LAMBDA if 0 <= m < BT_HARD_TAU, BT_HARD_EPS if m >= BT_HARD_TAU.
 - bt_pointwise_density: baseline rewards; pair weight = the rows' `density_weight` column.
 
+Parsing: each completion is parsed as the whole assistant text, `response_prefix` included (ms-swift 4.6's
+rollout already puts the pre-fill in front of the completion text it hands to rewards, measured; a completion that
+does not start with the prefix gets it prepended), with the settings' reasoning tag, and with its
+`is_truncated` flag (a cut-off completion keeps a score only under a `_first` parser whose first tag closed before
+the cut; see `grpo_bt_rm.parsing`). Truncations are counted (`truncated_rate`) and are parse failures.
+
 Failure handling (all variants): an unparseable completion gets `settings.fail_reward(parser)` (strictly below
 any valid reward); a valid completion with no valid score on the other side of its pair gets the tie reward
 R(0); in pair_shared, a valid completion whose aligned partner failed (or has no partner) falls back to its
@@ -37,7 +43,7 @@ from grpo_bt_rm.rewards.settings import BTRewardSettings, log_sigmoid
 NEAR_ZERO_X = 0.1  # |x| below this counts as "near zero" in the diagnostics
 SATURATED_X = 4.6  # |x| at or above this (sigma outside [0.01, 0.99]), or a clip hit, counts as "saturated"
 
-STAT_KEYS = ("n", "n_fail", "n_pairs", "n_pairs_scored", "n_pairs_correct", "n_tie_fallback",
+STAT_KEYS = ("n", "n_fail", "n_truncated", "n_pairs", "n_pairs_scored", "n_pairs_correct", "n_tie_fallback",
              "x_n", "x_sum", "x_sq", "x_near0", "x_sat", "w_sum")
 
 
@@ -75,6 +81,7 @@ def summarize(stats: dict[str, float]) -> dict[str, float]:
     var = max(0.0, stats["x_sq"] / x_n - mean * mean) if x_n else 0.0
     return {
         "parse_fail_rate": stats["n_fail"] / n if n else 0.0,
+        "truncated_rate": stats["n_truncated"] / n if n else 0.0,
         "pair_acc": stats["n_pairs_correct"] / stats["n_pairs_scored"] if stats["n_pairs_scored"] else 0.0,
         "x_mean": mean,
         "x_std": math.sqrt(var),
@@ -98,12 +105,24 @@ def _as_side(value, i: int, column: str) -> int:
     return s
 
 
-def _parse_all(completions, parser_name, settings) -> tuple[list[float | None], list[float]]:
+def _flags(is_truncated, n: int) -> list[bool]:
+    if is_truncated is None:
+        return [False] * n
+    if len(is_truncated) != n:
+        raise ValueError(f"column 'is_truncated': expected {n} values (one per completion), got {len(is_truncated)}")
+    return [bool(t) for t in is_truncated]
+
+
+def _parse_all(completions, parser_name, settings, prefix: str, truncated: list[bool]
+               ) -> tuple[list[float | None], list[float]]:
     """Scores and per-completion fail rewards (one parser per row: BT_SCORE_PARSER or the row's parser_name)."""
+    tag = settings.reasoning_tag
+    if prefix:
+        completions = [c if c.startswith(prefix) else prefix + c for c in completions]
     if settings.parser is not None:
-        p = get_parser(settings.parser)
+        p = get_parser(settings.parser, tag)
         fail = settings.fail_reward(p.name)
-        return [p.parse(c) for c in completions], [fail] * len(completions)
+        return [p.parse(c, t) for c, t in zip(completions, truncated)], [fail] * len(completions)
     if parser_name is None:
         raise ValueError("BT_SCORE_PARSER is not set and the rows have no `parser_name` column: set "
                          "BT_SCORE_PARSER (e.g. score100_first) or build the dataset with --add_meta")
@@ -116,11 +135,11 @@ def _parse_all(completions, parser_name, settings) -> tuple[list[float | None], 
         entry = cache.get(name)
         if entry is None:
             try:
-                p = get_parser(name)
+                p = get_parser(name, tag)
             except KeyError as e:
                 raise ValueError(f"completion {i}: column 'parser_name': {e.args[0]}") from None
             entry = cache[name] = (p.parse, settings.fail_reward(name))
-        scores.append(entry[0](c))
+        scores.append(entry[0](c, truncated[i]))
         fails.append(entry[1])
     return scores, fails
 
@@ -135,8 +154,15 @@ def bt_rewards(
     settings: BTRewardSettings,
     parser_name: Sequence[str] | None = None,
     density_weight: Sequence[float] | None = None,
+    is_truncated: Sequence[bool] | None = None,
+    response_prefix: str | None = None,
 ) -> BTOutput:
-    """Rewards, pair weights, scores and diagnostic counts for one call's completions (see the module doc)."""
+    """Rewards, pair weights, scores and diagnostic counts for one call's completions (see the module doc).
+
+    `is_truncated`: per completion, whether generation stopped at the token limit (ms-swift's column; None = no
+    completion was cut off). `response_prefix`: the assistant pre-fill (ms-swift `--response_prefix`; None = none);
+    a completion not already starting with it is parsed as prefix + completion.
+    """
     v = variant if isinstance(variant, Variant) else REWARD_VARIANTS.get(variant)
     n = len(completions)
     for col, values in (("pair_id", pair_id), ("side", side), ("preferred_side", preferred_side)):
@@ -150,7 +176,8 @@ def bt_rewards(
         if len(density_weight) != n:
             raise ValueError(f"column 'density_weight': expected {n} values, got {len(density_weight)}")
 
-    scores, fails = _parse_all(completions, parser_name, settings)
+    truncated = _flags(is_truncated, n)
+    scores, fails = _parse_all(completions, parser_name, settings, response_prefix or "", truncated)
 
     # Group completion indices by pair and side; check preferred_side (and density_weight) agree within a pair.
     groups: dict = {}
@@ -287,8 +314,8 @@ def bt_rewards(
         x_sq += x * x
         if -NEAR_ZERO_X < x < NEAR_ZERO_X:
             x_near0 += 1
-    stats = {"n": float(n), "n_fail": n_fail, "n_pairs": float(len(groups)), "n_pairs_scored": n_pairs_scored,
-             "n_pairs_correct": n_pairs_correct, "n_tie_fallback": n_tie, "x_n": x_n, "x_sum": x_sum,
+    stats = {"n": float(n), "n_fail": n_fail, "n_truncated": float(sum(truncated)), "n_pairs": float(len(groups)),
+             "n_pairs_scored": n_pairs_scored, "n_pairs_correct": n_pairs_correct, "n_tie_fallback": n_tie, "x_n": x_n, "x_sum": x_sum,
              "x_sq": x_sq, "x_near0": x_near0, "x_sat": x_sat, "w_sum": w_sum}
     return BTOutput(rewards, weights, scores, xs, stats)
 

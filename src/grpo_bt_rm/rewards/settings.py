@@ -4,7 +4,8 @@
     settings.fail_reward("score100_first")             # what an unparseable completion earns
 
 Variables (reference names): BT_SCORE_PARSER, BT_DELTA_TEMP, BT_DELTA_CLIP, BT_DELTA_NEG_CLIP, BT_REWARD_SCALE,
-BT_REWARD_OFFSET, BT_PARSE_FAIL_REWARD, BT_HARD_LAMBDA, BT_HARD_TAU, BT_HARD_EPS.
+BT_REWARD_OFFSET, BT_PARSE_FAIL_REWARD, BT_HARD_LAMBDA, BT_HARD_TAU, BT_HARD_EPS, and BT_REASONING_TAG (the
+reasoning-block tag the parser removes before reading the score, default `think`; empty = none).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from grpo_bt_rm.parsing import get_parser
+from grpo_bt_rm.parsing import DEFAULT_REASONING_TAG, check_reasoning_tag, get_parser
 
 # How far below the lowest attainable valid reward the default parse-failure reward sits, in units of s:
 # ln 2 is the gap between a tie, R(0) = s*ln(1/2) + o, and a perfect answer, R(+inf) = o.
@@ -59,8 +60,13 @@ class BTRewardSettings:
     hard_lambda: float = 0.5
     hard_tau: float = 0.25
     hard_eps: float = 0.2
+    reasoning_tag: str = DEFAULT_REASONING_TAG  # <tag>...</tag> blocks never count ("" = no reasoning blocks)
 
     def __post_init__(self):
+        try:
+            check_reasoning_tag(self.reasoning_tag)
+        except ValueError as e:
+            raise SettingsError(f"BT_REASONING_TAG: {e}") from None
         if self.parser is not None:
             try:
                 get_parser(self.parser)
@@ -96,6 +102,7 @@ class BTRewardSettings:
             hard_lambda=_float(env, "BT_HARD_LAMBDA", 0.5),
             hard_tau=_float(env, "BT_HARD_TAU", 0.25),
             hard_eps=_float(env, "BT_HARD_EPS", 0.2),
+            reasoning_tag=env.get("BT_REASONING_TAG", DEFAULT_REASONING_TAG).strip(),
         )
 
     # --- the reward transform -------------------------------------------------------------------------------

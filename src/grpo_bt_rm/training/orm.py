@@ -27,6 +27,8 @@ class BTRewardORM(ORM):
     def __init__(self, args=None, **kwargs):
         super().__init__(args, **kwargs)
         self.settings = BTRewardSettings.from_env()
+        # The rollout's assistant pre-fill: ms-swift's --response_prefix (its "\\n" -> newline already applied).
+        self.response_prefix = getattr(args, "response_prefix", None) or None
         self.dump_path = PairTrainSettings.from_env().reward_dump
         self.last: BTOutput | None = None
         self.calls = 0
@@ -36,20 +38,22 @@ class BTRewardORM(ORM):
             self.variant, completions,
             pair_id=kwargs.get("pair_id"), side=kwargs.get("side"), preferred_side=kwargs.get("preferred_side"),
             settings=self.settings, parser_name=kwargs.get("parser_name"),
-            density_weight=kwargs.get("density_weight"),
+            density_weight=kwargs.get("density_weight"), is_truncated=kwargs.get("is_truncated"),
+            response_prefix=self.response_prefix,
         )
         self.last = out
         self.calls += 1
         if self.dump_path:
-            self._dump(out, kwargs)
+            self._dump(out, completions, kwargs)
         return out.rewards
 
-    def _dump(self, out: BTOutput, kwargs) -> None:
+    def _dump(self, out: BTOutput, completions, kwargs) -> None:
         record = {
             "reward": self.variant, "call": self.calls, "rank": int(os.environ.get("RANK", "0")),
             "pair_id": list(kwargs["pair_id"]), "side": [int(s) for s in kwargs["side"]],
             "preferred_side": [int(s) for s in kwargs["preferred_side"]],
             "scores": out.scores, "rewards": out.rewards, "weights": out.weights,
+            "completions": list(completions), "is_truncated": [bool(t) for t in kwargs.get("is_truncated") or []],
         }
         line = (json.dumps(record, default=str) + "\n").encode("utf-8")
         # One write() on an O_APPEND descriptor, so lines from several processes do not interleave.

@@ -26,6 +26,15 @@ log = logging.getLogger("grpo_bt_rm.training.trainer")
 SETTINGS_FILE = "bt_reward_settings.json"
 
 
+def response_prefix_of(template) -> str | None:
+    """The assistant pre-fill the rollout continues: --response_prefix, else the template's own (thinking) prefix."""
+    try:
+        prefix = template._get_response_prefix()  # ms-swift 4.6.0 (pinned): explicit prefix, else the template's
+    except (AttributeError, TypeError):
+        prefix = getattr(template, "response_prefix", None)
+    return prefix or None
+
+
 class PairConfigError(ValueError):
     """The GRPO configuration would split pairs or otherwise break the pairwise reward."""
 
@@ -62,6 +71,10 @@ class PairGRPOTrainer(GRPOTrainer):
         if getattr(self.template, "sequence_parallel_size", 1) > 1:
             raise PairConfigError("sequence parallelism is not supported by PairGRPOTrainer")
         self._bt_funcs = [f for f in self.reward_funcs if isinstance(f, BTRewardORM)]
+        prefix = response_prefix_of(self.template)
+        for f in self._bt_funcs:  # ms-swift builds reward functions from the training args, which lack the prefix
+            if f.response_prefix is None:
+                f.response_prefix = prefix
         if not self._bt_funcs:
             log.warning("no grpo_bt_rm reward function among %s: pair weights and BT diagnostics are off",
                         self.reward_func_names)
@@ -89,7 +102,8 @@ class PairGRPOTrainer(GRPOTrainer):
         out = {
             **manifest_base(kind="bt_reward_settings"),
             "reward_funcs": self.reward_func_names,
-            "rewards": {f.variant: f.settings.to_dict() for f in self._bt_funcs},
+            "rewards": {f.variant: {**f.settings.to_dict(), "response_prefix": f.response_prefix}
+                        for f in self._bt_funcs},
             "trainer": self.pair_settings.to_dict(),
             "num_generations": self.num_generations,
             "scale_rewards": self.scale_rewards,
