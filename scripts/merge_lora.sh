@@ -5,7 +5,7 @@
 #   bash scripts/merge_lora.sh <adapter_dir> <out_dir>
 #
 # <adapter_dir> is a checkpoint (holding adapter_config.json) or a train_sft.sh output directory (its
-# last_checkpoint.txt, else its newest checkpoint, is used). The base model and template come from the
+# last_checkpoint.txt, else the highest checkpoint-<step> of its newest vN run, is used). The base model and template come from the
 # adapter's args.json. Env: MODEL_TYPE [from args.json], EXPORT_ARGS [extra `swift export` flags; EXTRA_ARGS,
 # which train_sft.sh uses, is deliberately not read here].
 # Note: `swift export` does not accept --check_model.
@@ -18,10 +18,11 @@ adapter="$1"; out="$2"
 if [ ! -f "$adapter/adapter_config.json" ]; then
   if [ -f "$adapter/last_checkpoint.txt" ]; then
     adapter=$(cat "$adapter/last_checkpoint.txt")
-  else
-    adapter=$(ls -td "$adapter"/v*/checkpoint-* "$adapter"/checkpoint-* 2>/dev/null | head -n 1 || true)
+  else  # the highest step of the newest run, by number (never by mtime: copied dirs have fresh mtimes)
+    adapter=$("$GBR_PY" -m grpo_bt_rm.runs latest-checkpoint "$adapter") || exit 2
   fi
   [ -n "$adapter" ] && [ -f "$adapter/adapter_config.json" ] || gbr_die "no LoRA adapter (adapter_config.json) in '$1'"
+  echo "adapter: $adapter" >&2
 fi
 [ -e "$out" ] && gbr_die "output '$out' already exists; remove it or choose another"
 

@@ -50,7 +50,9 @@ swift sft \
   "${GBR_DEVICE_ARGS[@]}" "${extra[@]}"
 set +x
 
-ckpt=$(ls -td "$out"/v*/checkpoint-* 2>/dev/null | head -n 1 || true)
-[ -n "$ckpt" ] || gbr_die "swift sft finished but no checkpoint was found under $out"
-echo "$ckpt" > "$out/last_checkpoint.txt"
+# the highest step of the newest run, by number (never by mtime)
+ckpt=$("$GBR_PY" -m grpo_bt_rm.runs latest-checkpoint "$out") \
+  || gbr_die "swift sft finished but no checkpoint was found under $out"
+tmp=$(mktemp "$out/.last_checkpoint.XXXXXX")
+echo "$ckpt" > "$tmp" && mv -f "$tmp" "$out/last_checkpoint.txt"
 echo "adapter: $ckpt"

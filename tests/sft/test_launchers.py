@@ -4,6 +4,7 @@ tiny model is test_train_merge.py, marked slow)."""
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -13,7 +14,12 @@ FAKE_SWIFT = """#!/usr/bin/env bash
 python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "$@" >> "$FAKE_SWIFT_LOG"
 out=""; prev=""
 for a in "$@"; do [ "$prev" = "--output_dir" ] && out="$a"; prev="$a"; done
-if [ "$1" = "sft" ]; then mkdir -p "$out/v0-1/checkpoint-3"; echo '{}' > "$out/v0-1/checkpoint-3/adapter_config.json"; fi
+if [ "$1" = "sft" ]; then
+  mkdir -p "$out/v0-1"; echo '{}' > "$out/v0-1/args.json"
+  for step in ${FAKE_SWIFT_STEPS:-3}; do  # saved in this order: the last one has the newest mtime
+    mkdir -p "$out/v0-1/checkpoint-$step"; echo '{}' > "$out/v0-1/checkpoint-$step/adapter_config.json"; sleep 0.01
+  done
+fi
 if [ "$1" = "export" ]; then mkdir -p "$out"; echo '{}' > "$out/config.json"; fi
 """
 
@@ -27,7 +33,7 @@ def _env(tmp_path, **extra):
     env = {k: v for k, v in os.environ.items() if k not in ("MODEL_TYPE", "EXTRA_ARGS", "SYSTEM", "TEMPLATE")}
     # VIRTUAL_ENV set: _common.sh then leaves PATH alone, so the stand-in is found first
     env.update(PATH=f"{bin_dir}:{env['PATH']}", VIRTUAL_ENV=str(tmp_path), FAKE_SWIFT_LOG=str(tmp_path / "log"),
-               **extra)
+               PYTHON=sys.executable, **extra)
     return env
 
 
@@ -85,3 +91,44 @@ def test_merge_lora_resolves_the_checkpoint_from_a_run_dir(tmp_path):
     res = subprocess.run(["bash", str(ROOT / "scripts/merge_lora.sh"), str(run), str(tmp_path / "merged")],
                          env=env, capture_output=True, text=True)
     assert res.returncode == 2 and "already exists" in res.stderr
+
+
+def _touch_in_order(*dirs):
+    """Give each dir a newer mtime than the one before (as `scp -r` / `rsync -r` might leave them)."""
+    for i, d in enumerate(dirs):
+        os.utime(d, (1_700_000_000 + i, 1_700_000_000 + i))
+
+
+def test_train_sft_records_the_highest_step_not_the_newest_mtime(tmp_path):
+    data = tmp_path / "sft.jsonl"
+    data.write_text('{"messages": []}\n')
+    out = tmp_path / "o"
+    (out / "v1-2").mkdir(parents=True)  # a later launch that failed before writing args.json: ignored
+    env = _env(tmp_path, FAKE_SWIFT_STEPS="1000 200")  # checkpoint-200 saved last (save_total_limit keeps the best)
+    res = subprocess.run(["bash", str(ROOT / "scripts/train_sft.sh"), "cpu", str(data), str(out)], env=env,
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert (out / "last_checkpoint.txt").read_text().strip() == str(out / "v0-1" / "checkpoint-1000")
+
+
+def test_merge_lora_picks_the_highest_step_of_a_copied_run_dir(tmp_path):
+    run = tmp_path / "copied"
+    cks = [run / "v0-1" / f"checkpoint-{s}" for s in (1000, 200)]
+    for ck in cks:
+        ck.mkdir(parents=True)
+        (ck / "adapter_config.json").write_text("{}")
+    (run / "v0-1" / "args.json").write_text("{}")
+    _touch_in_order(*cks)  # checkpoint-200 looks newest
+    res = subprocess.run(["bash", str(ROOT / "scripts/merge_lora.sh"), str(run), str(tmp_path / "merged")],
+                         env=_env(tmp_path), capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    (argv,) = _calls(tmp_path)
+    assert _flag(argv, "--adapters") == str(cks[0].resolve())
+
+
+def test_merge_lora_without_a_checkpoint_says_so(tmp_path):
+    (tmp_path / "empty" / "v0-1").mkdir(parents=True)
+    res = subprocess.run(["bash", str(ROOT / "scripts/merge_lora.sh"), str(tmp_path / "empty"), str(tmp_path / "m")],
+                         env=_env(tmp_path), capture_output=True, text=True)
+    assert res.returncode == 2 and "no checkpoint-<step> folder" in res.stderr, res.stderr
+    assert not (tmp_path / "m").exists()

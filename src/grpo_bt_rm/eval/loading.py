@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grpo_bt_rm.io import InputError
+from grpo_bt_rm.runs import checkpoint_number, runs_in
 
 log = logging.getLogger("grpo_bt_rm.eval.loading")
 
@@ -67,11 +67,6 @@ def _read_args(path: Path) -> dict:
     return args
 
 
-def _version_key(p: Path) -> tuple[int, str]:
-    m = re.match(r"v(\d+)-", p.name)
-    return (int(m.group(1)) if m else -1, p.name)
-
-
 def resolve_run(run_dir: str | Path | None) -> RunInfo:
     """A run dir holds args.json; an output dir holding ms-swift `vN-<time>/` runs resolves to the newest one."""
     if run_dir is None:
@@ -81,7 +76,7 @@ def resolve_run(run_dir: str | Path | None) -> RunInfo:
         raise InputError(f"--run_dir {str(run_dir)!r}: no such directory")
     if (d / "args.json").is_file():
         return RunInfo(d, _read_args(d / "args.json"), d / "args.json")
-    versions = sorted((p for p in d.glob("v*-*") if (p / "args.json").is_file()), key=_version_key)
+    versions = runs_in(d)
     if not versions:
         raise InputError(f"--run_dir {str(run_dir)!r}: no args.json here nor in a vN-<timestamp>/ subdirectory")
     chosen = versions[-1]
@@ -98,9 +93,8 @@ def checkpoint_kind(path: Path) -> str | None:
 
 
 def checkpoint_step(path: Path) -> int | None:
-    m = re.fullmatch(r"checkpoint-(\d+)", path.name)
-    if m:
-        return int(m.group(1))
+    if (n := checkpoint_number(path)) is not None:
+        return n
     state = path / "trainer_state.json"
     if state.is_file():
         try:

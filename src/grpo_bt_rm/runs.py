@@ -1,0 +1,83 @@
+"""Find ms-swift runs and checkpoints by their numbers, never by file time (a run dir copied with `scp -r` or
+`rsync -r` has fresh mtimes in arbitrary order).
+
+    python -m grpo_bt_rm.runs latest-checkpoint OUT_DIR   # prints OUT_DIR[/vN-<time>]/checkpoint-<highest step>
+
+- A run is a `vN-<time>/` folder holding `args.json`; the newest is the highest N. A folder without args.json (a
+  launch that failed before ms-swift wrote it) is skipped with a log line.
+- The latest checkpoint is the highest `checkpoint-<step>` of the newest run that has one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from pathlib import Path
+
+from grpo_bt_rm.io import CLI_ERRORS, InputError, cli_error
+
+log = logging.getLogger("grpo_bt_rm.runs")
+
+
+def run_version(p: Path) -> int | None:
+    m = re.match(r"v(\d+)-", p.name)
+    return int(m.group(1)) if m else None
+
+
+def runs_in(d: Path) -> list[Path]:
+    """The ms-swift runs under `d`, oldest first; folders without args.json are skipped (logged)."""
+    found = sorted((p for p in d.glob("v*-*") if p.is_dir() and run_version(p) is not None),
+                   key=lambda p: (run_version(p), p.name))
+    runs = []
+    for p in found:
+        if (p / "args.json").is_file():
+            runs.append(p)
+        else:
+            log.info("%s: no args.json (a launch that failed or is still starting); ignored", p)
+    return runs
+
+
+def checkpoint_number(p: Path) -> int | None:
+    m = re.fullmatch(r"checkpoint-(\d+)", p.name)
+    return int(m.group(1)) if m else None
+
+
+def checkpoints_in(d: Path) -> list[Path]:
+    """`checkpoint-<step>` folders directly under `d`, by step."""
+    return sorted((p for p in d.glob("checkpoint-*") if p.is_dir() and checkpoint_number(p) is not None),
+                  key=checkpoint_number)
+
+
+def latest_checkpoint(d: str | Path) -> Path:
+    """The highest-step checkpoint directly under `d`, else in the newest run under `d` that has one."""
+    d = Path(d)
+    if not d.is_dir():
+        raise InputError(f"{d}: no such directory")
+    if own := checkpoints_in(d):
+        return own[-1]
+    for run in reversed(runs_in(d)):
+        if ck := checkpoints_in(run):
+            return ck[-1]
+        log.info("%s: no checkpoint-<step> folder; looking at the run before it", run)
+    raise InputError(f"{d}: no checkpoint-<step> folder here nor in a vN-<time>/ run with args.json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.runs", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    lc = sub.add_parser("latest-checkpoint", help="print the highest-step checkpoint under DIR")
+    lc.add_argument("dir", help="a run dir (vN-<time>/) or an output dir holding runs")
+    args = p.parse_args(argv)
+    try:
+        print(latest_checkpoint(args.dir).resolve())
+    except CLI_ERRORS as e:
+        return cli_error(e)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
