@@ -50,7 +50,7 @@ def test_transient_errors_are_retried_honouring_retry_after(tmp_path, backend):
 def test_retries_are_bounded_then_recorded_as_errors(tmp_path):
     data = hh_file(tmp_path, 2)
     with MockServer(Faults(always_status=500)) as s:
-        assert run(s.url, data, tmp_path / "out", "openai", "--max_retries", "2") == 0
+        assert run(s.url, data, tmp_path / "out", "openai", "--max_retries", "2") == 1  # no pair completed
     assert s.stats.requests == 4 * 3  # 4 units x (1 try + 2 retries), then give up
     recs = records(tmp_path / "out")
     assert len(recs) == 2 and all("HTTP 500" in r["error"] and "after 3 attempts" in r["error"] for r in recs)
@@ -203,7 +203,7 @@ def test_pairwise_batches_match_by_id(tmp_path):
 def test_slow_responses_time_out_and_are_retried_boundedly(tmp_path, backend):
     with MockServer(Faults(latency_s=1.0)) as s:
         assert run(s.url, hh_file(tmp_path, 1), tmp_path / "out", backend, "--timeout", "0.3", "--max_retries", "1",
-                   "--concurrency", "2") == 0
+                   "--concurrency", "2") == 1  # its only pair ended in an error
     (rec,) = records(tmp_path / "out", backend)
     assert rec["error"] and "after 2 attempts" in rec["error"] and rec["score0"] is None
     this_run = summary(tmp_path / "out", backend)["this_run"]

@@ -5,12 +5,16 @@
 
 A backend raises `TransientError` (retry with backoff) or `FatalError` (stop the run); the runner owns retries,
 so every SDK's own retry loop is switched off. Other modules add backends with `register_backend(BackendSpec(...))`.
+Every completion carries the provider's own stop reason, whether it was cut off (`truncated`) or withheld
+(`blocked`), and its thinking tokens (counted inside `output_tokens`, as every provider bills them).
+The tables below say which provider values mean what; docs/teacher.md lists them per provider.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -26,6 +30,21 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 DUMMY_KEY = "local-no-key"
 REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
+# Provider stop/finish reasons that mean "cut off at the token limit" and "answer withheld or filtered".
+TRUNCATED_STOPS = {
+    "anthropic": frozenset({"max_tokens", "model_context_window_exceeded"}),
+    "openai": frozenset({"length"}),
+    "gemini": frozenset({"MAX_TOKENS"}),
+}
+BLOCKED_STOPS = {
+    "anthropic": frozenset({"refusal"}),
+    "openai": frozenset({"content_filter"}),
+    "gemini": frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "LANGUAGE",
+                         "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"}),
+}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")  # google.protobuf.Duration in JSON: "40s", "1.5s"
+_TRY_AGAIN_RE = re.compile(r"try again in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)  # OpenAI's message
+
 
 class TransientError(Exception):
     """A failure worth retrying; `retry_after` (seconds) is the server's hint when it gave one."""
@@ -37,7 +56,7 @@ class TransientError(Exception):
 
 
 class FatalError(Exception):
-    """A failure that retrying cannot fix (bad request, bad key, no permission, unknown model)."""
+    """A failure that retrying cannot fix (bad request, bad key, no permission, unknown model, quota used up)."""
 
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
@@ -47,8 +66,20 @@ class FatalError(Exception):
 @dataclass(frozen=True)
 class Completion:
     text: str
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int = 0  # everything billed as input, cached tokens included
+    output_tokens: int = 0  # everything billed as output, thinking tokens included
+    stop_reason: str | None = None  # the provider's own value: end_turn, length, MAX_TOKENS, ...
+    truncated: bool = False  # stopped at the token limit instead of ending by itself
+    blocked: str | None = None  # why the provider withheld or filtered the answer (it will not change if re-asked)
+    thinking_tokens: int | None = None  # the part of output_tokens spent thinking; None = not reported
+    cached_input_tokens: int = 0  # the part of input_tokens read from a prompt cache
+
+
+def finish(backend: str, text: str, stop_reason: str | None, **usage) -> Completion:
+    """A Completion whose `truncated`/`blocked` follow the provider's stop reason (see the tables above)."""
+    blocked = f"{backend}:{stop_reason}" if stop_reason in BLOCKED_STOPS[backend] else None
+    return Completion(text, stop_reason=stop_reason, truncated=stop_reason in TRUNCATED_STOPS[backend],
+                      blocked=blocked, **usage)
 
 
 @dataclass(frozen=True)
@@ -57,6 +88,8 @@ class BackendConfig:
     api_key: str | None
     base_url: str | None = None
     timeout: float = 120.0
+    thinking_budget: int | None = None  # thinking tokens per answer (Anthropic budget_tokens, Gemini thinking_budget)
+    reasoning_effort: str | None = None  # OpenAI reasoning models: low / medium / high
 
 
 class Backend(Protocol):
@@ -105,13 +138,59 @@ def parse_retry_after(headers) -> float | None:
         return None  # an HTTP-date or garbage: fall back to our own backoff
 
 
-def classify_status(status: int | None, message: str, headers=None) -> Exception:
-    if status is not None and status in RETRY_STATUSES:
-        return TransientError(f"HTTP {status}: {message}", status, parse_retry_after(headers))
-    if status is not None and 400 <= status < 500:
-        hint = {401: " (check the API key)", 403: " (the key lacks permission)", 404: " (check --model/--base_url)"}
-        return FatalError(f"HTTP {status}{hint.get(status, '')}: {message}", status)
-    return TransientError(f"HTTP {status}: {message}", status, parse_retry_after(headers))
+def _error_object(body) -> dict:
+    """The `error` object of an error body, whichever way the SDK hands it over (whole body or just `error`)."""
+    if isinstance(body, list) and len(body) == 1:
+        body = body[0]
+    if not isinstance(body, dict):
+        return {}
+    inner = body.get("error")
+    return inner if isinstance(inner, dict) else body
+
+
+def body_retry_delay(body) -> float | None:
+    """Seconds the server asked us to wait, from the error body: Gemini's `google.rpc.RetryInfo.retryDelay`
+    ("40s") in `error.details`, or OpenAI's "Please try again in 20s" / "in 350ms" message. None when absent."""
+    err = _error_object(body)
+    for detail in err.get("details") or ():
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            m = _DURATION_RE.match(str(detail.get("retryDelay", "")))
+            if m:
+                return float(m.group(1))
+    m = _TRY_AGAIN_RE.search(str(err.get("message") or ""))
+    if m:
+        return float(m.group(1)) / (1000.0 if m.group(2).lower() == "ms" else 1.0)
+    return None
+
+
+def quota_exhausted(body) -> str | None:
+    """Why a 429 is final rather than a rate limit: OpenAI `insufficient_quota` (no credit), or a Gemini
+    RESOURCE_EXHAUSTED whose QuotaFailure names a per-day quota. None for an ordinary rate limit."""
+    err = _error_object(body)
+    if "insufficient_quota" in (err.get("code"), err.get("type")):
+        return "insufficient_quota (no credit left: check the plan and billing)"
+    if err.get("status") == "RESOURCE_EXHAUSTED":
+        for detail in err.get("details") or ():
+            if not (isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.QuotaFailure")):
+                continue
+            for v in detail.get("violations") or ():
+                quota = f"{v.get('quotaId', '')} {v.get('quotaMetric', '')}" if isinstance(v, dict) else ""
+                if "PerDay" in quota:
+                    return f"per-day quota {quota.split()[0]} used up (it resets daily; or raise the quota)"
+    return None
+
+
+def classify_status(status: int | None, message: str, headers=None, body=None) -> Exception:
+    """TransientError or FatalError for an HTTP error, with the server's retry hint (header, else body)."""
+    if status == 429:
+        final = quota_exhausted(body)
+        if final:
+            return FatalError(f"HTTP 429 {final}: {message}", status)
+    if status is None or status in RETRY_STATUSES or not 400 <= status < 500:
+        hint = parse_retry_after(headers)
+        return TransientError(f"HTTP {status}: {message}", status, body_retry_delay(body) if hint is None else hint)
+    hint = {401: " (check the API key)", 403: " (the key lacks permission)", 404: " (check --model/--base_url)"}
+    return FatalError(f"HTTP {status}{hint.get(status, '')}: {message}", status)
 
 
 # --- OpenAI-compatible (OpenAI, vLLM, sglang, any local server) ----------------------------------------------
@@ -128,6 +207,10 @@ class OpenAIBackend:
         # OpenAI's reasoning models take only `max_completion_tokens`; local servers know `max_tokens` best.
         name = cfg.model.rsplit("/", 1)[-1].lower()
         self._budget_field = "max_completion_tokens" if name.startswith(REASONING_PREFIXES) else "max_tokens"
+        self.reasoning_effort = cfg.reasoning_effort
+        if cfg.thinking_budget is not None:
+            raise FatalError("--thinking_budget: the OpenAI API has no thinking-token budget; use "
+                             "--reasoning_effort low|medium|high (reasoning models), or the server's own setting")
         self.client = openai.AsyncOpenAI(api_key=cfg.api_key, base_url=cfg.base_url, max_retries=0,
                                          timeout=cfg.timeout)
 
@@ -138,17 +221,26 @@ class OpenAIBackend:
             body = {"model": self.model, "messages": messages, self._budget_field: max_tokens}
             if temperature is not None:
                 body["temperature"] = temperature
+            if self.reasoning_effort:
+                body["reasoning_effort"] = self.reasoning_effort
             # The client's generic POST, as `chat.completions.create` uses it, minus that method's typed-params
             # transform: for plain string messages it changes nothing and costs ~3 ms of CPU per request, which
             # caps throughput at high concurrency (see docs/bench_teacher.md).
             resp = await self.client.post("/chat/completions", body=body, cast_to=self._completion_type)
         except oa.APIStatusError as e:
-            raise classify_status(e.status_code, _short(e.message), e.response.headers) from None
+            raise classify_status(e.status_code, _short(e.message), e.response.headers, e.body) from None
         except (oa.APITimeoutError, oa.APIConnectionError) as e:
             raise TransientError(f"{type(e).__name__}: {_short(str(e))}") from None
-        text = (resp.choices[0].message.content or "") if resp.choices else ""
+        choice = resp.choices[0] if resp.choices else None
+        text = (choice.message.content or "") if choice else ""
         usage = resp.usage
-        return Completion(text, getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0)
+        # completion_tokens already counts reasoning tokens; the details say how many of them there were.
+        details = getattr(usage, "completion_tokens_details", None)
+        cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
+        return finish("openai", text, choice.finish_reason if choice else None,
+                      input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                      output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                      thinking_tokens=getattr(details, "reasoning_tokens", None), cached_input_tokens=cached or 0)
 
     async def aclose(self):
         await self.client.close()
@@ -163,6 +255,7 @@ class AnthropicBackend:
 
         self._anthropic = anthropic
         self.model = cfg.model
+        self.thinking_budget = cfg.thinking_budget
         self.client = anthropic.AsyncAnthropic(api_key=cfg.api_key, base_url=cfg.base_url, max_retries=0,
                                                timeout=cfg.timeout)
 
@@ -171,18 +264,32 @@ class AnthropicBackend:
         kwargs: dict = {"system": system} if system else {}
         if temperature is not None:  # this SDK version has no `temperature` keyword; the wire field still works
             kwargs["extra_body"] = {"temperature": temperature}
+        if self.thinking_budget:  # max_tokens counts thinking too: the answer keeps its own --max_tokens
+            kwargs["thinking"] = {"type": "enabled", "budget_tokens": self.thinking_budget}
+            max_tokens += self.thinking_budget
         try:
             resp = await self.client.messages.create(model=self.model, max_tokens=max_tokens,
                                                      messages=[{"role": "user", "content": user}], **kwargs)
         except an.APIStatusError as e:
-            raise classify_status(e.status_code, _short(e.message), e.response.headers) from None
+            raise classify_status(e.status_code, _short(e.message), e.response.headers, e.body) from None
         except (an.APITimeoutError, an.APIConnectionError) as e:
             raise TransientError(f"{type(e).__name__}: {_short(str(e))}") from None
-        text = "".join(getattr(block, "text", "") for block in resp.content)
-        return Completion(text, resp.usage.input_tokens or 0, resp.usage.output_tokens or 0)
+        return anthropic_completion(resp)
 
     async def aclose(self):
         await self.client.close()
+
+
+def anthropic_completion(msg) -> Completion:
+    """A Message (online or from a batch result) as a Completion. Only `text` blocks are the answer: `thinking`
+    blocks are not. output_tokens already counts thinking; Anthropic does not say how many of them there were.
+    input_tokens excludes cache reads and writes, which are billed as input too."""
+    text = "".join(getattr(block, "text", "") for block in msg.content or () if getattr(block, "type", "") == "text")
+    u = msg.usage
+    read = getattr(u, "cache_read_input_tokens", None) or 0
+    written = getattr(u, "cache_creation_input_tokens", None) or 0
+    return finish("anthropic", text, msg.stop_reason, input_tokens=(u.input_tokens or 0) + read + written,
+                  output_tokens=u.output_tokens or 0, thinking_tokens=None, cached_input_tokens=read)
 
 
 # --- Google Gemini (google-genai) --------------------------------------------------------------------------
@@ -195,6 +302,7 @@ class GeminiBackend:
 
         self._genai, self._types = genai, types
         self.model = cfg.model
+        self.thinking_budget = cfg.thinking_budget
         # attempts=1 switches off the SDK's own retries (and its implicit sleep on connection errors).
         http = types.HttpOptions(base_url=cfg.base_url, timeout=int(cfg.timeout * 1000),
                                  retry_options=types.HttpRetryOptions(attempts=1))
@@ -204,8 +312,12 @@ class GeminiBackend:
         import httpx
 
         errors = self._genai.errors
+        thinking = None
+        if self.thinking_budget is not None:  # max_output_tokens counts thinking too: the answer keeps its budget
+            thinking = self._types.ThinkingConfig(thinking_budget=self.thinking_budget)
+            max_tokens += self.thinking_budget
         config = self._types.GenerateContentConfig(system_instruction=system or None, max_output_tokens=max_tokens,
-                                                   temperature=temperature)
+                                                   temperature=temperature, thinking_config=thinking)
         transient: tuple[type[BaseException], ...] = (httpx.TimeoutException, httpx.TransportError,
                                                       asyncio.TimeoutError, ConnectionError)
         try:
@@ -218,21 +330,41 @@ class GeminiBackend:
             resp = await self.client.aio.models.generate_content(model=self.model, contents=user, config=config)
         except errors.APIError as e:
             headers = getattr(getattr(e, "response", None), "headers", None)
-            raise classify_status(e.code, _short(str(e.message or e.status or "")), headers) from None
+            raise classify_status(e.code, _short(str(e.message or e.status or "")), headers,
+                                  getattr(e, "details", None)) from None
         except transient as e:
             raise TransientError(f"{type(e).__name__}: {_short(str(e))}") from None
-        try:
-            text = resp.text or ""
-        except ValueError:  # blocked / no text part
-            text = ""
-        usage = resp.usage_metadata
-        return Completion(text, getattr(usage, "prompt_token_count", 0) or 0,
-                          getattr(usage, "candidates_token_count", 0) or 0)
+        return gemini_completion(resp)
 
     async def aclose(self):
         aclose = getattr(self.client.aio, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+def _enum_name(value) -> str | None:
+    return None if value is None else str(getattr(value, "value", value))
+
+
+def gemini_completion(resp) -> Completion:
+    """A GenerateContentResponse as a Completion. Thought parts are not the answer (`resp.text` skips them);
+    thinking tokens (`thoughts_token_count`) are billed as output, so they are added to output_tokens."""
+    usage = resp.usage_metadata
+    thoughts = getattr(usage, "thoughts_token_count", None)
+    tokens = {"input_tokens": getattr(usage, "prompt_token_count", 0) or 0,
+              "output_tokens": (getattr(usage, "candidates_token_count", 0) or 0) + (thoughts or 0),
+              "thinking_tokens": thoughts, "cached_input_tokens": getattr(usage, "cached_content_token_count", 0) or 0}
+    feedback = getattr(resp, "prompt_feedback", None)
+    block = _enum_name(getattr(feedback, "block_reason", None))
+    if block:  # the prompt itself was blocked: no candidates at all
+        return Completion("", stop_reason=f"prompt_blocked:{block}", blocked=f"gemini:prompt:{block}", **tokens)
+    candidates = resp.candidates or []
+    stop = _enum_name(candidates[0].finish_reason) if candidates else None
+    try:
+        text = resp.text or ""
+    except ValueError:  # no text part
+        text = ""
+    return finish("gemini", text, stop, **tokens)
 
 
 def _short(text: str, limit: int = 300) -> str:

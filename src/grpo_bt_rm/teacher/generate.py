@@ -30,7 +30,7 @@ from grpo_bt_rm.teacher import records as rec_io
 from grpo_bt_rm.teacher.backends import BACKENDS, DUMMY_KEY, BackendConfig, FatalError, is_local, redact
 from grpo_bt_rm.teacher.pricing import cost_usd, price_for
 from grpo_bt_rm.teacher.runner import RunSettings, make_units, run_pairs
-from grpo_bt_rm.teacher.tasks import build_request
+from grpo_bt_rm.teacher.tasks import build_request, content_hash
 
 log = logging.getLogger("grpo_bt_rm.teacher")
 
@@ -145,36 +145,70 @@ def generate(args: argparse.Namespace) -> int:
     out = run_dir(args, prompt)
     results = out / rec_io.RESULTS
     pairs = select_pairs(args)
-    done: set[str] = set()
-    if results.exists() and results.stat().st_size > 0:
-        if not args.resume and not args.dry_run:
-            raise InputError(f"{results} already holds records; pass --resume to keep them and score only the "
-                             "missing or errored pairs (also how runs with different --skip_pairs share it)")
-        if args.resume:
-            done = {k for k, r in rec_io.compact(results).items()
-                    if rec_io.is_complete(r) and not (args.retry_parse_failures and r.get("parse_failures"))}
-    todo = [p for p in pairs if p.key not in done]
-    settings = RunSettings(
-        backend=args.backend, model=args.model, prompt=prompt, pairwise=args.pairwise, batch_size=args.batch_size,
-        concurrency=args.concurrency, rpm_limit=args.rpm_limit, max_retries=args.max_retries,
-        retry_base_delay=args.retry_base_delay, max_backoff=args.max_backoff, parse_retries=args.parse_retries,
-        max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed, secrets=secrets)
-    units = make_units(todo, settings)
-    if args.dry_run:
-        report = dry_run(units, prompt, args) | {"pairs_selected": len(pairs), "pairs_done": len(pairs) - len(todo)}
-        print(json.dumps(report, indent=2))
-        return 0
-    api_key = resolve_key(args)
-    secrets = tuple(dict.fromkeys(s for s in (*secrets, api_key) if s))
-    settings = dataclasses.replace(settings, secrets=secrets)
-    redactor = _RedactFilter(secrets)
-    for h in logging.getLogger().handlers:
-        h.addFilter(redactor)
+    if results.exists() and results.stat().st_size > 0 and not args.resume and not args.dry_run:
+        raise InputError(f"{results} already holds records; pass --resume to keep them and score only the "
+                         "missing or errored pairs (also how runs with different --skip_pairs share it)")
+    if args.resume and results.exists():
+        rec_io.compact(results)
+    with rec_io.locked(results):
+        todo, claim = _take_pairs(args, out, results, pairs)
     try:
-        return _score(args, prompt, pairs, todo, units, settings, api_key, out, results)
-    finally:
+        settings = RunSettings(
+            backend=args.backend, model=args.model, prompt=prompt, pairwise=args.pairwise,
+            batch_size=args.batch_size, concurrency=args.concurrency, rpm_limit=args.rpm_limit,
+            max_retries=args.max_retries, retry_base_delay=args.retry_base_delay, max_backoff=args.max_backoff,
+            max_retry_wait=args.max_retry_wait, parse_retries=args.parse_retries, max_tokens=args.max_tokens,
+            temperature=args.temperature, seed=args.seed, secrets=secrets)
+        units = make_units(todo, settings)
+        if args.dry_run:
+            report = dry_run(units, prompt, args) | {"pairs_selected": len(pairs),
+                                                     "pairs_done": len(pairs) - len(todo)}
+            print(json.dumps(report, indent=2))
+            return 0
+        api_key = resolve_key(args)
+        secrets = tuple(dict.fromkeys(s for s in (*secrets, api_key) if s))
+        settings = dataclasses.replace(settings, secrets=secrets)
+        redactor = _RedactFilter(secrets)
         for h in logging.getLogger().handlers:
-            h.removeFilter(redactor)
+            h.addFilter(redactor)
+        try:
+            return _score(args, prompt, pairs, todo, units, settings, api_key, out, results)
+        finally:
+            for h in logging.getLogger().handlers:
+                h.removeFilter(redactor)
+    finally:
+        if claim is not None:
+            claim.release()
+
+
+def _take_pairs(args: argparse.Namespace, out: Path, results: Path,
+                pairs: list[Pair]) -> tuple[list[Pair], rec_io.Claim | None]:
+    """(pairs this run scores, its claim on them), under the results lock: skips completed pairs (with --resume)
+    and pairs another live run holds; refuses records whose pair content differs from the pair their key names."""
+    done: set[str] = set()
+    if args.resume:
+        by_key = rec_io.latest_by_key(rec_io.read_records(results)[0])
+        moved = [(p.key, r.get("content_sha")) for p in pairs if (r := by_key.get(p.key)) is not None
+                 and r.get("content_sha") not in (None, content_hash(p))]
+        if moved:
+            raise InputError(f"{results}: {len(moved)} records were made for other pair contents than the pairs "
+                             f"their keys name now (first: {moved[0][0]}); the --data_files changed order or "
+                             "content, so their judgements would land on other pairs; use another --output_dir")
+        done = {k for k, r in by_key.items()
+                if rec_io.is_complete(r) and not (args.retry_parse_failures and r.get("parse_failures"))}
+    left = [p for p in pairs if p.key not in done]
+    held = rec_io.live_claims(out)
+    todo = [p for p in left if p.key not in held]
+    if len(todo) < len(left):
+        pids = sorted({held[p.key] for p in left if p.key in held})
+        msg = (f"{len(left) - len(todo)} of the {len(left)} pairs left to score are being scored by another run "
+               f"on {out} (PID {', '.join(map(str, pids))})")
+        if not todo:
+            raise InputError(f"{msg}; nothing left for this run. Wait for it, or give this run another "
+                             "--skip_pairs/--n_pairs range")
+        log.warning("%s; this run takes the other %d", msg, len(todo))
+    claim = rec_io.Claim(out, [p.key for p in todo]) if todo and not args.dry_run else None
+    return todo, claim
 
 
 def _score(args: argparse.Namespace, prompt: PromptSpec, pairs: list[Pair], todo: list[Pair], units: list,
@@ -185,12 +219,14 @@ def _score(args: argparse.Namespace, prompt: PromptSpec, pairs: list[Pair], todo
     run = {"skip_pairs": args.skip_pairs, "n_pairs": args.n_pairs, "selected": len(pairs), "to_score": len(todo),
            "batch_size": args.batch_size, "concurrency": args.concurrency, "rpm_limit": args.rpm_limit,
            "max_tokens": args.max_tokens, "temperature": args.temperature,
+           "thinking_budget": args.thinking_budget, "reasoning_effort": args.reasoning_effort,
            "base_url": redact(args.base_url, settings.secrets) if args.base_url else None,
            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    update_manifest(out / "manifest.json", args, prompt, run)
     from grpo_bt_rm.teacher.backends import make_backend
 
-    backend = make_backend(args.backend, BackendConfig(args.model, api_key, args.base_url, args.timeout))
+    backend = make_backend(args.backend, BackendConfig(args.model, api_key, args.base_url, args.timeout,
+                                                       args.thinking_budget, args.reasoning_effort))
+    update_manifest(out / "manifest.json", args, prompt, run)
 
     async def main() -> object:
         try:
@@ -208,9 +244,19 @@ def _score(args: argparse.Namespace, prompt: PromptSpec, pairs: list[Pair], todo
     with rec_io.locked(results):
         write_json(out / "summary.json", summary)
     print(json.dumps({k: summary[k] for k in ("records", "accuracy", "strict_accuracy", "ties", "parse_failures",
-                                              "errors", "total_tokens", "estimated_cost_usd", "results")}, indent=2))
+                                              "truncated", "blocked", "errors", "total_tokens", "thinking_tokens",
+                                              "estimated_cost_usd", "results")}, indent=2))
+    if summary["truncated"]:
+        log.warning("%d answers were cut off at the token limit and have no score (parse failure 'truncated'): "
+                    "raise --max_tokens (now %d) or set --thinking_budget, then --resume --retry_parse_failures",
+                    summary["truncated"], args.max_tokens)
+    if summary["blocked"]:
+        log.warning("answers withheld by the provider, by reason: %s (not asked again)", summary["blocked"])
     if stats is not None and stats.fatal:
         raise FatalError(f"stopped: {stats.fatal}")
+    if stats is not None and stats.records and stats.records == stats.errors:
+        raise FatalError(f"no pair completed in this run: all {stats.records} ended in an error (see the "
+                         f"`error` field in {results}); --resume retries them")
     return 0
 
 
@@ -229,6 +275,11 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--max_tokens", type=int, default=512, help="answer token budget per request (default 512)")
     g.add_argument("--temperature", type=float, help="sampling temperature (default: not sent, the API's default)")
     g.add_argument("--timeout", type=float, default=120.0, help="seconds before one request times out (default 120)")
+    g.add_argument("--thinking_budget", type=int, help="thinking tokens per answer, on top of --max_tokens "
+                   "(anthropic: thinking.budget_tokens, >= 1024; gemini: thinking_config.thinking_budget, 0 turns "
+                   "thinking off on models that allow it); default: not sent. Not for openai")
+    g.add_argument("--reasoning_effort", choices=["minimal", "low", "medium", "high"], help="openai reasoning "
+                   "models: reasoning_effort (their only thinking control); default: not sent")
     d = p.add_argument_group("data")
     d.add_argument("--dataset", default="anthropic_hh", help="dataset adapter (default anthropic_hh)")
     d.add_argument("--split", default="train", help="dataset split (default train)")
@@ -252,7 +303,10 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--max_retries", type=int, default=5, help="retries per request on 429/529/5xx/timeouts/"
                    "connection errors before the pair is recorded as an error (default 5)")
     r.add_argument("--retry_base_delay", type=float, default=1.0, help="first backoff step in seconds (doubles)")
-    r.add_argument("--max_backoff", type=float, default=60.0, help="largest backoff step in seconds")
+    r.add_argument("--max_backoff", type=float, default=60.0, help="largest step of our own backoff in seconds")
+    r.add_argument("--max_retry_wait", type=float, default=600.0, help="longest wait the server may ask for before "
+                   "a retry (retry-after header, or a retry delay in the error body), honoured exactly; a longer "
+                   "one is cut to this and logged (default 600)")
     r.add_argument("--parse_retries", type=int, default=1, help="re-asks for a single-response answer without a "
                    "valid score before it is recorded as a parse failure (default 1)")
     o = p.add_argument_group("output")
@@ -276,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "anthropic", "google_genai", "aiohttp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for name, low in (("batch_size", 1), ("concurrency", 1), ("max_tokens", 1), ("n_pairs", 1), ("skip_pairs", 0),
-                      ("max_retries", 0), ("parse_retries", 0), ("rpm_limit", 0), ("timeout", 0.001)):
+                      ("max_retries", 0), ("parse_retries", 0), ("rpm_limit", 0), ("timeout", 0.001),
+                      ("thinking_budget", 0), ("max_retry_wait", 0)):
         value = getattr(args, name)
         if value is not None and value < low:
             print(f"error: --{name} must be >= {low:g}, got {value}", file=sys.stderr)

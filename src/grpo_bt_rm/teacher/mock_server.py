@@ -5,6 +5,9 @@ generateContent) on 127.0.0.1, with fault injection; used by the tests, the benc
 
 Its "judge" is a fixed rule: longer responses score higher (10 words or more get the top score), with optional
 hash-based noise. It answers `<item id>` batches with `<answer id>` blocks, in any order you ask for.
+Faults speak each provider's wire format: cut-off answers (max_tokens / length / MAX_TOKENS), thinking tokens,
+blocked answers (promptFeedback.blockReason, finishReason SAFETY, content_filter, refusal), quota-exhausted
+errors (insufficient_quota, per-day QuotaFailure, Anthropic's low credit balance) and retry delays in the body.
 """
 
 from __future__ import annotations
@@ -35,11 +38,18 @@ class Faults:
     always_status: int | None = None  # every request fails with this status
     error_rate: float = 0.0  # random 500s after the plan
     latency_s: float = 0.0
-    malformed: str | None = None  # "preamble": chatter around the tag; "garbage": no tag at all
+    malformed: str | None = None  # "preamble": chatter around the tag; "garbage": no tag at all; "example": an
+    # example tag first ("An ideal reply would earn <s>100</s>. ..."), the real one after
     batch_order: str = "reverse"  # "reverse" | "shuffle" | "keep"
     drop_ids: int = 0  # leave out this many answers from each batch
     noise: float = 0.0  # fraction of items scored by hash instead of by the rule
     api_key: str | None = None  # when set, any other key gets 401 (and the body echoes the key it got)
+    cut_at: int | None = None  # answers keep only this many characters and stop at the token limit
+    thinking_tokens: int = 0  # thinking tokens reported (and billed as output) per answer
+    think: str | None = None  # a reasoning block put before every answer: "<think>{think}</think>\n"
+    blocked: str | None = None  # "prompt" (Gemini promptFeedback) or "output" (SAFETY / content_filter / refusal)
+    quota: bool = False  # errors say the quota or credit is used up (final, not a rate limit)
+    body_retry_delay: float | None = None  # errors carry a retry delay in the body (Gemini RetryInfo, OpenAI text)
 
 
 class _Server(ThreadingHTTPServer):
@@ -76,6 +86,64 @@ def judge(text: str, noise: float = 0.0) -> str:
     if "on the last line" in text:
         return f"{reason}\n<s>{score}</s>"
     return f"<s>{score}</s>\n{reason}"
+
+
+STOPS = {"openai": ("stop", "length", "content_filter"), "anthropic": ("end_turn", "max_tokens", "refusal"),
+         "gemini": ("STOP", "MAX_TOKENS", "SAFETY")}  # (ended by itself, cut off, blocked) per wire format
+
+
+def error_body(kind: str, status: int, message: str, faults: Faults) -> dict:
+    """An error body as each provider writes it, with the quota and retry-delay faults applied."""
+    if kind == "anthropic":
+        etype = {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error",
+                 400: "invalid_request_error"}
+        if faults.quota:
+            message = "Your credit balance is too low to access the Anthropic API."
+        return {"type": "error", "error": {"type": etype.get(status, "api_error"), "message": message}}
+    if kind == "gemini":
+        details = []
+        if faults.quota:
+            details.append({"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+                {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+                 "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]})
+        if faults.body_retry_delay is not None:
+            details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                            "retryDelay": f"{faults.body_retry_delay:g}s"})
+        status_name = "RESOURCE_EXHAUSTED" if status == 429 else "UNAVAILABLE"
+        return {"error": {"code": status, "message": message, "status": status_name, "details": details}}
+    if faults.quota:
+        return {"error": {"message": "You exceeded your current quota, please check your plan and billing details.",
+                          "type": "insufficient_quota", "param": None, "code": "insufficient_quota"}}
+    if faults.body_retry_delay is not None:
+        message = f"Rate limit reached. Please try again in {faults.body_retry_delay:g}s."
+    return {"error": {"message": message, "type": "error", "code": status}}
+
+
+def response_body(kind: str, model: str, out: str, tin: int, tout: int, faults: Faults) -> dict:
+    """A successful answer in each provider's format; `out` is the text, `tout` its tokens before thinking."""
+    ended, cut, blocked = STOPS[kind]
+    stop = blocked if faults.blocked else (cut if faults.cut_at is not None else ended)
+    think = faults.thinking_tokens
+    if kind == "openai":
+        return {"id": "cmpl-mock", "object": "chat.completion", "created": int(time.time()), "model": model,
+                "choices": [{"index": 0, "finish_reason": stop,
+                             "message": {"role": "assistant", "content": None if faults.blocked else out}}],
+                "usage": {"prompt_tokens": tin, "completion_tokens": tout + think, "total_tokens": tin + tout + think,
+                          "completion_tokens_details": {"reasoning_tokens": think}}}
+    if kind == "anthropic":
+        content = [] if faults.blocked else [{"type": "text", "text": out}]
+        return {"id": "msg_mock", "type": "message", "role": "assistant", "model": model, "content": content,
+                "stop_reason": stop, "stop_sequence": None,
+                "usage": {"input_tokens": tin, "output_tokens": tout + think}}
+    usage = {"promptTokenCount": tin, "candidatesTokenCount": tout, "totalTokenCount": tin + tout + think}
+    if think:
+        usage["thoughtsTokenCount"] = think
+    if faults.blocked == "prompt":
+        return {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": usage, "modelVersion": model}
+    candidate: dict = {"finishReason": stop, "index": 0}
+    if not faults.blocked and out:
+        candidate["content"] = {"role": "model", "parts": [{"text": out}]}
+    return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model}
 
 
 class MockServer:
@@ -141,6 +209,12 @@ class MockServer:
             out = f"Sure! Here is my careful evaluation.\n\n{out}\n\nI hope this helps."
         elif f.malformed == "garbage":
             out = "I would rather not give a number."
+        elif f.malformed == "example":
+            out = f"An ideal reply would earn <s>{100}</s>. This one is plainer, so the final score is\n{out}"
+        if f.think is not None:
+            out = f"<think>{f.think}</think>\n{out}"
+        if f.cut_at is not None:
+            out = out[:f.cut_at]
         return out
 
     def _handler(self):
@@ -180,14 +254,7 @@ class MockServer:
                     headers["retry-after"] = str(server.faults.retry_after)
                 with server.stats.lock:
                     server.stats.statuses[status] = server.stats.statuses.get(status, 0) + 1
-                if kind == "anthropic":
-                    etype = {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error"}
-                    body = {"type": "error", "error": {"type": etype.get(status, "api_error"), "message": message}}
-                elif kind == "gemini":
-                    body = {"error": {"code": status, "message": message, "status": "UNAVAILABLE"}}
-                else:
-                    body = {"error": {"message": message, "type": "error", "code": status}}
-                self._send(status, body, headers)
+                self._send(status, error_body(kind, status, message, server.faults), headers)
 
             def do_POST(self):  # noqa: N802
                 length = int(self.headers.get("content-length") or 0)
@@ -221,22 +288,9 @@ class MockServer:
                 with server.stats.lock:
                     server.stats.ok += 1
                     server.stats.input_tokens += tin
-                    server.stats.output_tokens += tout
+                    server.stats.output_tokens += tout + server.faults.thinking_tokens
                 model = req.get("model") or path.rsplit("/", 1)[-1].split(":")[0]
-                if kind == "openai":
-                    body = {"id": "cmpl-mock", "object": "chat.completion", "created": int(time.time()),
-                            "model": model, "choices": [{"index": 0, "finish_reason": "stop",
-                                                         "message": {"role": "assistant", "content": out}}],
-                            "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout}}
-                elif kind == "anthropic":
-                    body = {"id": "msg_mock", "type": "message", "role": "assistant", "model": model,
-                            "content": [{"type": "text", "text": out}], "stop_reason": "end_turn",
-                            "stop_sequence": None, "usage": {"input_tokens": tin, "output_tokens": tout}}
-                else:
-                    body = {"candidates": [{"content": {"role": "model", "parts": [{"text": out}]},
-                                            "finishReason": "STOP", "index": 0}],
-                            "usageMetadata": {"promptTokenCount": tin, "candidatesTokenCount": tout,
-                                              "totalTokenCount": tin + tout}, "modelVersion": model}
+                body = response_body(kind, model, out, tin, tout, server.faults)
                 self._send(200, body)
 
         return Handler

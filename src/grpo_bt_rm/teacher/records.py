@@ -3,15 +3,22 @@
 Many runs (different --skip_pairs ranges, even at the same time) may share one results.jsonl. Every append and
 every rewrite happens under an exclusive lock on `results.jsonl.lock`, and appends reopen the file each time,
 so a compaction by one run never strands another run's records in an unlinked file.
+
+One payer per pair: a run claims the pairs it will score (`claims/<pid>-<n>.json`, holding an exclusive flock on
+it for the run's life) and never takes a pair another live run holds. The kernel drops the flock when a run
+dies, however it dies, so a stale claim never blocks a later --resume; it is removed when next seen.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import logging
 import os
+import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -31,6 +38,51 @@ def locked(results: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lk.fileno(), fcntl.LOCK_UN)
+
+
+CLAIMS = "claims"
+_claim_ids = itertools.count()
+
+
+class Claim:
+    """The pairs this run scores, held (exclusive flock on the claim file) until `release()` or the process ends.
+    Create and inspect claims only under `locked(results)`, so two runs never take the same pair."""
+
+    def __init__(self, run_dir: Path, keys: list[str]):
+        folder = run_dir / CLAIMS
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{os.getpid()}-{next(_claim_ids)}.json"
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(self._fd, json.dumps({"pid": os.getpid(), "started": time.time(), "keys": keys}).encode())
+
+    def release(self) -> None:
+        if self._fd is not None:
+            self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = None
+
+
+def live_claims(run_dir: Path) -> dict[str, int]:
+    """pair_key -> PID of the live run holding it. Claim files whose run has died are removed."""
+    held: dict[str, int] = {}
+    for path in sorted((run_dir / CLAIMS).glob("*.json")):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:  # its run holds it: live
+                claim = json.loads(os.pread(fd, os.fstat(fd).st_size, 0) or b"{}")
+                held.update(dict.fromkeys(claim.get("keys", ()), int(claim.get("pid", -1))))
+            else:
+                log.info("removing the stale claim %s (its run ended without releasing it)", path)
+                path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+    return held
 
 
 def is_complete(rec: dict) -> bool:
@@ -104,20 +156,29 @@ def compact(path: Path) -> dict[str, dict]:
 
 
 def summarize(records: Iterable[dict], price: tuple[float, float] | None) -> dict:
-    """Accuracy (ties count 0.5), strict accuracy, ties, parse failures, errors, tokens and cost."""
+    """Accuracy (ties count 0.5), strict accuracy, ties, parse failures (by reason: truncated and blocked
+    answers apart), errors, tokens (thinking and cached ones also apart) and cost."""
     from grpo_bt_rm.teacher.pricing import cost_usd
 
-    n = scored = correct = ties = parse_fail = errors = tok_in = tok_out = 0
+    n = scored = correct = ties = parse_fail = errors = tok_in = tok_out = thinking = cached = 0
     latency = 0.0
+    reasons: Counter = Counter()
+    blocked: Counter = Counter()
+    stops: Counter = Counter()
     for rec in records:
         n += 1
         usage = rec.get("usage") or {}
         tok_in += int(usage.get("input_tokens") or 0)
         tok_out += int(usage.get("output_tokens") or 0)
+        thinking += int(usage.get("thinking_tokens") or 0)
+        cached += int(usage.get("cached_input_tokens") or 0)
         latency += float(rec.get("latency_s") or 0.0)
         if not is_complete(rec):
             errors += 1
             continue
+        reasons.update((rec.get("parse_failures") or {}).values())
+        blocked.update((rec.get("blocked") or {}).values())
+        stops.update(str(rec.get(f"stop_reason{side}")) for side in (0, 1) if rec.get(f"stop_reason{side}"))
         if rec.get("score0") is None or rec.get("score1") is None:
             parse_fail += 1
             continue
@@ -134,9 +195,15 @@ def summarize(records: Iterable[dict], price: tuple[float, float] | None) -> dic
         "correct": correct,
         "ties": ties,
         "parse_failures": parse_fail,
+        "parse_failure_reasons": dict(sorted(reasons.items())),
+        "truncated": reasons.get("truncated", 0),
+        "blocked": dict(sorted(blocked.items())),
+        "stop_reasons": dict(sorted(stops.items())),
         "errors": errors,
         "input_tokens": tok_in,
+        "cached_input_tokens": cached,
         "output_tokens": tok_out,
+        "thinking_tokens": thinking,
         "total_tokens": tok_in + tok_out,
         "price_per_mtok": list(price) if price else None,
         "estimated_cost_usd": cost_usd(tok_in, tok_out, price),

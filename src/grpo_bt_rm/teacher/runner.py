@@ -3,8 +3,10 @@
     stats = asyncio.run(run_pairs(pairs, backend, settings, sink))   # sink(list_of_records) persists them
 
 Transient failures (429, 529, 5xx, timeouts, connection errors) are retried with exponential backoff and jitter,
-honouring `retry-after`, at most `max_retries` times; then the pair is recorded with an `error` (and retried by a
-later --resume). A `FatalError` (400/401/403/...) stops the run after the requests in flight finish.
+honouring the server's wait (a `retry-after` header, or a retry delay in the error body) up to
+`max_retry_wait`, at most `max_retries` times; then the pair is recorded with an `error` (and retried by a
+later --resume). A `FatalError` (400/401/403, a used-up quota, ...) stops the run: requests in flight finish,
+and no new request or retry starts.
 """
 
 from __future__ import annotations
@@ -19,9 +21,19 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from grpo_bt_rm.data import Pair
+from grpo_bt_rm.parsing import get_parser
 from grpo_bt_rm.prompts import PromptSpec
 from grpo_bt_rm.teacher.backends import Backend, FatalError, TransientError, redact
-from grpo_bt_rm.teacher.tasks import Item, ItemResult, build_request, pair_items, parse_answer, reasoning_of
+from grpo_bt_rm.teacher.tasks import (
+    FINAL_PARSE_ERRORS,
+    Item,
+    ItemResult,
+    build_request,
+    content_hash,
+    pair_items,
+    parse_answer,
+    reasoning_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +50,7 @@ class RunSettings:
     max_retries: int = 5
     retry_base_delay: float = 1.0
     max_backoff: float = 60.0
-    max_retry_after: float = 600.0
+    max_retry_wait: float = 600.0  # longest server-asked wait honoured; a longer one is cut to this and logged
     parse_retries: int = 1  # extra attempts for a single-response request whose answer has no valid score
     max_tokens: int = 512
     temperature: float | None = None  # None = the API's default
@@ -56,6 +68,8 @@ class RunStats:
     fatal: str | None = None
     wall_s: float = 0.0
     retry_statuses: dict = field(default_factory=dict)
+    server_waits: int = 0  # retries that waited as the server asked (header or body hint)
+    server_waits_cut: int = 0  # server-asked waits longer than max_retry_wait, cut to it
 
 
 def make_units(pairs: list[Pair], s: RunSettings) -> list[list[Item]]:
@@ -101,11 +115,40 @@ class RateLimiter:
             await asyncio.sleep(start - now)
 
 
+class _Stopped(Exception):
+    """Another request hit a fatal error: this one gives up without a record (a later --resume asks again)."""
+
+
+@dataclass
+class _Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    thinking_tokens: int | None = None  # None = the provider does not say
+    cached_input_tokens: int = 0
+
+    def add(self, comp) -> None:
+        self.input_tokens += comp.input_tokens
+        self.output_tokens += comp.output_tokens
+        self.cached_input_tokens += comp.cached_input_tokens
+        if comp.thinking_tokens is not None:
+            self.thinking_tokens = (self.thinking_tokens or 0) + comp.thinking_tokens
+
+    def share(self, i: int, n: int) -> _Usage:
+        """Item i's share of n: integer parts that sum to exactly what was paid."""
+        def part(total: int) -> int:
+            return total // n + (1 if i < total % n else 0)
+        thinking = None if self.thinking_tokens is None else part(self.thinking_tokens)
+        return _Usage(part(self.input_tokens), part(self.output_tokens), thinking, part(self.cached_input_tokens))
+
+
+def _sum_opt(a: int | None, b: int | None) -> int | None:
+    return None if a is None and b is None else (a or 0) + (b or 0)
+
+
 @dataclass
 class _Part:
     result: ItemResult
-    input_tokens: int
-    output_tokens: int
+    usage: _Usage
     latency_s: float
     attempts: int
 
@@ -124,18 +167,23 @@ def make_record(pair: Pair, parts: dict[int, _Part], items: list[Item], s: RunSe
         tie, correct = False, None
     parse_failures = {str(side): parts[side].result.parse_error for side in (0, 1)
                       if not error and parts[side].result.parse_error}
+    u0, u1 = parts[0].usage, parts[1].usage
     return {
         "pair_key": pair.key,
+        "content_sha": content_hash(pair),
         "dataset": pair.meta.get("dataset"),
         "split": pair.meta.get("split"),
         "source_index": pair.source_index,
         "label": label,
         "score0": s0,
         "score1": s1,
-        "reasoning0": reasoning_of(r0.text),
-        "reasoning1": reasoning_of(r1.text),
+        "reasoning0": reasoning_of(r0.text, get_parser(s.prompt.parser).reasoning_tag),
+        "reasoning1": reasoning_of(r1.text, get_parser(s.prompt.parser).reasoning_tag),
         "text0": r0.text,
         "text1": r1.text,
+        "stop_reason0": r0.stop_reason,
+        "stop_reason1": r1.stop_reason,
+        "blocked": {str(side): parts[side].result.blocked for side in (0, 1) if parts[side].result.blocked} or None,
         "correct": correct,
         "tie": tie,
         "parse_failures": parse_failures or None,
@@ -144,8 +192,10 @@ def make_record(pair: Pair, parts: dict[int, _Part], items: list[Item], s: RunSe
         "prompt": s.prompt.name,
         "backend": s.backend,
         "model": s.model,
-        "usage": {"input_tokens": parts[0].input_tokens + parts[1].input_tokens,
-                  "output_tokens": parts[0].output_tokens + parts[1].output_tokens},
+        "usage": {"input_tokens": u0.input_tokens + u1.input_tokens,
+                  "output_tokens": u0.output_tokens + u1.output_tokens,
+                  "thinking_tokens": _sum_opt(u0.thinking_tokens, u1.thinking_tokens),
+                  "cached_input_tokens": u0.cached_input_tokens + u1.cached_input_tokens},
         "latency_s": round(max(parts[0].latency_s, parts[1].latency_s), 4),
         "attempts": max(parts[0].attempts, parts[1].attempts),
         "error": error,
@@ -154,13 +204,16 @@ def make_record(pair: Pair, parts: dict[int, _Part], items: list[Item], s: RunSe
 
 
 async def _call(unit: list[Item], backend: Backend, s: RunSettings, limiter: RateLimiter, stats: RunStats,
-                rng: random.Random) -> tuple[dict[str, ItemResult], int, int, float, int]:
-    """One unit, with retries: (results by item id, input tokens, output tokens, latency of the last call, attempts)."""
+                rng: random.Random) -> tuple[dict[str, ItemResult], _Usage, float, int]:
+    """One unit, with retries: (results by item id, tokens paid, latency of the last call, attempts)."""
     system, user = build_request(unit, s.prompt, s.pairwise)
     single = len(unit) == 1 and not s.pairwise
-    tok_in = tok_out = attempts = parse_tries = failures = 0
+    usage = _Usage()
+    attempts = parse_tries = failures = 0
     while True:
         await limiter.wait()
+        if stats.fatal is not None:
+            raise _Stopped
         attempts += 1
         stats.requests += 1
         t0 = time.monotonic()
@@ -173,24 +226,45 @@ async def _call(unit: list[Item], backend: Backend, s: RunSettings, limiter: Rat
             if failures > s.max_retries:
                 log.warning("giving up after %d attempts: %s", attempts, msg)
                 err = f"{msg} (after {attempts} attempts)"
-                return {it.item_id: ItemResult(None, None, None, err) for it in unit}, tok_in, tok_out, 0.0, attempts
-            if e.retry_after is not None:
-                delay = min(e.retry_after, s.max_retry_after) + rng.uniform(0, 0.1 * s.retry_base_delay)
-            else:
-                delay = backoff_delay(failures, s.retry_base_delay, s.max_backoff, rng)
+                return {it.item_id: ItemResult(None, None, None, err) for it in unit}, usage, 0.0, attempts
+            delay = _retry_delay(e, failures, s, stats, rng)
             stats.retries += 1
             log.info("retry %d/%d in %.2fs: %s", failures, s.max_retries, delay, msg)
-            await asyncio.sleep(delay)
+            await _sleep_unless_stopped(delay, stats)
             continue
         latency = time.monotonic() - t0
-        tok_in += comp.input_tokens
-        tok_out += comp.output_tokens
-        results = parse_answer(unit, comp.text, s.prompt, s.pairwise)
-        if single and results[unit[0].item_id].score is None and parse_tries < s.parse_retries:
+        usage.add(comp)
+        results = parse_answer(unit, comp.text, s.prompt, s.pairwise, truncated=comp.truncated,
+                               blocked=comp.blocked, stop_reason=comp.stop_reason)
+        failure = results[unit[0].item_id].parse_error
+        if single and failure and failure not in FINAL_PARSE_ERRORS and parse_tries < s.parse_retries:
             parse_tries += 1
             stats.parse_retries += 1
             continue
-        return results, tok_in, tok_out, latency, attempts
+        return results, usage, latency, attempts
+
+
+async def _sleep_unless_stopped(delay: float, stats: RunStats) -> None:
+    """Sleep `delay` seconds, but give up within 0.25 s once another request has stopped the run."""
+    end = time.monotonic() + delay
+    while (left := end - time.monotonic()) > 0:
+        await asyncio.sleep(min(0.25, left))
+        if stats.fatal is not None:
+            raise _Stopped
+
+
+def _retry_delay(e: TransientError, failures: int, s: RunSettings, stats: RunStats, rng: random.Random) -> float:
+    """The server's wait when it asked for one (cut to max_retry_wait, and said so), else our own backoff."""
+    if e.retry_after is None:
+        return backoff_delay(failures, s.retry_base_delay, s.max_backoff, rng)
+    stats.server_waits += 1
+    wait = e.retry_after
+    if wait > s.max_retry_wait:
+        stats.server_waits_cut += 1
+        log.warning("the server asked to wait %.0fs before retrying; waiting --max_retry_wait %.0fs instead "
+                    "(raise it to honour the server)", wait, s.max_retry_wait)
+        wait = s.max_retry_wait
+    return wait + rng.uniform(0, 0.1 * s.retry_base_delay)
 
 
 async def run_pairs(pairs: list[Pair], backend: Backend, s: RunSettings, sink: Callable[[list[dict]], None],
@@ -221,15 +295,12 @@ async def run_pairs(pairs: list[Pair], backend: Backend, s: RunSettings, sink: C
                 await asyncio.to_thread(sink, recs)
                 bar.update(len(recs))
 
-    def deliver(unit: list[Item], results: dict[str, ItemResult], tok_in: int, tok_out: int, latency: float,
+    def deliver(unit: list[Item], results: dict[str, ItemResult], usage: _Usage, latency: float,
                 attempts: int) -> None:
         # Split the unit's tokens over its items so the per-pair usage sums to exactly what was paid.
-        n = len(unit)
         for i, it in enumerate(unit):
-            share_in = tok_in // n + (1 if i < tok_in % n else 0)
-            share_out = tok_out // n + (1 if i < tok_out % n else 0)
             parts = pending.setdefault(it.pair.key, {})
-            parts[it.side] = _Part(results[it.item_id], share_in, share_out, latency, attempts)
+            parts[it.side] = _Part(results[it.item_id], usage.share(i, len(unit)), latency, attempts)
             pair_units.setdefault(it.pair.key, []).append(it)
             if len(parts) == 2:
                 rec = make_record(it.pair, parts, pair_units.pop(it.pair.key), s)
@@ -245,11 +316,13 @@ async def run_pairs(pairs: list[Pair], backend: Backend, s: RunSettings, sink: C
             except asyncio.QueueEmpty:
                 return
             try:
-                results, tok_in, tok_out, latency, attempts = await _call(unit, backend, s, limiter, stats, rng)
+                results, usage, latency, attempts = await _call(unit, backend, s, limiter, stats, rng)
             except FatalError as e:
-                stats.fatal = redact(str(e), s.secrets)
+                stats.fatal = stats.fatal or redact(str(e), s.secrets)
                 return
-            deliver(unit, results, tok_in, tok_out, latency, attempts)
+            except _Stopped:
+                return
+            deliver(unit, results, usage, latency, attempts)
 
     writer_task = asyncio.create_task(writer())
     try:

@@ -3,6 +3,10 @@
 A single pointwise item is sent as the registered prompt, verbatim. Batches (`--batch_size > 1`) and pairwise
 requests wrap several items, each inside `<item id="...">`, and ask for `<answer id="...">` blocks; answers are
 matched to items by id only, never by position, and a missing id is a failure of that item.
+
+Answers are read with the prompt's parser, so a reasoning block (`<think>`...`</think>`) never counts, a cut-off
+answer (the provider's max_tokens / length / MAX_TOKENS) gets no score unless the rules allow it (`truncated`),
+and a withheld one is `blocked`: neither is asked again, since the same request gives the same answer.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from grpo_bt_rm.data import Pair
-from grpo_bt_rm.parsing import find_tags, get_parser
+from grpo_bt_rm.parsing import find_tags, get_parser, strip_reasoning
 from grpo_bt_rm.prompts import PromptSpec
 
 _ANSWER_RE = re.compile(r"<answer\s+id\s*=\s*[\"']?([A-Za-z0-9_\-]+)[\"']?\s*>(.*?)</answer\s*>",
@@ -27,12 +31,28 @@ class Item:
     item_id: str
 
 
+# Parse failures that asking again cannot fix: the same request is cut off or withheld the same way.
+FINAL_PARSE_ERRORS = frozenset({"truncated", "blocked"})
+
+
 @dataclass(frozen=True)
 class ItemResult:
     text: str | None
     score: float | None
-    parse_error: str | None = None  # no_tag / invalid / out_of_range / missing_id / duplicate_id
+    parse_error: str | None = None  # a FAIL_REASONS value, blocked, missing_id or duplicate_id
     error: str | None = None  # request failure (after retries) or no usable answer block; retried on --resume
+    stop_reason: str | None = None  # the provider's stop/finish reason for the request that carried this item
+    blocked: str | None = None  # why the provider withheld the answer, e.g. gemini:SAFETY
+
+
+def content_hash(pair: Pair) -> str:
+    """16 hex chars of sha256 over (context, response_0, response_1): which pair a record is about, whatever
+    its position in the source files. Resume and build_sft_data check it against the pair a key points at."""
+    h = hashlib.sha256()
+    for part in (pair.context, pair.response_0, pair.response_1):
+        h.update(part.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()[:16]
 
 
 def opaque_id(seed: int, key: str, salt: str) -> str:
@@ -77,16 +97,22 @@ def build_request(items: list[Item], prompt: PromptSpec, pairwise: bool) -> tupl
     return prompt.system, f"{header}\n\n{body}"
 
 
-def _score(prompt: PromptSpec, text: str) -> ItemResult:
-    parsed = get_parser(prompt.parser).explain(text)
-    return ItemResult(text, parsed.score, parsed.reason)
-
-
-def parse_answer(items: list[Item], text: str, prompt: PromptSpec, pairwise: bool) -> dict[str, ItemResult]:
+def parse_answer(items: list[Item], text: str, prompt: PromptSpec, pairwise: bool, *, truncated: bool = False,
+                 blocked: str | None = None, stop_reason: str | None = None) -> dict[str, ItemResult]:
     """item_id -> result. An item without exactly one matching answer block is a failure (an `error`, so a later
-    --resume asks again); an answer without a valid score is a parse failure (`parse_error`, not retried)."""
+    --resume asks again); an answer without a valid score is a parse failure (`parse_error`, not retried).
+    In a cut-off batch, an answer block that closed before the cut is whole; the ids after it are `truncated`."""
+    parser = get_parser(prompt.parser)
+
+    def score(body: str, cut: bool) -> ItemResult:
+        parsed = parser.explain(body, truncated=cut)
+        return ItemResult(body, parsed.score, parsed.reason, stop_reason=stop_reason)
+
+    if blocked:
+        return {it.item_id: ItemResult(text, None, "blocked", stop_reason=stop_reason, blocked=blocked)
+                for it in items}
     if len(items) == 1 and not pairwise:
-        return {items[0].item_id: _score(prompt, text)}
+        return {items[0].item_id: score(text, truncated)}
     found: dict[str, str] = {}
     duplicated: set[str] = set()
     for m in _ANSWER_RE.finditer(text):
@@ -97,16 +123,22 @@ def parse_answer(items: list[Item], text: str, prompt: PromptSpec, pairwise: boo
     out = {}
     for it in items:
         if it.item_id in duplicated:
-            out[it.item_id] = ItemResult(found[it.item_id], None, "duplicate_id", "duplicate_id: several answers")
+            out[it.item_id] = ItemResult(found[it.item_id], None, "duplicate_id", "duplicate_id: several answers",
+                                         stop_reason)
         elif it.item_id in found:
-            out[it.item_id] = _score(prompt, found[it.item_id])
+            out[it.item_id] = score(found[it.item_id], False)
+        elif truncated:
+            out[it.item_id] = ItemResult(None, None, "truncated", stop_reason=stop_reason)
         else:
-            out[it.item_id] = ItemResult(None, None, "missing_id", "missing_id: no answer block with this id")
+            out[it.item_id] = ItemResult(None, None, "missing_id", "missing_id: no answer block with this id",
+                                         stop_reason)
     return out
 
 
-def reasoning_of(text: str | None) -> str:
-    """The teacher's text with every score tag removed and whitespace tidied."""
+def reasoning_of(text: str | None, reasoning_tag: str = "think") -> str:
+    """The teacher's explanation: its text without reasoning blocks (nothing at all when one never closes) and
+    without score tags, whitespace tidied. This, not the reasoning block, is what an SFT target may carry."""
+    text = strip_reasoning(text, reasoning_tag) if text else None
     if not text:
         return ""
     stripped = _TAG_RE.sub(" ", text)
@@ -114,5 +146,5 @@ def reasoning_of(text: str | None) -> str:
     return "\n".join(line for line in lines if line).strip()
 
 
-__all__ = ["Item", "ItemResult", "a_side", "build_request", "find_tags", "opaque_id", "pair_items", "parse_answer",
-           "reasoning_of"]
+__all__ = ["FINAL_PARSE_ERRORS", "Item", "ItemResult", "a_side", "build_request", "content_hash", "find_tags",
+           "opaque_id", "pair_items", "parse_answer", "reasoning_of"]
