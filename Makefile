@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= swift,teacher,eval,density,dev
+EXTRAS ?= swift,teacher,eval,density,real,dev
 STAMP := $(VENV)/.installed-$(shell echo "$(EXTRAS)" | tr ',' '-')
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -16,7 +16,7 @@ $(VENV)/bin/python:
 # torch comes through pip (which finds the local CPU wheel); the rest through uv, which resolves and installs
 # the ~250 packages in about a third of pip's time. uv keeps the installed torch since it satisfies every pin.
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install -q "uv>=0.5" torch==2.13.0
+	$(PY) -m pip install -q "uv>=0.13" torch==2.13.0
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/uv pip install -q -e ".[$(EXTRAS)]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)

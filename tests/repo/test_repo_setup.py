@@ -68,7 +68,7 @@ def test_make_venv_is_idempotent(tmp_path):
 
     assert "pip install" in plan()  # first use: installs
     time.sleep(0.05)
-    stamp = tmp_path / ".venv" / ".installed-swift-teacher-eval-density-dev"
+    stamp = tmp_path / ".venv" / ".installed-swift-teacher-eval-density-real-dev"
     stamp.write_text("")
     assert "pip install" not in plan()  # second call: nothing to reinstall
     time.sleep(0.05)
