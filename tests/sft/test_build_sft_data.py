@@ -138,3 +138,35 @@ def test_prompt_defaults_to_the_teachers(tmp_path, data):
     report, rows = _build(tmp_path, "--input_dirs", str(tmp_path / "teacher" / "*"))
     assert report["rows"] == 8 and rows[0]["messages"][-1]["content"].endswith("\n<s>50</s>")  # reason-first
     assert json.loads((tmp_path / "sft.jsonl.manifest.json").read_text())["prompt_name"] == "hh_score100_v3"
+
+
+def test_reasoning_block_never_enters_a_target(tmp_path, data):
+    # an older record whose explanation still carries the teacher's <think> block (with a guess tag inside it)
+    _teacher_dir(tmp_path, "a", [_rec(0, 80, 20, r0="<think>A guess: <s>30</s>.</think>\nClear and right.")], data)
+    _, rows = _build(tmp_path, "--input_dirs", str(tmp_path / "a"), "--prompt", "hh_score100_v3")
+    assert rows[0]["messages"][-1]["content"] == "Clear and right.\n<s>80</s>"
+
+
+def test_keep_reasoning_puts_the_teachers_block_first_and_the_target_still_parses(tmp_path, data):
+    from grpo_bt_rm.teacher.mock_server import Faults, MockServer
+    from tests.teacher.helpers import run
+
+    with MockServer(Faults(think="A first guess would be <s>30</s>, but it answers.")) as s:
+        assert run(s.url, data, tmp_path / "teacher", "openai", "--prompt", "hh_score100_v3") == 0
+    _, plain = _build(tmp_path, "--input_dirs", str(tmp_path / "teacher" / "*"))
+    assert not any("<think>" in r["messages"][-1]["content"] for r in plain)
+    assert plain[0]["messages"][-1]["content"] == "The response has 5 words and addresses the request.\n<s>50</s>"
+    _, kept = _build(tmp_path, "--input_dirs", str(tmp_path / "teacher" / "*"), "--keep_reasoning")
+    target = kept[0]["messages"][-1]["content"]
+    assert target == ("<think>A first guess would be <s>30</s>, but it answers.</think>\n"
+                      "The response has 5 words and addresses the request.\n<s>50</s>")
+    assert get_parser("score100_last").parse(target) == 50.0
+    manifest = json.loads((tmp_path / "sft.jsonl.manifest.json").read_text())
+    assert manifest["keep_reasoning"] is True and manifest["parser"]["reasoning_tag"] == "think"
+
+
+def test_a_record_for_other_pair_content_is_refused(tmp_path, data):
+    # the teacher judged pair 0 when the files held other texts at that row: its judgement must not move
+    _teacher_dir(tmp_path, "a", [_rec(0, 80, 20) | {"content_sha": "0123456789abcdef"}], data)
+    with pytest.raises(InputError, match="content hash mismatch"):
+        _build(tmp_path, "--input_dirs", str(tmp_path / "a"), "--prompt", "hh_score100_v1")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from grpo_bt_rm.teacher.mock_server import Faults, MockServer
+from grpo_bt_rm.teacher.generate import main as generate_main
 from tests.teacher.helpers import gen_args, hh_file, records, run, run_dir
 
 
@@ -162,3 +163,78 @@ def test_parse_failures_are_kept_on_resume_unless_asked(tmp_path):
         assert s2.stats.requests == 6
     recs = records(tmp_path / "out")
     assert len(recs) == 3 and all(r["score0"] == 50.0 and r["parse_failures"] is None for r in recs)
+
+
+def test_data_files_in_another_order_are_refused_on_resume(tmp_path, capsys):
+    # Same files, so the same sorted sha256 set; but row indices (and so pair keys) now name other pairs.
+    from tests.data.rawfixtures import hh_rows, write_jsonl
+
+    rows = hh_rows(6)
+    a, b = write_jsonl(tmp_path / "a.jsonl", rows[:3]), write_jsonl(tmp_path / "b.jsonl", rows[3:])
+    with MockServer() as s:
+        # --no_shuffle keeps source order, so pairs 0-1 (both from a.jsonl) are scored first
+        assert generate_main(gen_args(s.url, a, tmp_path / "out", "openai", "--data_files", str(a), str(b),
+                                      "--n_pairs", "2", "--no_shuffle")) == 0
+        n = s.stats.requests
+        rc = generate_main(gen_args(s.url, b, tmp_path / "out", "openai", "--data_files", str(b), str(a),
+                                    "--resume", "--no_shuffle"))
+        assert rc == 2 and s.stats.requests == n  # refused before a single request
+    assert "other pair contents" in capsys.readouterr().err
+    assert all(len(r["content_sha"]) == 16 for r in records(tmp_path / "out"))
+
+
+def _hold_claim(run_path: Path, keys: list[str]) -> subprocess.Popen:
+    """Another live process holding a claim on `keys` (as a run in another terminal would)."""
+    code = ("import sys, time; from pathlib import Path; from grpo_bt_rm.teacher.records import Claim; "
+            f"c = Claim(Path({str(run_path)!r}), {keys!r}); print('held', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_pairs_held_by_a_live_run_are_left_to_it(tmp_path, capsys):
+    data = hh_file(tmp_path, 4)
+    holder = _hold_claim(run_dir(tmp_path / "out"), [f"anthropic_hh:train:{i}" for i in range(4)])
+    try:
+        with MockServer() as s:
+            assert run(s.url, data, tmp_path / "out", "openai", "--resume") == 2  # every pair is held: fail fast
+            assert s.stats.requests == 0
+            assert f"PID {holder.pid}" in capsys.readouterr().err
+            assert run(s.url, hh_file(tmp_path, 6), tmp_path / "out", "openai", "--resume") == 0
+            assert s.stats.requests == 4  # only the two pairs nobody holds
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(r["source_index"] for r in records(tmp_path / "out")) == [4, 5]
+
+
+def test_a_claim_left_by_a_killed_run_does_not_block_resume(tmp_path):
+    data = hh_file(tmp_path, 3)
+    holder = _hold_claim(run_dir(tmp_path / "out"), [f"anthropic_hh:train:{i}" for i in range(3)])
+    holder.send_signal(signal.SIGKILL)  # its claim file stays behind, but the kernel drops its lock
+    holder.wait()
+    assert len(list((run_dir(tmp_path / "out") / "claims").glob("*.json"))) == 1
+    with MockServer() as s:
+        assert run(s.url, data, tmp_path / "out", "openai", "--resume") == 0
+    assert s.stats.requests == 6 and len(records(tmp_path / "out")) == 3
+    assert not list((run_dir(tmp_path / "out") / "claims").glob("*.json"))  # stale claim removed, own released
+
+
+def test_overlapping_runs_on_one_directory_pay_once_per_pair(tmp_path):
+    # Before: three overlapping runs on one directory paid for 194 answers where 80 were needed.
+    data = hh_file(tmp_path, 40)
+    out = tmp_path / "out"
+    with MockServer(Faults(latency_s=0.02)) as s:
+        procs = [subprocess.Popen([sys.executable, "-m", "grpo_bt_rm.teacher.generate",
+                                   *gen_args(s.url, data, out, "openai", "--concurrency", "4", "--resume")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        codes = []
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            codes.append(p.returncode)
+            assert p.returncode in (0, 2), err[-2000:]
+            assert p.returncode == 0 or "being scored by another run" in err
+        assert s.stats.requests == 80  # 40 pairs x 2 responses, each paid once
+    assert 0 in codes
+    recs = records(out)
+    assert sorted(r["source_index"] for r in recs) == list(range(40)) and not any(r["error"] for r in recs)

@@ -4,9 +4,11 @@
         --output sft.jsonl --prompt hh_score100_v1 --filter_correct --include_both_sides
 
 The user turn is the registered prompt rendered for the pair's response (pair texts are reloaded through the
-dataset adapter named in the teacher manifest). The assistant turn is the teacher's reasoning plus exactly one
-score tag, in the order the prompt asks for: score-first (tag, then reasoning), reason-first (reasoning, then
-the tag on the last line) or score-only (the tag alone).
+dataset adapter named in the teacher manifest, and each record's content hash must match the pair reloaded).
+The assistant turn is the teacher's explanation plus exactly one score tag, in the order the prompt asks for:
+score-first (tag, then explanation), reason-first (explanation, then the tag on the last line) or score-only
+(the tag alone). A teacher's reasoning block (`<think>`...`</think>`) never enters a target unless
+`--keep_reasoning` puts it, unchanged, before the turn.
 """
 
 from __future__ import annotations
@@ -22,27 +24,42 @@ from pathlib import Path
 
 from grpo_bt_rm.data import Pair, load_pairs
 from grpo_bt_rm.io import InputError, atomic_write, manifest_base, sha256_file, write_json
-from grpo_bt_rm.parsing import find_tags, get_parser
+from grpo_bt_rm.parsing import find_tags, get_parser, strip_reasoning
 from grpo_bt_rm.prompts import SCALES, PromptSpec, get_prompt
 from grpo_bt_rm.teacher import records as rec_io
-from grpo_bt_rm.teacher.tasks import reasoning_of
+from grpo_bt_rm.teacher.tasks import content_hash, reasoning_of
 
 log = logging.getLogger("grpo_bt_rm.sft_data")
 
 
-def assistant_turn(prompt: PromptSpec, score: float, reasoning: str) -> str:
-    """The teacher's judgement rewritten in the prompt's order, with exactly one canonical score tag."""
-    tag = get_parser(prompt.parser).format(score)
-    reasoning = reasoning_of(reasoning)  # drops any stray tags the teacher wrote inside its reasoning
+def assistant_turn(prompt: PromptSpec, score: float, reasoning: str, thinking: str = "") -> str:
+    """The teacher's judgement rewritten in the prompt's order, with exactly one canonical score tag.
+    `reasoning` is the explanation (any reasoning block or stray tag in it is dropped); `thinking` is a whole
+    reasoning block to put first (only with --keep_reasoning)."""
+    parser = get_parser(prompt.parser)
+    tag = parser.format(score)
+    reasoning = reasoning_of(reasoning, parser.reasoning_tag)  # no <think> block, no stray tags
     if prompt.order == "score_only" or not reasoning:
         text = tag
     elif prompt.order == "score_first":
         text = f"{tag}\n{reasoning}"
     else:
         text = f"{reasoning}\n{tag}"
-    if len(find_tags(text)) != 1 or get_parser(prompt.parser).parse(text) != score:
+    if thinking:
+        text = f"{thinking}\n{text}"
+    answer = strip_reasoning(text, parser.reasoning_tag)
+    if answer is None or len(find_tags(answer)) != 1 or parser.parse(text) != score:
         raise ValueError(f"internal: assistant turn for {prompt.name} does not parse back to {score}: {text!r}")
     return text
+
+
+def thinking_of(text: str | None, tag: str) -> str:
+    """The reasoning part of a raw teacher answer, as written: everything up to its last closing tag, when the
+    answer has reasoning blocks that close (a pre-filled opening included); "" otherwise."""
+    if not text or not tag or strip_reasoning(text, tag) in (None, text):
+        return ""
+    end = text.lower().rfind(f"</{tag.lower()}>")
+    return text[:end + len(tag) + 3].strip() if end >= 0 else ""
 
 
 def find_dirs(patterns: list[str]) -> list[Path]:
@@ -74,6 +91,7 @@ def build(args: argparse.Namespace) -> dict:
     pairs, _ = load_pairs(dataset, split, files, skip_bad=True)
     by_index: dict[int, Pair] = {p.source_index: p for p in pairs}
 
+    tag = get_parser(prompt.parser).reasoning_tag
     drops: Counter = Counter()
     kept_pairs: set[str] = set()
     rows: list[dict] = []
@@ -103,13 +121,18 @@ def build(args: argparse.Namespace) -> dict:
             if pair is None:
                 raise InputError(f"{loc}: source_index {rec.get('source_index')} is not in {dataset}/{split} "
                                  f"(data files {files})")
+            if rec.get("content_sha") not in (None, content_hash(pair)):
+                raise InputError(f"{loc}: the teacher judged other texts than pair {pair.key} of {files} holds now "
+                                 "(content hash mismatch: files reordered or edited); pass the teacher's "
+                                 "--data_files in their original order")
             kept_pairs.add(rec["pair_key"])
             sides = (0, 1) if args.include_both_sides else (pair.preferred_side,)
             for side in sides:
                 response = pair.response_0 if side == 0 else pair.response_1
                 messages = prompt.render(pair.context, response)
+                thinking = thinking_of(rec.get(f"text{side}"), tag) if args.keep_reasoning else ""
                 messages.append({"role": "assistant", "content": assistant_turn(
-                    prompt, float(rec[f"score{side}"]), rec.get(f"reasoning{side}") or "")})
+                    prompt, float(rec[f"score{side}"]), rec.get(f"reasoning{side}") or "", thinking)})
                 rows.append({"messages": messages})
     with atomic_write(args.output) as f:
         for row in rows:
@@ -119,7 +142,8 @@ def build(args: argparse.Namespace) -> dict:
     write_json(str(args.output) + ".manifest.json", manifest_base(
         **report, prompt_name=prompt.name, prompt_version=prompt.version, parser_name=prompt.parser,
         dataset=dataset, split=split, data_files=files, inputs=inputs, filter_correct=args.filter_correct,
-        min_margin=args.min_margin, include_both_sides=args.include_both_sides, sha256=sha256_file(args.output)))
+        min_margin=args.min_margin, include_both_sides=args.include_both_sides, keep_reasoning=args.keep_reasoning,
+        parser=get_parser(prompt.parser).describe(), sha256=sha256_file(args.output)))
     return report
 
 
@@ -165,6 +189,8 @@ def make_parser() -> argparse.ArgumentParser:
                    "least this (in score units; with --filter_correct, chosen minus rejected)")
     p.add_argument("--include_both_sides", action="store_true", help="one example per response (2 per pair); "
                    "default: only the preferred response")
+    p.add_argument("--keep_reasoning", action="store_true", help="put the teacher's reasoning block (<think>...</think>"
+                   ", as it wrote it) before each target; default: targets never carry a reasoning block")
     p.add_argument("--dataset", help="dataset the records must come from (default: the teacher manifests')")
     p.add_argument("--split", help="split the records must come from (default: the teacher manifests')")
     p.add_argument("--data_files", nargs="+", help="raw files for the pair texts (default: the teacher manifest's)")
