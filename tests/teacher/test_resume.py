@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from grpo_bt_rm.teacher.mock_server import Faults, MockServer
 from grpo_bt_rm.teacher.generate import main as generate_main
+from grpo_bt_rm.teacher.mock_server import Faults, MockServer
 from tests.teacher.helpers import gen_args, hh_file, records, run, run_dir
 
 
