@@ -149,3 +149,69 @@ def test_openai_reasoning_models_get_max_completion_tokens():
 
     assert OpenAIBackend(BackendConfig("o3-mini", "k"))._budget_field == "max_completion_tokens"
     assert OpenAIBackend(BackendConfig("Qwen/Qwen2.5-72B-Instruct", "k"))._budget_field == "max_tokens"
+
+
+@pytest.mark.parametrize("body,want", [
+    ({"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "40s"}]}}, 40.0),
+    ([{"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1.5s"}]}}], 1.5),
+    ({"message": "Rate limit reached. Please try again in 20s. Visit ..."}, 20.0),  # OpenAI, SDK hands `error`
+    ({"error": {"message": "Please try again in 350ms."}}, 0.35),
+    ({"error": {"message": "slow down"}}, None),                                     # no hint: our own backoff
+    (None, None),
+])
+def test_body_retry_delay(body, want):
+    from grpo_bt_rm.teacher.backends import body_retry_delay
+
+    assert body_retry_delay(body) == want
+
+
+def test_a_body_hint_is_used_only_without_a_header():
+    body = {"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "40s"}]}}
+    assert classify_status(429, "x", {}, body).retry_after == 40.0
+    assert classify_status(429, "x", {"retry-after": "3"}, body).retry_after == 3.0
+
+
+@pytest.mark.parametrize("body,final", [
+    ({"message": "quota", "type": "insufficient_quota", "code": "insufficient_quota"}, True),   # OpenAI: no credit
+    ({"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}, False),  # OpenAI RPM
+    ({"error": {"status": "RESOURCE_EXHAUSTED", "details": [{"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+      "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}]}}, True),  # Gemini per day
+    ({"error": {"status": "RESOURCE_EXHAUSTED", "details": [{"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+      "violations": [{"quotaId": "GenerateRequestsPerMinutePerProjectPerModel"}]}]}}, False),  # Gemini per minute
+    ({"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}, False),  # Anthropic 429
+])
+def test_used_up_quota_is_final_a_rate_limit_is_not(body, final):
+    assert isinstance(classify_status(429, "m", {}, body), FatalError if final else TransientError)
+
+
+@pytest.mark.parametrize("backend,stop,truncated,blocked", [
+    ("anthropic", "end_turn", False, None), ("anthropic", "max_tokens", True, None),
+    ("anthropic", "model_context_window_exceeded", True, None), ("anthropic", "refusal", False, "anthropic:refusal"),
+    ("openai", "stop", False, None), ("openai", "length", True, None),
+    ("openai", "content_filter", False, "openai:content_filter"),
+    ("gemini", "STOP", False, None), ("gemini", "MAX_TOKENS", True, None),
+    ("gemini", "RECITATION", False, "gemini:RECITATION"), ("gemini", "OTHER", False, None),
+])
+def test_stop_reasons_per_provider(backend, stop, truncated, blocked):
+    from grpo_bt_rm.teacher.backends import finish
+
+    c = finish(backend, "text", stop)
+    assert (c.stop_reason, c.truncated, c.blocked) == (stop, truncated, blocked)
+
+
+def test_thinking_budget_is_refused_for_openai():
+    from grpo_bt_rm.teacher.backends import BackendConfig, OpenAIBackend
+
+    with pytest.raises(FatalError, match="reasoning_effort"):
+        OpenAIBackend(BackendConfig("o3-mini", "k", thinking_budget=1024))
+
+
+def test_claims_hide_held_pairs_until_released(tmp_path):
+    import os
+
+    from grpo_bt_rm.teacher.records import Claim, live_claims
+
+    claim = Claim(tmp_path, ["a", "b"])
+    assert live_claims(tmp_path) == {"a": os.getpid(), "b": os.getpid()}  # a second open file sees the flock
+    claim.release()
+    assert live_claims(tmp_path) == {} and not list((tmp_path / "claims").iterdir())
