@@ -90,10 +90,42 @@ def open_text(path: str | os.PathLike) -> TextIO:
     return open(path, encoding="utf-8")
 
 
-def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
-    """Yield (line_number, object) for each non-blank line; bad JSON raises InputError naming file and line."""
-    with open_text(path) as f:
-        for lineno, line in enumerate(f, 1):
+def _not_utf8(path: str | os.PathLike, lineno: int, raw: bytes, e: UnicodeDecodeError) -> InputError:
+    return InputError(f"{where(path, lineno)}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})")
+
+
+def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | InputError]]:
+    """Yield (line_number, text) for every line (plain or .gz); a line that is not UTF-8 comes as an InputError
+    naming file, line and column, so a caller can stop on it or skip and count it."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield lineno, _not_utf8(path, lineno, raw, e)
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A whole file as UTF-8 text (plain or .gz); bad bytes raise InputError naming the file and line."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        start = data.rfind(b"\n", 0, e.start) + 1
+        e.start -= start
+        raise _not_utf8(path, data.count(b"\n", 0, start) + 1, data[start:], e) from None
+
+
+def iter_jsonl(path: str | os.PathLike, on_bad=None) -> Iterator[tuple[int, dict]]:
+    """Yield (line_number, object) for each non-blank line. A bad line (not UTF-8, not JSON, not an object) raises
+    InputError naming file and line; with `on_bad`, it is passed to `on_bad(error)` and skipped instead."""
+    for lineno, line in iter_lines(path):
+        try:
+            if isinstance(line, InputError):
+                raise line
             if not line.strip():
                 continue
             try:
@@ -102,7 +134,12 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
                 raise InputError(f"{where(path, lineno)}: invalid JSON ({e.msg} at column {e.colno})") from None
             if not isinstance(obj, dict):
                 raise InputError(f"{where(path, lineno)}: expected a JSON object, got {type(obj).__name__}")
-            yield lineno, obj
+        except InputError as e:
+            if on_bad is None:
+                raise
+            on_bad(e)
+            continue
+        yield lineno, obj
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:

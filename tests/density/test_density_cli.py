@@ -140,9 +140,28 @@ def test_compute_errors_are_clear(tmp_path, capsys):
     assert compute.main(["--out_dir", str(tmp_path / "o"), "--embedder", "hashing"]) == 2
     assert "--in" in capsys.readouterr().err
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"messages": [{"role": "user", "content": "x"}], "pair_id": 0}\n')
+    bad.write_text("".join(json.dumps({"messages": [{"role": "user", "content": "x"}], "pair_id": 0, "side": s,
+                                       "preferred_side": 0}) + "\n" for s in (0, 1)))
     assert compute.main(["--in", str(bad), "--out_dir", str(tmp_path / "o"), "--embedder", "hashing"]) == 2
     assert f"{bad}:1: field 'messages'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cli", ["compute", "attach"])
+def test_a_string_messages_row_is_rejected_by_every_consumer(pointwise, tmp_path, capsys, cli):
+    """Issue 12 item 9: one shared reader checks the pointwise schema; a string `messages` never reaches training."""
+    lines = open(pointwise).read().splitlines(keepends=True)
+    row = json.loads(lines[4])
+    row["messages"] = row["messages"][0]["content"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(lines[:4]) + json.dumps(row) + "\n" + "".join(lines[5:]))
+    wdir = tmp_path / "w"
+    assert compute.main(["--in", str(pointwise), "--out_dir", str(wdir), "--embedder", "hashing", "--k", "3"]) == 0
+    capsys.readouterr()
+    argv = (["--in", str(bad), "--out_dir", str(tmp_path / "w2"), "--embedder", "hashing", "--k", "3"]
+            if cli == "compute" else ["--in", str(bad), "--weights", str(wdir), "--out", str(tmp_path / "o.jsonl")])
+    assert {"compute": compute, "attach": attach}[cli].main(argv) == 2
+    assert f"{bad}:5: field 'messages': expected a non-empty list" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "w2").exists()
 
 
 def test_attached_weights_feed_the_density_reward(pointwise, tmp_path):

@@ -122,3 +122,10 @@ def test_bad_batch_and_missing_columns():
         PairRepeatSampler([(0, 1)], mini_repeat_count=2, batch_size=3)
     with pytest.raises(ValueError, match="no 'pair_id'/'side' columns"):
         PairRepeatSampler.from_dataset(FakeDataset([{"messages": []}]), mini_repeat_count=1, batch_size=2)
+
+
+def test_pairs_disagreeing_on_preferred_side_fail_when_the_sampler_is_built():
+    """Issue 12 item 5: a corrupt label fails at start-up, not when (or if) the pair is drawn."""
+    rows = [{"pair_id": p, "side": s, "preferred_side": 1 if (p, s) == (7, 1) else 0} for p in range(8) for s in (0, 1)]
+    with pytest.raises(ValueError, match=r"rows 14 and 15 \(pair_id 7\) disagree on preferred_side: 0 vs 1"):
+        PairRepeatSampler.from_dataset(FakeDataset(rows), mini_repeat_count=2, batch_size=2)

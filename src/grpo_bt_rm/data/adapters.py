@@ -17,7 +17,7 @@ from typing import Any
 
 from grpo_bt_rm.data.hh import hh_pair
 from grpo_bt_rm.data.pairs import Drop, LoadStats, MalformedRow, Pair
-from grpo_bt_rm.io import InputError, open_text, sha256_file
+from grpo_bt_rm.io import InputError, iter_lines, read_text, sha256_file
 from grpo_bt_rm.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -221,27 +221,30 @@ def _iter_file(path: str) -> Iterator[tuple[str, Any]]:
         for i, row in enumerate(ds):
             yield f"{path}: row {i}", row
         return
-    with open_text(path) as f:
-        head = f.read(1)
-        while head and head.isspace():
-            head = f.read(1)
-        f.seek(0)
-        if head == "[":  # a JSON array file
-            try:
-                rows = json.load(f)
-            except json.JSONDecodeError as e:
-                yield f"{path}:{e.lineno}", InputError(f"{path}:{e.lineno}: invalid JSON ({e.msg})")
-                return
-            for i, row in enumerate(rows):
-                yield f"{path}: item {i}", row
+    first = next((line.lstrip()[:1] for _, line in iter_lines(path) if not isinstance(line, InputError)
+                  and line.strip()), "")
+    if first == "[":  # a JSON array file
+        try:
+            rows = json.loads(read_text(path))
+        except InputError as e:
+            yield path, e
             return
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                yield f"{path}:{lineno}", json.loads(line)
-            except json.JSONDecodeError as e:
-                yield f"{path}:{lineno}", InputError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})")
+        except json.JSONDecodeError as e:
+            yield f"{path}:{e.lineno}", InputError(f"{path}:{e.lineno}: invalid JSON ({e.msg})")
+            return
+        for i, row in enumerate(rows):
+            yield f"{path}: item {i}", row
+        return
+    for lineno, line in iter_lines(path):
+        if isinstance(line, InputError):
+            yield f"{path}:{lineno}", line
+            continue
+        if not line.strip():
+            continue
+        try:
+            yield f"{path}:{lineno}", json.loads(line)
+        except json.JSONDecodeError as e:
+            yield f"{path}:{lineno}", InputError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})")
 
 
 def iter_raw(adapter: Adapter, split: str, data_files: list[str] | None) -> Iterator[tuple[str, Any]]:

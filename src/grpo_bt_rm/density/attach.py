@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from grpo_bt_rm.data.pointwise import read_pointwise
 from grpo_bt_rm.density.inputs import row_prompt_id
 from grpo_bt_rm.io import InputError, atomic_write, iter_jsonl, manifest_base, sha256_file, where, write_json
 
@@ -45,7 +46,7 @@ def attach(in_path: str, weights: dict[str, float], out_path: str, renormalize: 
     rows: list[dict] = []
     pair_weight: dict = {}
     missing: dict[str, str] = {}
-    for lineno, row in iter_jsonl(in_path):
+    for lineno, row in read_pointwise(in_path):
         loc = where(in_path, lineno)
         pid = row_prompt_id(row, loc)
         if pid not in weights:

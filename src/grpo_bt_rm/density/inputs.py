@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from grpo_bt_rm.data.pairs import prompt_id
+from grpo_bt_rm.data.pointwise import read_pointwise
 from grpo_bt_rm.io import InputError, iter_jsonl, where
 from grpo_bt_rm.prompts import PROMPTS, get_prompt
 
@@ -106,7 +107,7 @@ def is_pointwise_file(path: str) -> bool:
 
 
 def _add_pointwise(table: PromptTable, path: str, file_no: int, seen_pairs: dict) -> None:
-    for lineno, row in iter_jsonl(path):
+    for lineno, row in read_pointwise(path):
         loc = where(path, lineno)
         table.rows += 1
         pid = row_prompt_id(row, loc)

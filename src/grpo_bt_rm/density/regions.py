@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from grpo_bt_rm.data.pairs import pair_key
+from grpo_bt_rm.data.pointwise import read_pointwise
 from grpo_bt_rm.density.inputs import row_prompt_id
 from grpo_bt_rm.io import (
     CLI_ERRORS,
@@ -54,7 +55,7 @@ def pair_prompts(dataset: str) -> tuple[dict[str, str], str | None]:
     """pair_key -> prompt_id from a pointwise file with meta columns, plus its parser_name (if uniform)."""
     keys: dict[str, str] = {}
     parsers = set()
-    for lineno, row in iter_jsonl(dataset):
+    for lineno, row in read_pointwise(dataset):
         loc = where(dataset, lineno)
         missing = [f for f in ("dataset", "split", "source_index") if row.get(f) is None]
         if missing:

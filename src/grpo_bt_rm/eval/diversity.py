@@ -19,7 +19,16 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from grpo_bt_rm.io import InputError, atomic_write, iter_jsonl, manifest_base, sha256_file, where, write_json
+from grpo_bt_rm.io import (
+    InputError,
+    atomic_write,
+    iter_jsonl,
+    manifest_base,
+    read_text,
+    sha256_file,
+    where,
+    write_json,
+)
 from grpo_bt_rm.paths import default_path
 
 log = logging.getLogger("grpo_bt_rm.eval.diversity")
@@ -284,8 +293,10 @@ def parse_labelled(entries: list[str], minimum: int = 2) -> dict[str, str]:
 def load_patterns(path: str | None, extra: list[str] | None) -> dict[str, str]:
     patterns = dict(DEFAULT_PATTERNS)
     if path:
-        with open(path, encoding="utf-8") as f:
-            loaded = json.load(f)
+        try:
+            loaded = json.loads(read_text(path))
+        except (OSError, json.JSONDecodeError) as e:
+            raise InputError(f"--patterns {path}: cannot read a JSON object ({e})") from None
         if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
             raise InputError(f"--patterns {path}: expected a JSON object of name -> regex")
         patterns = loaded

@@ -18,10 +18,17 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch.utils.data import Sampler
 
+from grpo_bt_rm.data.pointwise import whole_pairs
 
-def pairs_from_columns(pair_ids: Sequence, sides: Sequence, where: str = "dataset") -> list[tuple[int, int]]:
-    """Row indices `(side0_row, side1_row)` per pair, in order of first appearance; validates the structure."""
-    if len(pair_ids) != len(sides):
+
+def pairs_from_columns(pair_ids: Sequence, sides: Sequence, where: str = "dataset",
+                       preferred: Sequence | None = None) -> list[tuple[int, int]]:
+    """Row indices `(side0_row, side1_row)` per pair, in order of first appearance; validates the structure.
+
+    Row numbers are positions in the loaded (possibly shuffled) dataset; the trainer checks the training files
+    with their line numbers first (`grpo_bt_rm.data.pointwise`), so these errors are the fallback.
+    """
+    if len(pair_ids) != len(sides) or (preferred is not None and len(preferred) != len(sides)):
         raise ValueError(f"{where}: {len(pair_ids)} pair_id values but {len(sides)} side values")
     seen: dict = {}
     for row, (pid, side) in enumerate(zip(pair_ids, sides)):
@@ -31,16 +38,12 @@ def pairs_from_columns(pair_ids: Sequence, sides: Sequence, where: str = "datase
         if slots[side] is not None:
             raise ValueError(f"{where} row {row}: duplicate (pair_id, side) = ({pid!r}, {side}); first seen at row "
                              f"{slots[side]}")
+        other = slots[1 - side]
+        if preferred is not None and other is not None and preferred[other] != preferred[row]:
+            raise ValueError(f"{where} rows {other} and {row} (pair_id {pid!r}) disagree on preferred_side: "
+                             f"{preferred[other]!r} vs {preferred[row]!r}")
         slots[side] = row
-    pairs = []
-    for pid, (a, b) in seen.items():
-        if a is None or b is None:
-            missing, present = (0, b) if a is None else (1, a)
-            raise ValueError(f"{where}: pair_id {pid!r} has no side {missing} (only row {present}); every pair "
-                             "needs both sides (ms-swift's --split_dataset_ratio splits rows at random: give a "
-                             "separate --val_dataset instead)")
-        pairs.append((a, b))
-    return pairs
+    return [(a, b) for a, b in whole_pairs(seen, lambda row: f"{where} row {row}", ValueError)]
 
 
 def _column(dataset, name: str) -> list | None:
@@ -97,7 +100,7 @@ class PairRepeatSampler(Sampler[int]):
         if pair_ids is None or sides is None:
             raise ValueError("the training dataset has no 'pair_id'/'side' columns: build it with "
                              "`python -m grpo_bt_rm.data.build_dataset` (two rows per pair)")
-        pairs = pairs_from_columns(pair_ids, sides)
+        pairs = pairs_from_columns(pair_ids, sides, preferred=_column(dataset, "preferred_side"))
         weights = None
         if weighted:
             dw = _column(dataset, "density_weight")

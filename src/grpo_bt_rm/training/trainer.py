@@ -7,6 +7,7 @@ which points `TrainerFactory.TRAINER_MAPPING['grpo']` here.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -14,7 +15,9 @@ import torch
 from accelerate.utils import gather
 from swift.rlhf_trainers import GRPOTrainer
 
+from grpo_bt_rm.data.pointwise import read_pointwise
 from grpo_bt_rm.io import manifest_base, write_json
+from grpo_bt_rm.prompts.prefill import response_prefix_of
 from grpo_bt_rm.rewards import STAT_KEYS, summarize
 from grpo_bt_rm.training.advantages import FLOOR_SCALE_MODES, apply_pair_weights, floor_reward_std
 from grpo_bt_rm.training.orm import BTRewardORM
@@ -24,15 +27,6 @@ from grpo_bt_rm.training.settings import PairTrainSettings
 log = logging.getLogger("grpo_bt_rm.training.trainer")
 
 SETTINGS_FILE = "bt_reward_settings.json"
-
-
-def response_prefix_of(template) -> str | None:
-    """The assistant pre-fill the rollout continues: --response_prefix, else the template's own (thinking) prefix."""
-    try:
-        prefix = template._get_response_prefix()  # ms-swift 4.6.0 (pinned): explicit prefix, else the template's
-    except (AttributeError, TypeError):
-        prefix = getattr(template, "response_prefix", None)
-    return prefix or None
 
 
 class PairConfigError(ValueError):
@@ -60,10 +54,31 @@ def check_pair_config(args, settings: PairTrainSettings) -> None:
             raise PairConfigError("BT_MIN_REWARD_STD>0 supports advantage_estimator grpo/rloo without kl_in_reward")
 
 
+def check_dataset_files(output_dir: str | Path) -> list[str]:
+    """Check the local training/validation files named in the run's args.json (ms-swift writes it before building
+    the trainer) with the shared pointwise reader: schema, whole pairs, one preferred_side per pair, reported with
+    the files' line numbers. Returns the files checked."""
+    args_json = Path(output_dir) / "args.json"
+    if not args_json.is_file():
+        log.warning("%s not found: the dataset files are checked only as loaded rows", args_json)
+        return []
+    run_args = json.loads(args_json.read_text(encoding="utf-8"))
+    checked = []
+    for key in ("dataset", "val_dataset"):
+        for entry in run_args.get(key) or []:
+            path = Path(str(entry).split("#")[0])  # ms-swift's `file#N` subsamples N rows
+            if path.suffix == ".jsonl" and path.is_file():
+                read_pointwise(path)
+                checked.append(str(path))
+    return checked
+
+
 class PairGRPOTrainer(GRPOTrainer):
     def __init__(self, *args, **kwargs):
         self.pair_settings = PairTrainSettings.from_env()
         check_pair_config(kwargs["args"], self.pair_settings)
+        checked = check_dataset_files(kwargs["args"].output_dir)
+        log.info("dataset files checked (schema, whole pairs, preferred_side): %s", checked or "none local")
         super().__init__(*args, **kwargs)
         if getattr(self.template, "truncation_strategy", None) == "raise":
             raise PairConfigError("truncation_strategy 'raise' resamples rows one by one (splitting pairs); use "
