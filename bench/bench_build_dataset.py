@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from grpo_bt_rm.argtypes import COUNT
 from grpo_bt_rm.data.build_dataset import main as build_main
 
 
@@ -36,7 +37,7 @@ def write_raw(path: Path, n: int, seed: int = 0) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=160_000, help="synthetic raw HH rows (pairs) to build from")
+    ap.add_argument("--rows", type=COUNT, default=160_000, help="synthetic raw HH rows (pairs) to build from")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         raw = Path(d) / "hh_raw.jsonl"

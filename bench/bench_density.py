@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grpo_bt_rm.argtypes import COUNT, SEED, int_at_least
+
 DIM = 384
 
 
@@ -135,17 +137,17 @@ def make_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("case", nargs="?", choices=["plan", "knn", "embed"], default="plan",
                    help="plan (default): run the default cases, each in a subprocess; knn or embed: one case")
-    p.add_argument("--n", type=int, default=100_000, help="vectors (knn) or prompts (embed)")
+    p.add_argument("--n", type=COUNT, default=100_000, help="vectors (knn) or prompts (embed)")
     p.add_argument("--index", choices=["exact", "ivf", "hnsw"], default="ivf", help="faiss index for knn")
     p.add_argument("--data", choices=["clustered", "gaussian"], default="clustered", help="random vector layout")
-    p.add_argument("--k", type=int, default=10, help="neighbours (default 10)")
-    p.add_argument("--nprobe", type=int, default=8, help="IVF lists probed (default 8, as density.compute)")
-    p.add_argument("--nlist", type=int, default=None, help="IVF lists (default sqrt(n))")
-    p.add_argument("--ef_search", type=int, default=64, help="HNSW search breadth (default 64)")
-    p.add_argument("--recall_queries", type=int, default=0, help="queries checked against exact search (0: skip)")
+    p.add_argument("--k", type=COUNT, default=10, help="neighbours (default 10)")
+    p.add_argument("--nprobe", type=COUNT, default=8, help="IVF lists probed (default 8, as density.compute)")
+    p.add_argument("--nlist", type=COUNT, default=None, help="IVF lists (default sqrt(n))")
+    p.add_argument("--ef_search", type=COUNT, default=64, help="HNSW search breadth (default 64)")
+    p.add_argument("--recall_queries", type=int_at_least(0), default=0, help="queries checked against exact search (0: skip)")
     p.add_argument("--embedder", default=None, help="embedder for the embed case (default all-MiniLM-L6-v2)")
-    p.add_argument("--batch_size", type=int, default=128, help="embedding batch size (default 128)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the random data")
+    p.add_argument("--batch_size", type=COUNT, default=128, help="embedding batch size (default 128)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed for the random data")
     p.add_argument("--out_json", default=None, help="plan: also append each result as a JSON line to this file")
     return p
 

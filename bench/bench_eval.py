@@ -21,17 +21,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from grpo_bt_rm.argtypes import COUNT
+
 
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING)
     p = argparse.ArgumentParser(prog="bench/bench_eval.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=None, help="model dir (default: build the tiny random Qwen2 in a temp dir)")
-    p.add_argument("--pairs", type=int, default=32, help="pairs scored per schedule")
-    p.add_argument("--n_samples", type=int, default=4, help="sampled completions per side")
-    p.add_argument("--batch_pairs", type=int, default=16, help="pairs per call for the batched schedule")
-    p.add_argument("--max_new_tokens", type=int, default=32, help="tokens per completion")
-    p.add_argument("--naive_pairs", type=int, default=8,
+    p.add_argument("--pairs", type=COUNT, default=32, help="pairs scored per schedule")
+    p.add_argument("--n_samples", type=COUNT, default=4, help="sampled completions per side")
+    p.add_argument("--batch_pairs", type=COUNT, default=16, help="pairs per call for the batched schedule")
+    p.add_argument("--max_new_tokens", type=COUNT, default=32, help="tokens per completion")
+    p.add_argument("--naive_pairs", type=COUNT, default=8,
                    help="pairs for the per-completion loop (slowest; its rate is per pair, so comparable); 0 = skip")
     p.add_argument("--json_out", default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)

@@ -15,6 +15,7 @@ import os
 import random
 import time
 
+from grpo_bt_rm.argtypes import COUNT, float_in
 from grpo_bt_rm.parsing import get_parser
 from grpo_bt_rm.rewards import BTRewardSettings
 
@@ -60,11 +61,11 @@ def minimal_loop(completions, pair_id, side, preferred_side, parse, T, C, fail, 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--calls", type=int, default=200, help="reward calls per timed round")
-    ap.add_argument("--pairs", type=int, default=64, help="pairs per call")
-    ap.add_argument("--gens", type=int, default=8, help="completions per side of a pair (num_generations)")
-    ap.add_argument("--fail_frac", type=float, default=0.1, help="fraction of completions without a score tag")
-    ap.add_argument("--repeats", type=int, default=5, help="timed rounds per path; the best is reported")
+    ap.add_argument("--calls", type=COUNT, default=200, help="reward calls per timed round")
+    ap.add_argument("--pairs", type=COUNT, default=64, help="pairs per call")
+    ap.add_argument("--gens", type=COUNT, default=8, help="completions per side of a pair (num_generations)")
+    ap.add_argument("--fail_frac", type=float_in(0, 1), default=0.1, help="fraction of completions without a score tag")
+    ap.add_argument("--repeats", type=COUNT, default=5, help="timed rounds per path; the best is reported")
     ap.add_argument("--variant", default="bt_pointwise_baseline", help="reward name to time through the adapter")
     ap.add_argument("--json", help="also write the result as JSON to this file")
     args = ap.parse_args(argv)

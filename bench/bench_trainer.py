@@ -20,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from grpo_bt_rm.argtypes import COUNT
+
 ROOT = Path(__file__).resolve().parents[1]
 STOCK_PLUGIN = (
     "from swift.rewards import orms\n"
@@ -88,8 +90,8 @@ def hook_cost_s(completions: int = 16, k: int = 4, reps: int = 2000) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=20, help="optimizer steps per run (MAX_STEPS)")
-    ap.add_argument("--repeats", type=int, default=2, help="runs per arm, alternated")
+    ap.add_argument("--steps", type=COUNT, default=20, help="optimizer steps per run (MAX_STEPS)")
+    ap.add_argument("--repeats", type=COUNT, default=2, help="runs per arm, alternated")
     ap.add_argument("--model", help="tiny model dir (default: build + warm-start one in a temp dir)")
     ap.add_argument("--json", help="also write the result as JSON to this file")
     ap.add_argument("--hooks_only", action="store_true", help="only the in-process hook/sampler cost (seconds)")

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from grpo_bt_rm.argtypes import COUNT, SEED
 from grpo_bt_rm.io import atomic_dir
 
 log = logging.getLogger("grpo_bt_rm.tiny")
@@ -233,18 +234,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.tiny", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output model directory")
-    p.add_argument("--hidden", type=int, default=64, help="hidden size")
-    p.add_argument("--layers", type=int, default=2, help="number of transformer layers")
-    p.add_argument("--heads", type=int, default=4, help="attention heads")
-    p.add_argument("--kv_heads", type=int, default=2, help="key/value heads")
-    p.add_argument("--intermediate", type=int, default=128, help="MLP intermediate size")
-    p.add_argument("--vocab", type=int, default=512, help="BPE vocabulary size (including special tokens)")
-    p.add_argument("--seed", type=int, default=0, help="weight-init seed")
+    p.add_argument("--hidden", type=COUNT, default=64, help="hidden size")
+    p.add_argument("--layers", type=COUNT, default=2, help="number of transformer layers")
+    p.add_argument("--heads", type=COUNT, default=4, help="attention heads")
+    p.add_argument("--kv_heads", type=COUNT, default=2, help="key/value heads")
+    p.add_argument("--intermediate", type=COUNT, default=128, help="MLP intermediate size")
+    p.add_argument("--vocab", type=COUNT, default=512, help="BPE vocabulary size (including special tokens)")
+    p.add_argument("--seed", type=SEED, default=0, help="weight-init seed")
     p.add_argument("--corpus", action="append", default=[],
                    help="extra text file(s) to train the tokenizer on (one example per line)")
     p.add_argument("--warm_tags", action="store_true",
                    help="after building, run warm_start_tags so the model writes parseable, varied <s>NN</s> tags")
-    p.add_argument("--warm_steps", type=int, default=150, help="optimizer steps of the --warm_tags warm-up")
+    p.add_argument("--warm_steps", type=COUNT, default=150, help="optimizer steps of the --warm_tags warm-up")
     p.add_argument("--warm_prompts", default="hh_score100_v1,score100_v1,generic_score100_v1",
                    help="comma-separated prompt names the --warm_tags warm-up renders its examples with")
     args = p.parse_args(argv)

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 
+from grpo_bt_rm.argtypes import COUNT, SEED
 from grpo_bt_rm.data.adapters import ADAPTERS, load_pairs
 from grpo_bt_rm.data.pairs import LoadStats, Pair, prompt_id
 from grpo_bt_rm.io import CLI_ERRORS, InputError, atomic_write, cli_error, manifest_base, sha256_file, write_json
@@ -162,11 +163,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--data_files", action="append", default=None,
                    help="local raw-format file(s) instead of the hub; repeatable, globs allowed; "
                    "with several datasets write NAME=PATH")
-    p.add_argument("--limit", type=int, default=None, help="keep at most this many pairs (after dedupe/shuffle)")
+    p.add_argument("--limit", type=COUNT, default=None, help="keep at most this many pairs (after dedupe/shuffle)")
     p.add_argument("--prompt", default="score100_v1", help=f"judge prompt, one of {PROMPTS.names()}")
     p.add_argument("--add_meta", action="store_true",
                    help="add prompt_name/version, parser_name, dataset, split, source_index, prompt_id to rows")
-    p.add_argument("--seed", type=int, default=0, help="seed for --shuffle and --randomize_sides")
+    p.add_argument("--seed", type=SEED, default=0, help="seed for --shuffle and --randomize_sides")
     p.add_argument("--shuffle", action="store_true", help="shuffle pairs (seeded) before --limit")
     p.add_argument("--randomize_sides", action=argparse.BooleanOptionalAction, default=True,
                    help="draw from the seed which response is side 0 (default on)")
@@ -180,8 +181,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = make_parser().parse_args(argv)
     args.dataset = args.dataset or ["summarize_from_feedback"]
-    if args.limit is not None and args.limit <= 0:
-        raise SystemExit("error: --limit must be a positive integer")
     try:
         m = build(args)
     except CLI_ERRORS as e:

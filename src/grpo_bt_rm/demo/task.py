@@ -18,6 +18,7 @@ import random
 import sys
 from pathlib import Path
 
+from grpo_bt_rm.argtypes import COUNT, SEED
 from grpo_bt_rm.io import manifest_base, write_json, write_jsonl
 
 log = logging.getLogger("grpo_bt_rm.demo.task")
@@ -165,10 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.demo.task", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output directory for train/val/test .jsonl and corpus.txt")
-    p.add_argument("--n_train", type=int, default=2000, help="training pairs (teacher, SFT and GRPO draw on them)")
-    p.add_argument("--n_val", type=int, default=250, help="validation pairs (for choosing settings; not the test)")
-    p.add_argument("--n_test", type=int, default=500, help="held-out test pairs (speakers never seen in training)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the speaker split and the pair draws")
+    p.add_argument("--n_train", type=COUNT, default=2000, help="training pairs (teacher, SFT and GRPO draw on them)")
+    p.add_argument("--n_val", type=COUNT, default=250, help="validation pairs (for choosing settings; not the test)")
+    p.add_argument("--n_test", type=COUNT, default=500, help="held-out test pairs (speakers never seen in training)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed for the speaker split and the pair draws")
     args = p.parse_args(argv)
     try:
         paths = write_task(args.out, {"train": args.n_train, "val": args.n_val, "test": args.n_test}, args.seed)

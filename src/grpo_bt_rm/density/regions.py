@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grpo_bt_rm.argtypes import COUNT, POSITIVE
 from grpo_bt_rm.data.pairs import pair_key
 from grpo_bt_rm.data.pointwise import read_pointwise
 from grpo_bt_rm.density.inputs import row_prompt_id
@@ -154,10 +155,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="the evaluated pointwise JSONL (with --add_meta columns)")
     p.add_argument("--completions", action="append", required=True, metavar="LABEL=PATH",
                    help="eval_bt --save_completions file of one model, repeatable")
-    p.add_argument("--bins", type=int, default=4, help="number of density regions (quantile bins, default 4)")
+    p.add_argument("--bins", type=COUNT, default=4, help="number of density regions (quantile bins, default 4)")
     p.add_argument("--parser", default=None,
                    help="score parser for the completions (default: the dataset's parser_name column)")
-    p.add_argument("--bt_temp", type=float, default=20.0, help="BT temperature for the log-loss (default 20)")
+    p.add_argument("--bt_temp", type=POSITIVE, default=20.0, help="BT temperature for the log-loss (default 20)")
     p.add_argument("--out_dir", default=None, help="output directory (default $GRPO_BT_RM_BASE_DIR/regions)")
     return p
 
@@ -166,9 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = make_parser().parse_args(argv)
     args.out_dir = args.out_dir or str(default_path("regions"))
-    if args.bins < 1:
-        print("error: --bins must be >= 1", file=sys.stderr)
-        return 2
     try:
         payload = run(args)
     except CLI_ERRORS as e:

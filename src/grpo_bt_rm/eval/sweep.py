@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grpo_bt_rm.argtypes import COUNT, SEED
 from grpo_bt_rm.eval import eval_bt
 from grpo_bt_rm.eval.staleness import differences, job_args
 from grpo_bt_rm.eval.summary import load_results, read_result, upload_wandb, write_summary
@@ -159,7 +160,7 @@ def make_parser() -> argparse.ArgumentParser:
                    help="space-separated checkpoints: base, checkpoint-N (under --run_dir) or absolute paths")
     p.add_argument("--seeds", default="0", help="space-separated seeds (default '0')")
     p.add_argument("--gpus", default="cpu", help="GPU ids ('0,1' or '0 1'), one worker each; or 'cpu'")
-    p.add_argument("--cpu_workers", type=int, default=1, help="parallel jobs with --gpus cpu (default 1)")
+    p.add_argument("--cpu_workers", type=COUNT, default=1, help="parallel jobs with --gpus cpu (default 1)")
     p.add_argument("--save_completions", action="store_true",
                    help="also write eval_<ckpt>_seed<s>.completions.jsonl per job")
     p.add_argument("--title", default=None, help="title of summary.md / summary.png (default: run dir name)")
@@ -211,9 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.out_dir and not run_dir:
             raise InputError("--run_dir or --out_dir is required")
         eval_dir = Path(args.out_dir or Path(run_dir) / args.eval_subdir)
-        eval_dir.mkdir(parents=True, exist_ok=True)
         ckpts = args.ckpts.split()
-        seeds = [int(s) for s in args.seeds.replace(",", " ").split()]
+        try:
+            seeds = [SEED(s) for s in args.seeds.replace(",", " ").split()]
+        except argparse.ArgumentTypeError as e:
+            raise InputError(f"--seeds {args.seeds!r}: {e}") from None
         if not ckpts or not seeds:
             raise InputError("--ckpts and --seeds must each name at least one item")
         jobs = plan(ckpts, seeds, eval_dir)
@@ -222,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     except (*CLI_ERRORS, ValueError) as e:
         print(f"error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
         return 2
+    eval_dir.mkdir(parents=True, exist_ok=True)
     if stale:
         lines = "\n".join(f"  {j.label} ({j.out_json.name}): " + "; ".join(d) for j, d in stale)
         if not args.rerun_changed:
