@@ -69,6 +69,7 @@ class Stats:
     input_tokens: int = 0
     output_tokens: int = 0
     items: int = 0
+    times: list = field(default_factory=list)  # monotonic arrival time of every request
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -180,6 +181,7 @@ class MockServer:
         f = self.faults
         with self.stats.lock:
             self.stats.requests += 1
+            self.stats.times.append(time.monotonic())
             if f.always_status:
                 return f.always_status
             if f.plan:
