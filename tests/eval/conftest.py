@@ -15,6 +15,7 @@ HH_SAMPLE = REPO / "src" / "grpo_bt_rm" / "data" / "samples" / "hh_sample.jsonl"
 PLUGIN = Path(__file__).with_name("grpo_record_plugin.py")
 PROMPT = "hh_score100_v1"
 SYSTEM = "You are a careful, impartial judge of response quality."
+PREFIX = "<s>"  # the full run's assistant pre-fill (--response_prefix)
 
 
 def offline_env(**extra) -> dict:
@@ -27,8 +28,9 @@ def offline_env(**extra) -> dict:
 @dataclass
 class GrpoRuns:
     lora_run: Path  # vN-<time>/ with checkpoint-1, checkpoint-2 (LoRA), trained with --system SYSTEM
-    full_run: Path  # vN-<time>/ with checkpoint-1 (full weights), no --system (template default)
+    full_run: Path  # vN-<time>/ with checkpoint-1 (full weights), no --system (template default), prefix "<s>"
     recorded: Path  # prompts the LoRA run's rollout encoded
+    recorded_full: Path  # prompts the full run's rollout encoded (with its response prefix)
     dataset: Path  # the pointwise rows both runs trained on
     base_model: Path
 
@@ -65,7 +67,9 @@ def grpo_runs(warm_model_dir, tmp_path_factory) -> GrpoRuns:
     # both runs at once: most of each is ms-swift start-up
     lora = _swift_grpo(warm_model_dir, dataset, root / "lora", ["--max_steps", "2", "--system", SYSTEM],
                        offline_env(GBR_RECORD_PROMPTS=str(recorded)))
-    full = _swift_grpo(warm_model_dir, dataset, root / "full", ["--max_steps", "1", "--tuner_type", "full"],
-                       offline_env())
+    recorded_full = root / "rollout_prompts_full.jsonl"
+    full = _swift_grpo(warm_model_dir, dataset, root / "full", ["--max_steps", "1", "--tuner_type", "full",
+                                                                 "--response_prefix", PREFIX],
+                       offline_env(GBR_RECORD_PROMPTS=str(recorded_full)))
     lora, full = _finish(lora, root / "lora"), _finish(full, root / "full")
-    return GrpoRuns(lora, full, recorded, dataset, Path(warm_model_dir))
+    return GrpoRuns(lora, full, recorded, recorded_full, dataset, Path(warm_model_dir))

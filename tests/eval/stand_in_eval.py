@@ -9,6 +9,7 @@ import sys
 from types import SimpleNamespace
 
 from grpo_bt_rm.eval import eval_bt
+from grpo_bt_rm.eval.engine import Generation
 from grpo_bt_rm.eval.loading import (
     DTYPES,
     base_weights,
@@ -27,7 +28,7 @@ class _Template:
 
 class _Engine:
     def generate(self, ids, sampling):
-        return [["<s>60</s>"] * sampling.n_samples for _ in ids]
+        return [[Generation("<s>60</s>", False)] * sampling.n_samples for _ in ids]
 
 
 def open_engine(args):
@@ -37,7 +38,7 @@ def open_engine(args):
     weights = base_weights(ck, own, args.model)
     dtype = "float32" if args.dtype == "auto" else DTYPES[args.dtype]
     info = {"weights": weights, "dtype": dtype, "device": "cpu", "fingerprint": checkpoint_fingerprint(ck, weights)}
-    judge = SimpleNamespace(checkpoint=ck, settings=template_settings(own, args.template, args.system), info=info,
+    judge = SimpleNamespace(checkpoint=ck, settings=template_settings(own, args.template, args.system, args.response_prefix), info=info,
                             template=_Template())
     return _Engine(), judge, run
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -12,14 +14,67 @@ from grpo_bt_rm.eval.completions import read_completions
 from grpo_bt_rm.eval.loading import build_template, load_judge, resolve_checkpoint, resolve_run, template_settings
 from grpo_bt_rm.eval.metrics import REQUIRED_METRICS
 from grpo_bt_rm.io import InputError
+from grpo_bt_rm.parsing import get_parser
 from grpo_bt_rm.prompts import get_prompt
-from tests.eval.conftest import HH_SAMPLE, PROMPT, SYSTEM
+from tests.eval.conftest import HH_SAMPLE, PREFIX, PROMPT, SYSTEM
 
 
 def eval_argv(run_dir, checkpoint, out, *extra):
     return ["--run_dir", str(run_dir), "--checkpoint", checkpoint, "--dataset", "anthropic_hh", "--split", "sample",
             "--data_files", str(HH_SAMPLE), "--prompt", PROMPT, "--n_pairs", "4", "--max_new_tokens", "10",
             "--batch_pairs", "4", "--bt_temp", "20", "--out_json", str(out), *extra]
+
+
+def _eval_prompt_ids(judge) -> dict:
+    pairs, _ = eval_bt.select_pairs("anthropic_hh", "sample", [str(HH_SAMPLE)], 0, 0)
+    prompt = get_prompt(PROMPT)
+    ids = {}
+    for p in pairs:
+        for response in (p.response_0, p.response_1):
+            enc = eval_bt.encode_prompt(judge.template, prompt.render(p.context, response))
+            ids[tuple(enc)] = judge.template.safe_decode(enc)
+    return ids
+
+
+def test_prompt_parity_with_grpo_rollout_and_response_prefix(grpo_runs):
+    """A run trained with --response_prefix '<s>': eval continues from the same tokens, pre-fill included."""
+    recorded = [json.loads(line) for line in grpo_runs.recorded_full.read_text().splitlines()]
+    assert recorded, "the recording plugin saw no rollout prompt"
+    run = resolve_run(grpo_runs.full_run)
+    judge = load_judge(resolve_checkpoint("checkpoint-1", run), run, dtype="fp32", load_model=False)
+    assert judge.settings.response_prefix == PREFIX
+    ids = _eval_prompt_ids(judge)
+    assert {tuple(r["input_ids"]) for r in recorded} <= set(ids)
+    for r in recorded:
+        assert ids[tuple(r["input_ids"])] == r["text"] and r["text"].endswith("<|im_start|>assistant\n" + PREFIX)
+    # negative control: the same template without the pre-fill reproduces none of the rollout's prompts
+    bare = build_template(judge.tokenizer, dataclasses.replace(judge.settings, response_prefix=None))
+    assert not {tuple(r["input_ids"]) for r in recorded} & set(_eval_prompt_ids(SimpleNamespace(template=bare)))
+    # a --response_prefix that disagrees with the run's is refused; the same one (ms-swift "\\n" rule) is accepted
+    with pytest.raises(InputError, match="response_prefix"):
+        template_settings(run, response_prefix="<score>")
+    assert template_settings(run, response_prefix=PREFIX).response_prefix == PREFIX
+
+
+def test_eval_with_response_prefix_parses_prefix_plus_completion(grpo_runs, tmp_path):
+    out = tmp_path / "full.json"
+    comp = tmp_path / "full.completions.jsonl"
+    result = eval_bt.run(eval_bt.make_parser().parse_args(
+        eval_argv(grpo_runs.full_run, "checkpoint-1", out, "--no_plot", "--save_completions", str(comp),
+                  "--max_new_tokens", "4")))
+    assert result["settings"]["response_prefix"] == PREFIX and result["template"]["response_prefix"] == PREFIX
+    assert result["parser"]["reasoning_tag"] == "think"
+    records = read_completions(comp)
+    texts = [c for r in records for k in (0, 1) for c in r[f"completions_{k}"]]
+    assert texts and all(c.startswith(PREFIX) for c in texts)  # stored as the whole answer, pre-fill included
+    flags = [t for r in records for k in (0, 1) for t in r[f"truncated_{k}"]]
+    m = result["metrics"]
+    assert m["truncated_rate"] == pytest.approx(sum(flags) / len(flags))
+    # every completion's score is the parse of prefix + continuation with its truncation flag
+    parser = get_parser(result["parser"]["name"])
+    for r in records:
+        for k in (0, 1):
+            assert r[f"scores_{k}"] == [parser.parse(c, t) for c, t in zip(r[f"completions_{k}"], r[f"truncated_{k}"])]
 
 
 def test_prompt_parity_with_grpo_rollout(grpo_runs):

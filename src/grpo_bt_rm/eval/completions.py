@@ -4,8 +4,14 @@ One JSON object per line, one line per pair:
 
     {"pair_key": "anthropic_hh:test:17", "preferred_side": 0|1,
      "completions_0": ["<s>80</s> ...", ...], "completions_1": [...],     # raw judge outputs, sample order kept
+     "truncated_0": [false, true, ...], "truncated_1": [...],            # cut off at the token limit
      "scores_0": [80.0, null, ...], "scores_1": [...],                    # parsed at write time (informative)
+     "reasons_0": [null, "truncated", ...], "reasons_1": [...],           # parse-failure reasons (informative)
      "pair_index": 3, "source_index": 17}
+
+Completions are the whole assistant text: with a response prefix (assistant pre-fill) the prefix is written in
+front of the generated continuation, so a file re-parses the same without knowing the prefix. `truncated_*` may be
+absent in files written before it existed (read as not cut off).
 
 It is the input of `eval_bt --from_completions` and of the diversity report. When read back, scores are always
 re-parsed from the raw completions with the parser asked for, never taken from `scores_*`.
@@ -14,6 +20,7 @@ re-parsed from the raw completions with the parser asked for, never taken from `
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from grpo_bt_rm.eval.metrics import PairScores
@@ -22,22 +29,52 @@ from grpo_bt_rm.parsing import ScoreParser
 
 
 def make_record(pair_key: str, preferred_side: int, completions_0: Sequence[str], completions_1: Sequence[str],
-                parser: ScoreParser, **extra) -> dict:
-    return {
+                parser: ScoreParser, truncated_0: Sequence[bool] | None = None,
+                truncated_1: Sequence[bool] | None = None, **extra) -> dict:
+    rec = {
         "pair_key": pair_key,
         "preferred_side": int(preferred_side),
         "completions_0": list(completions_0),
         "completions_1": list(completions_1),
-        "scores_0": [parser.parse(c) for c in completions_0],
-        "scores_1": [parser.parse(c) for c in completions_1],
-        **extra,
+        "truncated_0": [bool(t) for t in truncated_0] if truncated_0 is not None else [False] * len(completions_0),
+        "truncated_1": [bool(t) for t in truncated_1] if truncated_1 is not None else [False] * len(completions_1),
     }
+    for k in (0, 1):
+        res = side_results(rec, k, parser)
+        rec[f"scores_{k}"] = [r.score for r in res]
+        rec[f"reasons_{k}"] = [r.reason for r in res]
+    rec.update(extra)
+    return rec
+
+
+def side_results(record: dict, side: int, parser: ScoreParser) -> list:
+    """ParseResult of each sample of one side, re-parsed from the raw text with its truncation flag."""
+    comps = record[f"completions_{side}"]
+    flags = record.get(f"truncated_{side}") or [False] * len(comps)
+    return [parser.explain(c, t) for c, t in zip(comps, flags)]
+
+
+def side_scores(record: dict, parser: ScoreParser) -> tuple[list[float | None], list[float | None]]:
+    """(side-0 scores, side-1 scores) of a record, None where a sample did not parse."""
+    return tuple([r.score for r in side_results(record, k, parser)] for k in (0, 1))
 
 
 def to_pair_scores(record: dict, parser: ScoreParser) -> PairScores:
-    return PairScores(record["pair_key"], record["preferred_side"],
-                      [parser.parse(c) for c in record["completions_0"]],
-                      [parser.parse(c) for c in record["completions_1"]])
+    s0, s1 = side_scores(record, parser)
+    return PairScores(record["pair_key"], record["preferred_side"], s0, s1)
+
+
+def completion_report(records: Iterable[dict], parser: ScoreParser) -> dict:
+    """Completion-level counts beside the pair metrics: `truncated_rate` (cut off at the token limit, whatever
+    the parse) and `fail_reasons` (parse failures by reason, see `grpo_bt_rm.parsing.FAIL_REASONS`)."""
+    n = n_trunc = 0
+    reasons: Counter = Counter()
+    for rec in records:
+        for k in (0, 1):
+            n += len(rec[f"completions_{k}"])
+            n_trunc += sum(bool(t) for t in rec.get(f"truncated_{k}") or [])
+            reasons.update(r.reason for r in side_results(rec, k, parser) if r.reason)
+    return {"n_completions": n, "truncated_rate": n_trunc / n if n else None, "fail_reasons": dict(reasons)}
 
 
 def _check(path: str | os.PathLike, lineno: int, obj: dict) -> dict:
@@ -49,6 +86,11 @@ def _check(path: str | os.PathLike, lineno: int, obj: dict) -> dict:
         value = obj.get(side)
         if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
             raise InputError(f"{where(path, lineno, side)}: expected a list of strings")
+        flags = obj.get(side.replace("completions", "truncated"))
+        if flags is not None and (not isinstance(flags, list) or len(flags) != len(value)
+                                  or not all(isinstance(t, bool) for t in flags)):
+            raise InputError(f"{where(path, lineno, side.replace('completions', 'truncated'))}: expected a list of "
+                             f"{len(value)} booleans (one per completion)")
     return obj
 
 

@@ -1,10 +1,13 @@
 """Batched judge generation: every sample of every prompt in a batch goes out in one engine call.
 
     eng = TransformersEngine(judge.model, judge.tokenizer, stop_ids)
-    texts = eng.generate([ids_a, ids_b], SamplingSettings(n_samples=4, do_sample=True))  # [[4 str], [4 str]]
+    gens = eng.generate([ids_a, ids_b], SamplingSettings(n_samples=4, do_sample=True))  # [[4 Generation], [4 ...]]
+    gens[0][0].text, gens[0][0].truncated
 
 `transformers`: left-padded `model.generate` with `num_return_sequences`; `vllm` (GPU only, optional): one
-`LLM.generate` call over token-id prompts with `SamplingParams(n=...)`.
+`LLM.generate` call over token-id prompts with `SamplingParams(n=...)` and prefix caching on.
+A generation is `truncated` when it stopped at `max_new_tokens` instead of ending by itself (transformers: no stop
+token among its new tokens; vLLM: `finish_reason == "length"`).
 """
 
 from __future__ import annotations
@@ -12,12 +15,18 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from grpo_bt_rm.io import InputError
 
 log = logging.getLogger("grpo_bt_rm.eval.engine")
+
+
+class Generation(NamedTuple):
+    text: str  # the decoded continuation, stop token excluded
+    truncated: bool  # stopped at max_new_tokens rather than at a stop token
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ class TransformersEngine:
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else stop_ids[0])
 
-    def generate(self, prompts: list[list[int]], s: SamplingSettings) -> list[list[str]]:
+    def generate(self, prompts: list[list[int]], s: SamplingSettings) -> list[list[Generation]]:
         import torch
 
         device = next(self.model.parameters()).device
@@ -99,16 +108,16 @@ class TransformersEngine:
         with torch.inference_mode():
             out = self.model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), **kwargs)
         new = out[:, width:].tolist()
-        texts = [self._decode(row) for row in new]
-        return [texts[i * s.n_samples:(i + 1) * s.n_samples] for i in range(len(prompts))]
+        gens = [self._decode(row) for row in new]
+        return [gens[i * s.n_samples:(i + 1) * s.n_samples] for i in range(len(prompts))]
 
-    def _decode(self, row: list[int]) -> str:
-        cut = len(row)
+    def _decode(self, row: list[int]) -> Generation:
+        stops = set(self.stop_ids)
         for j, t in enumerate(row):
-            if t in self.stop_ids:
-                cut = j
-                break
-        return self.tokenizer.decode(row[:cut], skip_special_tokens=True)
+            if t in stops:
+                return Generation(self.tokenizer.decode(row[:j], skip_special_tokens=True), False)
+        # no stop token: the row ran to max_new_tokens (a row that ended earlier holds its stop token, then padding)
+        return Generation(self.tokenizer.decode(row, skip_special_tokens=True), True)
 
 
 class VllmEngine:
@@ -125,9 +134,11 @@ class VllmEngine:
         self.tokenizer = tokenizer
         self.stop_ids = stop_ids
         self.lora_path = lora_path
-        self.llm = LLM(model=model_path, dtype=dtype, seed=seed, enable_lora=lora_path is not None)
+        # the two sides of a pair and the samples of a side share their prompt prefix: let vLLM reuse its KV blocks
+        self.llm = LLM(model=model_path, dtype=dtype, seed=seed, enable_lora=lora_path is not None,
+                       enable_prefix_caching=True)
 
-    def generate(self, prompts: list[list[int]], s: SamplingSettings) -> list[list[str]]:
+    def generate(self, prompts: list[list[int]], s: SamplingSettings) -> list[list[Generation]]:
         from vllm import SamplingParams
 
         params = SamplingParams(n=s.n_samples, temperature=s.temperature if s.do_sample else 0.0,
@@ -142,4 +153,4 @@ class VllmEngine:
             lora = LoRARequest("judge", 1, self.lora_path)
         outs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False,
                                  lora_request=lora)
-        return [[c.text for c in o.outputs] for o in outs]
+        return [[Generation(c.text, c.finish_reason == "length") for c in o.outputs] for o in outs]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from grpo_bt_rm.data.adapters import ADAPTERS
 from grpo_bt_rm.data.build_dataset import parse_sources, prepare_pairs
-from grpo_bt_rm.eval.completions import make_record, read_completions, to_pair_scores
+from grpo_bt_rm.eval.completions import completion_report, make_record, read_completions, to_pair_scores
 from grpo_bt_rm.eval.engine import SamplingSettings, seed_everything
 from grpo_bt_rm.eval.metrics import pair_metrics
 from grpo_bt_rm.io import (
@@ -32,7 +32,7 @@ from grpo_bt_rm.io import (
     write_json,
     write_jsonl,
 )
-from grpo_bt_rm.parsing import PARSERS, get_parser
+from grpo_bt_rm.parsing import PARSERS, check_reasoning_tag, get_parser
 from grpo_bt_rm.paths import default_path
 from grpo_bt_rm.prompts import PROMPTS, get_prompt
 
@@ -67,6 +67,10 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="torch device (default cuda if available, else cpu)")
     p.add_argument("--engine", choices=("transformers", "vllm"), default="transformers",
                    help="generation engine; vllm is optional and GPU only")
+    p.add_argument("--response_prefix", default=None,
+                   help="assistant pre-fill the judge continues from, as ms-swift --response_prefix (\\n = newline); "
+                   "default: the run's args.json. '<s>' makes a base judge start inside the score tag; "
+                   "'<think>\\n\\n</think>\\n\\n' turns thinking off for Qwen3-style templates")
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
@@ -82,6 +86,9 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
                    help="judge prompt (default: the prompt_name in the run's training rows, else score100_v1); "
                    f"one of {PROMPTS.names()}")
     p.add_argument("--parser", default=None, help=f"score parser (default: the prompt's), one of {PARSERS.names()}")
+    p.add_argument("--reasoning_tag", default=None,
+                   help="reasoning blocks <TAG>...</TAG> are removed before the score is read (default: think; "
+                   "'' = none). A block that never closes gives no score")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -133,13 +140,19 @@ def batch_seed(seed: int, batch_index: int) -> int:
 
 def generate_records(engine, template, pairs, prompt, parser, sampling: SamplingSettings, batch_pairs: int,
                      seed: int = 0, shard_id: int = 0, num_shards: int = 1):
-    """Records for pairs in batches of `batch_pairs`; with shards, this process takes batches b % num_shards."""
+    """Records for pairs in batches of `batch_pairs`; with shards, this process takes batches b % num_shards.
+
+    Each completion is stored as the whole assistant text, prefix + continuation (the template's response prefix,
+    see `grpo_bt_rm.prompts.prefill`), with its truncation flag."""
     import torch
     from tqdm.auto import tqdm
+
+    from grpo_bt_rm.prompts.prefill import response_prefix_of
 
     n_batches = (len(pairs) + batch_pairs - 1) // batch_pairs
     mine = [b for b in range(n_batches) if b % num_shards == shard_id]
     records = []
+    prefix = response_prefix_of(template) or ""
     bar = tqdm(total=sum(len(pairs[b * batch_pairs:(b + 1) * batch_pairs]) for b in mine), desc="pairs", unit="pair")
     for b in mine:
         start = b * batch_pairs
@@ -149,10 +162,12 @@ def generate_records(engine, template, pairs, prompt, parser, sampling: Sampling
             ids.append(encode_prompt(template, prompt.render(pr.context, pr.response_0)))
             ids.append(encode_prompt(template, prompt.render(pr.context, pr.response_1)))
         torch.manual_seed(batch_seed(seed, b))
-        texts = engine.generate(ids, sampling)  # one call for every sample of every side in the chunk
+        gens = engine.generate(ids, sampling)  # one call for every sample of every side in the chunk
         for j, pr in enumerate(chunk):
-            records.append(make_record(pr.key, pr.preferred_side, texts[2 * j], texts[2 * j + 1], parser,
-                                       pair_index=start + j, source_index=pr.source_index))
+            g0, g1 = gens[2 * j], gens[2 * j + 1]
+            records.append(make_record(pr.key, pr.preferred_side, [prefix + g.text for g in g0],
+                                       [prefix + g.text for g in g1], parser, [g.truncated for g in g0],
+                                       [g.truncated for g in g1], pair_index=start + j, source_index=pr.source_index))
         bar.update(len(chunk))
     bar.close()
     return records
@@ -167,7 +182,8 @@ def format_summary(m: dict) -> str:
         f"pairs={m['n_pairs']} parsed={m['n_parsed_pairs']} completions={m['n_completions']}",
         f"acc_all={f(m['acc_all'])} (95% CI {f(ci[0])}..{f(ci[1])})  acc_parsed={f(m['acc_parsed'])}",
         f"acc_strict={f(m['acc_strict'])} tie_rate={f(m['tie_rate'])} nontie_acc={f(m['nontie_acc'])}",
-        f"parse_fail_rate={f(m['parse_fail_rate'])} pair_fail_rate={f(m['pair_fail_rate'])}",
+        f"parse_fail_rate={f(m['parse_fail_rate'])} pair_fail_rate={f(m['pair_fail_rate'])} "
+        f"truncated_rate={f(m.get('truncated_rate'))} fail_reasons={m.get('fail_reasons', {})}",
         f"logloss_all={f(m['logloss_all'])} logloss_nontie={f(m['logloss_nontie'])} ece={f(m['ece'])} "
         f"(bt_temp={m['bt_temp']})",
         f"delta mean={f(m['delta']['mean'])} std={f(m['delta']['std'])} median={f(m['delta']['median'])}",
@@ -219,6 +235,16 @@ def resolve_prompt_name(args: argparse.Namespace) -> tuple[str, str]:
     return "score100_v1", "default"
 
 
+def reasoning_tag(args: argparse.Namespace, origin: dict | None = None) -> str | None:
+    """--reasoning_tag, else the one the result that wrote --from_completions used, else the parser's default."""
+    if getattr(args, "reasoning_tag", None) is not None:
+        try:
+            return check_reasoning_tag(args.reasoning_tag)
+        except ValueError as e:
+            raise InputError(f"--reasoning_tag: {e}") from None
+    return (origin or {}).get("parser", {}).get("reasoning_tag")
+
+
 def run(args: argparse.Namespace) -> dict:
     start = time.time()
     args.prompt, prompt_source = resolve_prompt_name(args)
@@ -228,7 +254,8 @@ def run(args: argparse.Namespace) -> dict:
         raise InputError(f"--batch_pairs must be >= 1, got {args.batch_pairs}")
     prompt = get_prompt(args.prompt)
     origin = generating_result(args.from_completions) if args.from_completions else None
-    parser = get_parser(args.parser or (origin["parser"]["name"] if origin else prompt.parser))
+    parser = get_parser(args.parser or (origin["parser"]["name"] if origin else prompt.parser),
+                        reasoning_tag(args, origin))
     seed_everything(args.seed)
     result = manifest_base(kind="eval_bt", seed=args.seed, complete=False)
     if args.from_completions:
@@ -253,14 +280,17 @@ def run(args: argparse.Namespace) -> dict:
                            n_boot=args.n_boot, report_margins=args.report_margins,
                            report_uncertainty=args.report_uncertainty, unc_low=args.unc_low, unc_high=args.unc_high,
                            score_range=(parser.low, parser.high))
+    report = completion_report(records, parser)
+    metrics.update(truncated_rate=report["truncated_rate"], fail_reasons=report["fail_reasons"])
     if args.save_completions and not args.from_completions:
         write_jsonl(args.save_completions, records)
         result["completions"] = {"path": str(args.save_completions), "sha256": sha256_file(args.save_completions)}
     result.update(
         metrics=metrics,
         prompt={"name": prompt.name, "version": prompt.version, "source": prompt_source},
-        parser={"name": parser.name, "low": parser.low, "high": parser.high},
-        settings={"bt_temp": args.bt_temp, "n_boot": args.n_boot, "unc_low": args.unc_low, "unc_high": args.unc_high,
+        parser=parser.describe(),
+        settings={"response_prefix": result.get("template", {}).get("response_prefix"), "bt_temp": args.bt_temp,
+                  "n_boot": args.n_boot, "unc_low": args.unc_low, "unc_high": args.unc_high,
                   "engine": args.engine, "dtype": args.dtype, **sampling.as_dict(), "batch_pairs": args.batch_pairs},
         args=vars(args),
         seconds=round(time.time() - start, 3),
@@ -294,7 +324,8 @@ def open_engine(args):
     ck = resolve_checkpoint(args.checkpoint, run, args.model)
     vllm = args.engine == "vllm"
     judge = load_judge(ck, run, dtype=args.dtype, device=args.device, model=args.model, template=args.template,
-                       system=args.system, model_type=args.model_type, load_model=not vllm)
+                       system=args.system, model_type=args.model_type, load_model=not vllm,
+                       response_prefix=getattr(args, "response_prefix", None))
     stops = stop_token_ids(judge.tokenizer, judge.template)
     if vllm:
         weights = ck.path if ck.kind == "full" else judge.info["weights"]

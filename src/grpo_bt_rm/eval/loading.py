@@ -204,14 +204,30 @@ class TemplateSettings:
     max_length: int | None
     truncation_strategy: str
     source: str  # where template/system came from
+    response_prefix: str | None = None  # assistant pre-fill (args.json `response_prefix` or --response_prefix)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
-def template_settings(run: RunInfo, template: str | None = None, system: str | None = None) -> TemplateSettings:
-    """Template + system prompt: from args.json; flags only fill in when there is no args.json (else must agree)."""
+def template_settings(run: RunInfo, template: str | None = None, system: str | None = None,
+                      response_prefix: str | None = None) -> TemplateSettings:
+    """Template + system prompt: from args.json; flags only fill in when there is no args.json (else must agree).
+
+    The response prefix follows args.json too; --response_prefix (with ms-swift's "\\n" = newline rule) must
+    agree with a prefix the run trained with, and may add one to a run that had none (logged).
+    """
+    from grpo_bt_rm.prompts.prefill import unescape_prefix
+
+    prefix = unescape_prefix(response_prefix)
     a = run.args
+    trained_prefix = a.get("response_prefix") if a else None
+    if prefix is not None and trained_prefix is not None and prefix != trained_prefix:
+        raise InputError(f"--response_prefix {prefix!r} disagrees with {run.args_path} (response_prefix="
+                         f"{trained_prefix!r}); eval must continue from the pre-fill training used, so drop the flag")
+    if prefix is not None and a and trained_prefix is None:
+        log.warning("--response_prefix %r: %s trained without one", prefix, run.args_path)
+    prefix = prefix if prefix is not None else trained_prefix
     if a:
         for flag, key, value in (("--template", "template", template), ("--system", "system", system)):
             if value is not None and value != a.get(key):
@@ -221,10 +237,10 @@ def template_settings(run: RunInfo, template: str | None = None, system: str | N
             raise InputError(f"{run.args_path}: field 'template' is empty; cannot reproduce the training prompt")
         trunc = a.get("truncation_strategy") or "left"
         return TemplateSettings(a["template"], a.get("system"), a.get("max_length"),
-                                "left" if trunc == "raise" else trunc, str(run.args_path))
+                                "left" if trunc == "raise" else trunc, str(run.args_path), prefix)
     if not template:
         raise InputError("no args.json found for this model: pass --template (and --system if training used one)")
-    return TemplateSettings(template, system, None, "left", "flags")
+    return TemplateSettings(template, system, None, "left", "flags", prefix)
 
 
 @dataclass
@@ -251,7 +267,9 @@ def build_template(tokenizer, settings: TemplateSettings, args: dict | None = No
     """The ms-swift template in inference ('transformers') mode, as the GRPO rollout engine uses it."""
     from swift.template import get_template
 
-    extra = {k: args[k] for k in ("response_prefix", "enable_thinking") if args and args.get(k) is not None}
+    extra = {k: args[k] for k in ("enable_thinking",) if args and args.get(k) is not None}
+    if settings.response_prefix is not None:
+        extra["response_prefix"] = settings.response_prefix
     template = get_template(tokenizer, default_system=settings.system, template_type=settings.template,
                             max_length=settings.max_length, truncation_strategy=settings.truncation_strategy,
                             **extra)
@@ -261,7 +279,7 @@ def build_template(tokenizer, settings: TemplateSettings, args: dict | None = No
 
 def load_judge(ck: Checkpoint, run: RunInfo, *, dtype: str = "auto", device: str | None = None,
                model: str | None = None, template: str | None = None, system: str | None = None,
-               model_type: str | None = None, load_model: bool = True) -> Judge:
+               model_type: str | None = None, load_model: bool = True, response_prefix: str | None = None) -> Judge:
     """Load model + tokenizer with ms-swift's loader (as training did), apply a LoRA adapter, build the template.
 
     With `load_model=False` only the tokenizer and template are built (`Judge.model` is None), for vLLM.
@@ -270,7 +288,7 @@ def load_judge(ck: Checkpoint, run: RunInfo, *, dtype: str = "auto", device: str
     from swift.model import get_model_processor
 
     run = run_for_checkpoint(run, ck)
-    settings = template_settings(run, template, system)
+    settings = template_settings(run, template, system, response_prefix)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     weights = base_weights(ck, run, model)
     dt = torch_dtype(dtype)

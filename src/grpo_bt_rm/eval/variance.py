@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from grpo_bt_rm.eval import eval_bt
-from grpo_bt_rm.eval.completions import read_many
+from grpo_bt_rm.eval.completions import completion_report, read_many, side_scores
 from grpo_bt_rm.eval.engine import SamplingSettings, seed_everything
 from grpo_bt_rm.eval.metrics import default_uncertainty_band, histogram, outcome, side_score, uncertainty_report
 from grpo_bt_rm.io import (
@@ -59,7 +59,8 @@ def variance_metrics(records: list[dict], parser: ScoreParser, *, range_threshol
                      unc_low: float | None = None, unc_high: float | None = None) -> dict:
     """All variance diagnostics from per-pair records (completions schema). Order of records does not matter.
 
-    - valid_rate: parsed completions / completions;
+    - valid_rate: parsed completions / completions; truncated_rate: completions cut off at the token limit;
+      fail_reasons: parse failures by reason;
     - within_side_std: mean (and median) population std of a side's valid samples, over sides with >= 2 valid;
     - unique_per_side: mean count of distinct valid scores per side (sides with >= 1 valid);
     - aligned samples: sample i of side 0 against sample i of side 1 (both valid). `aligned_tie_rate` pools them;
@@ -78,7 +79,7 @@ def variance_metrics(records: list[dict], parser: ScoreParser, *, range_threshol
     aligned_total = aligned_ties = 0
     exp_acc, exp_strict, mean_out, chosen, rejected = [], [], [], [], []
     for r in recs:
-        s = [[parser.parse(c) for c in r["completions_0"]], [parser.parse(c) for c in r["completions_1"]]]
+        s = side_scores(r, parser)
         side_ranges = []
         for side in s:
             valid = [x for x in side if x is not None]
@@ -112,6 +113,7 @@ def variance_metrics(records: list[dict], parser: ScoreParser, *, range_threshol
         "n_pairs": len(recs),
         "n_completions": n_comp,
         "valid_rate": n_valid / n_comp if n_comp else None,
+        **{k: v for k, v in completion_report(recs, parser).items() if k != "n_completions"},
         "within_side_std": _mean(stds),
         "within_side_std_median": float(np.median(stds)) if stds else None,
         "unique_per_side": _mean(uniques),
@@ -136,7 +138,8 @@ def format_summary(m: dict) -> str:
         return "n/a" if x is None else f"{x:.4f}"
 
     lines = [
-        f"pairs={m['n_pairs']} completions={m['n_completions']} valid_rate={f(m['valid_rate'])}",
+        f"pairs={m['n_pairs']} completions={m['n_completions']} valid_rate={f(m['valid_rate'])} "
+        f"truncated_rate={f(m['truncated_rate'])} fail_reasons={m['fail_reasons']}",
         f"within_side_std={f(m['within_side_std'])} (median {f(m['within_side_std_median'])}) "
         f"unique_per_side={f(m['unique_per_side'])}",
         f"aligned samples={m['n_aligned']} tie_rate={f(m['aligned_tie_rate'])} expected_acc={f(m['expected_acc'])} "
@@ -207,7 +210,7 @@ def run(args: argparse.Namespace) -> dict:
     thresholds = parse_thresholds(args.range_thresholds)
     args.prompt, _ = eval_bt.resolve_prompt_name(args)
     prompt = get_prompt(args.prompt)
-    parser = get_parser(args.parser or prompt.parser)
+    parser = get_parser(args.parser or prompt.parser, eval_bt.reasoning_tag(args))
     seed_everything(args.seed)
     split = args.split or eval_bt.default_split(args.dataset)
     pairs, stats = eval_bt.select_pairs(args.dataset, split, args.data_files, args.n_pairs, args.data_seed)
@@ -223,8 +226,8 @@ def run(args: argparse.Namespace) -> dict:
         metrics=variance_metrics(records, parser, range_thresholds=thresholds, unc_low=args.unc_low,
                                  unc_high=args.unc_high),
         prompt={"name": prompt.name, "version": prompt.version},
-        parser={"name": parser.name, "low": parser.low, "high": parser.high},
-        settings={**sampling.as_dict(), "batch_pairs": args.batch_pairs, "range_thresholds": thresholds,
+        parser=parser.describe(),
+        settings={**sampling.as_dict(), "response_prefix": judge.settings.response_prefix, "batch_pairs": args.batch_pairs, "range_thresholds": thresholds,
                   "unc_low": args.unc_low, "unc_high": args.unc_high},
         args=vars(args),
         seconds=round(time.time() - start, 3),

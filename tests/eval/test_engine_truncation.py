@@ -1,0 +1,61 @@
+"""Truncation flags: the transformers engine marks a completion cut off when no stop token ended it."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from grpo_bt_rm.eval.completions import completion_report, make_record, read_completions
+from grpo_bt_rm.eval.engine import Generation, TransformersEngine
+from grpo_bt_rm.io import InputError
+from grpo_bt_rm.parsing import get_parser
+
+
+class _Tok:
+    pad_token_id = 0
+
+    def decode(self, ids, skip_special_tokens=True):
+        return " ".join(str(i) for i in ids)
+
+
+def test_decode_marks_rows_without_a_stop_token():
+    eng = TransformersEngine(model=None, tokenizer=_Tok(), stop_ids=[7, 9])
+    assert eng._decode([5, 6, 7, 0, 0]) == Generation("5 6", False)  # ended by a stop token, then padding
+    assert eng._decode([5, 9]) == Generation("5", False)  # the last allowed token was a stop token
+    assert eng._decode([5, 6, 8]) == Generation("5 6 8", True)  # ran to max_new_tokens
+
+
+def test_records_keep_flags_and_reasons(tmp_path):
+    p = get_parser("score100_last")
+    rec = make_record("k", 0, ["<s>70</s> and", "<s>80</s>"], ["<think>x", "<s>20</s>"], p,
+                      truncated_0=[True, False], truncated_1=[False, False])
+    assert rec["scores_0"] == [None, 80.0] and rec["reasons_0"] == ["truncated", None]
+    assert rec["reasons_1"] == ["unclosed_reasoning", None]
+    rep = completion_report([rec], p)
+    assert rep == {"n_completions": 4, "truncated_rate": 0.25, "fail_reasons": {"truncated": 1,
+                                                                                 "unclosed_reasoning": 1}}
+    # an old file without truncated_* reads as "not cut off"
+    old = {k: v for k, v in rec.items() if not k.startswith("truncated")}
+    assert completion_report([old], p)["truncated_rate"] == 0.0
+
+
+def test_bad_truncated_field_names_file_line_and_field(tmp_path):
+    f = tmp_path / "c.jsonl"
+    f.write_text('{"pair_key": "a", "preferred_side": 0, "completions_0": ["x"], "completions_1": ["y"], '
+                 '"truncated_0": ["no"]}\n')
+    with pytest.raises(InputError, match=r"c\.jsonl:1.*truncated_0"):
+        read_completions(f)
+
+
+def test_vllm_finish_reason_length_is_truncated():
+    from grpo_bt_rm.eval.engine import VllmEngine
+
+    eng = VllmEngine.__new__(VllmEngine)  # no vLLM here: drive generate() with a stand-in LLM
+    eng.lora_path = None
+    eng.stop_ids = [2]
+    outs = [SimpleNamespace(outputs=[SimpleNamespace(text="<s>5", finish_reason="length"),
+                                     SimpleNamespace(text="<s>5</s>", finish_reason="stop")])]
+    eng.llm = SimpleNamespace(generate=lambda *a, **k: outs)
+    vllm = pytest.importorskip("vllm", reason="vllm is optional (GPU only)")
+    assert vllm and eng.generate([[1]], SimpleNamespace(n_samples=2, do_sample=False, temperature=1, top_p=1,
+                                                         top_k=0, max_new_tokens=4)) == [
+        [Generation("<s>5", True), Generation("<s>5</s>", False)]]
