@@ -159,8 +159,16 @@ def test_dry_run_sends_nothing(server, tmp_path, capsys):
                "--price_out", "2", "--max_tokens", "100") == 0
     report = json.loads(capsys.readouterr().out)
     assert server.stats.requests == 0 and report["requests"] == 10 and report["max_output_tokens"] == 1000
-    assert report["estimated_input_tokens"] > 0 and report["estimated_cost_usd_upper"] > 0
+    want = report["estimated_input_tokens"] * 1 / 1e6 + 1000 * 2 / 1e6
+    assert report["estimated_input_tokens"] > 0 and report["estimated_cost_usd_upper"] == pytest.approx(want, abs=1e-6)
+    assert report["estimated_batch_api_cost_usd_upper"] == pytest.approx(want / 2, abs=1e-6)  # both paths priced
     assert not (run_dir(tmp_path / "out") / "results.jsonl").exists()
+
+
+def test_dry_run_of_an_unpriced_model_needs_price_flags(server, tmp_path, capsys):
+    assert run(server.url, hh_file(tmp_path, 2), tmp_path / "out", "openai", "--dry_run") == 2  # mock-1: no price
+    assert "--price_in and --price_out" in capsys.readouterr().err
+    assert server.stats.requests == 0
 
 
 def test_cost_summary_uses_price_flags(server, tmp_path):
@@ -168,7 +176,8 @@ def test_cost_summary_uses_price_flags(server, tmp_path):
                "--price_out", "10") == 0
     s = summary(tmp_path / "out")
     want = server.stats.input_tokens * 2 / 1e6 + server.stats.output_tokens * 10 / 1e6
-    assert s["estimated_cost_usd"] == pytest.approx(want, abs=1e-6) and s["price_per_mtok"] == [2.0, 10.0]
+    assert s["estimated_cost_usd"] == pytest.approx(want, abs=1e-6)
+    assert s["price_per_mtok"] == {"input": 2.0, "output": 10.0, "cached_input": None, "cache_write": None}
 
 
 def test_plugin_backend_registered_from_another_module(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from grpo_bt_rm.data import Pair
 from grpo_bt_rm.prompts import get_prompt
 from grpo_bt_rm.teacher.backends import FatalError, TransientError, classify_status, redact
-from grpo_bt_rm.teacher.pricing import cost_usd, price_for
+from grpo_bt_rm.teacher.pricing import Price, cost_usd, price_for
 from grpo_bt_rm.teacher.records import latest_by_key, summarize
 from grpo_bt_rm.teacher.runner import RunSettings, backoff_delay, make_units
 from grpo_bt_rm.teacher.tasks import build_request, pair_items, parse_answer, reasoning_of
@@ -127,12 +127,29 @@ def test_summary_accuracy_ties_and_cost():
 
 
 def test_price_table_and_overrides():
-    assert price_for("gemini-2.5-flash-lite-001") == (0.10, 0.40)  # longest prefix wins over gemini-2.5-flash
+    assert price_for("gemini-2.5-flash-lite-001")[:2] == (0.10, 0.40)  # longest prefix wins over gemini-2.5-flash
+    assert price_for("claude-opus-4-5-20251101")[:2] == (5.0, 25.0)  # not Opus 4's $15/$75
+    assert price_for("claude-opus-4-1-20250805")[:2] == (15.0, 75.0)
     assert price_for("my-local-model") is None
-    assert price_for("my-local-model", 1.0, 2.0) == (1.0, 2.0)
-    assert cost_usd(500_000, 250_000, (1.0, 2.0)) == pytest.approx(1.0)
+    assert price_for("my-local-model", 1.0, 2.0) == Price(1.0, 2.0)
+    assert cost_usd(500_000, 250_000, Price(1.0, 2.0)) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         price_for("x", 1.0, None)
+
+
+@pytest.mark.parametrize("cached,batch,want", [
+    (0, False, 3.0 + 15.0),               # 1M in, 1M out at Sonnet 4 prices
+    (1_000_000, False, 0.30 + 15.0),      # every input token a cache hit: $0.30/M
+    (0, True, (3.0 + 15.0) / 2),          # Message Batches: half price
+    (500_000, True, (1.5 + 0.15 + 15.0) / 2),
+])
+def test_cost_with_cached_input_and_batch(cached, batch, want):
+    price = price_for("claude-sonnet-4-20250514")
+    assert cost_usd(1_000_000, 1_000_000, price, cached, batch) == pytest.approx(want)
+
+
+def test_cached_tokens_without_a_confirmed_cache_price_bill_as_input():
+    assert cost_usd(1_000_000, 0, Price(1.0, 2.0), cached_input_tokens=1_000_000) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("flag,value", [("--concurrency", "0"), ("--skip_pairs", "-1"), ("--n_pairs", "0"),

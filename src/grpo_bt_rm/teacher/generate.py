@@ -28,7 +28,7 @@ from grpo_bt_rm.paths import default_path
 from grpo_bt_rm.prompts import PROMPTS, SCALES, PromptSpec, get_prompt
 from grpo_bt_rm.teacher import records as rec_io
 from grpo_bt_rm.teacher.backends import BACKENDS, DUMMY_KEY, BackendConfig, FatalError, is_local, redact
-from grpo_bt_rm.teacher.pricing import cost_usd, price_for
+from grpo_bt_rm.teacher.pricing import PRICES_CHECKED, cost_usd, price_for
 from grpo_bt_rm.teacher.runner import RunSettings, make_units, run_pairs
 from grpo_bt_rm.teacher.tasks import build_request, content_hash
 
@@ -123,11 +123,16 @@ def dry_run(units, prompt: PromptSpec, args: argparse.Namespace) -> dict:
         system, user = build_request(unit, prompt, args.pairwise)
         chars += len(system or "") + len(user)
     est_in = chars // 4  # ~4 characters per token for English text
-    est_out = len(units) * args.max_tokens  # an upper bound: every answer uses the whole budget
+    # an upper bound: every answer uses the whole budget, thinking included
+    est_out = len(units) * (args.max_tokens + (args.thinking_budget or 0))
     price = price_for(args.model, args.price_in, args.price_out)
+    if price is None:
+        raise InputError(f"--dry_run: no price for --model {args.model!r} in the table (teacher/pricing.py, "
+                         f"checked {PRICES_CHECKED}); pass --price_in and --price_out (USD per million tokens)")
     return {"dry_run": True, "requests": len(units), "estimated_input_tokens": est_in,
             "max_output_tokens": est_out, "estimated_cost_usd_upper": cost_usd(est_in, est_out, price),
-            "price_per_mtok": list(price) if price else None}
+            "estimated_batch_api_cost_usd_upper": cost_usd(est_in, est_out, price, batch=True),
+            "price_per_mtok": price._asdict(), "prices_checked": PRICES_CHECKED if args.price_in is None else None}
 
 
 def generate(args: argparse.Namespace) -> int:

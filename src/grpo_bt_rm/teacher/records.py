@@ -155,13 +155,14 @@ def compact(path: Path) -> dict[str, dict]:
     return best
 
 
-def summarize(records: Iterable[dict], price: tuple[float, float] | None) -> dict:
+def summarize(records: Iterable[dict], price) -> dict:
     """Accuracy (ties count 0.5), strict accuracy, ties, parse failures (by reason: truncated and blocked
     answers apart), errors, tokens (thinking and cached ones also apart) and cost."""
     from grpo_bt_rm.teacher.pricing import cost_usd
 
     n = scored = correct = ties = parse_fail = errors = tok_in = tok_out = thinking = cached = 0
     latency = 0.0
+    paid = {False: [0, 0, 0], True: [0, 0, 0]}  # batch API? -> [input, output, cached input] tokens
     reasons: Counter = Counter()
     blocked: Counter = Counter()
     stops: Counter = Counter()
@@ -172,6 +173,10 @@ def summarize(records: Iterable[dict], price: tuple[float, float] | None) -> dic
         tok_out += int(usage.get("output_tokens") or 0)
         thinking += int(usage.get("thinking_tokens") or 0)
         cached += int(usage.get("cached_input_tokens") or 0)
+        bucket = paid[rec.get("api") == "batch"]
+        bucket[0] += int(usage.get("input_tokens") or 0)
+        bucket[1] += int(usage.get("output_tokens") or 0)
+        bucket[2] += int(usage.get("cached_input_tokens") or 0)
         latency += float(rec.get("latency_s") or 0.0)
         if not is_complete(rec):
             errors += 1
@@ -205,7 +210,8 @@ def summarize(records: Iterable[dict], price: tuple[float, float] | None) -> dic
         "output_tokens": tok_out,
         "thinking_tokens": thinking,
         "total_tokens": tok_in + tok_out,
-        "price_per_mtok": list(price) if price else None,
-        "estimated_cost_usd": cost_usd(tok_in, tok_out, price),
+        "price_per_mtok": price._asdict() if price else None,
+        "estimated_cost_usd": None if price is None else round(sum(
+            cost_usd(i, o, price, c, batch=b) for b, (i, o, c) in paid.items()), 6),
         "mean_latency_s": round(latency / n, 4) if n else None,
     }
