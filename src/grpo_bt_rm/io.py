@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,6 +31,23 @@ def where(path: str | os.PathLike, line: int | None = None, field: str | None = 
     return loc
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux shows it (os.umask would race with threads)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def honour_umask(path: str | os.PathLike, mode: int = 0o666) -> None:
+    """Give a temp file (mkstemp: 0600) or dir (mkdtemp: 0700) the mode a plain open()/mkdir() would have."""
+    os.chmod(path, mode & ~current_umask())
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[TextIO]:
     """Write to a temp file in the same directory, fsync, then rename over `path`. On error nothing is left."""
@@ -39,6 +56,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        honour_umask(tmp)
         kwargs = {"encoding": encoding} if "b" not in mode else {}
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
@@ -60,13 +78,53 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
+        honour_umask(tmp, 0o777)
         yield tmp
-        if path.exists():
-            shutil.rmtree(path)
+        old = None
+        if path.exists():  # rename the old one aside first: at no moment is `path` half old, half new
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+            os.replace(path, old / path.name)
         os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_with_manifest(path: str | os.PathLike, write: Callable[[TextIO], None],
+                        manifest: Callable[[Path], dict], manifest_path: str | os.PathLike | None = None) -> dict:
+    """Write a data file and its manifest as one unit: `write(f)` fills a temp file, then `manifest(temp_path)`
+    builds the manifest (hash the temp file: it is what lands at `path`), also to a temp file. Only when both are
+    complete are they renamed into place, the manifest first, so data never appears without its manifest. On
+    error (a full disk included) nothing new is left and an old `path` is untouched. Returns the manifest."""
+    path = Path(path)
+    manifest_path = Path(manifest_path or f"{path}.manifest.json")
+    with contextlib.ExitStack() as stack:
+        data_tmp = stack.enter_context(_pending(path, write))
+        meta = manifest(data_tmp)
+        meta_tmp = stack.enter_context(_pending(manifest_path, lambda f: f.write(
+            json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")))
+        os.replace(meta_tmp, manifest_path)
+        os.replace(data_tmp, path)
+    return meta
+
+
+@contextlib.contextmanager
+def _pending(path: Path, write: Callable[[TextIO], Any]) -> Iterator[Path]:
+    """A complete, fsynced temp file beside `path` (removed on exit unless renamed away)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        honour_umask(tmp)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        yield Path(tmp)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -14,11 +14,12 @@ import random
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from grpo_bt_rm.argtypes import COUNT, SEED
 from grpo_bt_rm.data.adapters import ADAPTERS, load_pairs
 from grpo_bt_rm.data.pairs import LoadStats, Pair, prompt_id
-from grpo_bt_rm.io import CLI_ERRORS, InputError, atomic_write, cli_error, manifest_base, sha256_file, write_json
+from grpo_bt_rm.io import CLI_ERRORS, InputError, cli_error, manifest_base, sha256_file, write_with_manifest
 from grpo_bt_rm.prompts import PROMPTS, PromptSpec, get_prompt
 
 log = logging.getLogger("grpo_bt_rm.build_dataset")
@@ -128,27 +129,34 @@ def build(args: argparse.Namespace) -> dict:
         raise InputError(f"no pairs left to write (read {stats.rows} rows, dropped {dict(stats.dropped)})")
     n_rows = 0
     dumps = json.JSONEncoder(ensure_ascii=False).encode
-    with atomic_write(args.out) as f:
+
+    def write_rows(f) -> None:
+        nonlocal n_rows
         for row in pointwise_rows(pairs, prompt, args.add_meta):
             f.write(dumps(row))
             f.write("\n")
             n_rows += 1
-    manifest = manifest_base(
-        kind="pointwise_dataset",
-        output=str(args.out),
-        sha256=sha256_file(args.out),
-        pairs=len(pairs),
-        rows=n_rows,
-        raw_rows=stats.rows,
-        dropped=dict(sorted(stats.dropped.items())),
-        malformed=stats.malformed,
-        malformed_examples=stats.malformed_examples[:10],
-        prompt={"name": prompt.name, "version": prompt.version, "parser": prompt.parser},
-        sources=[{"dataset": n, "data_files": f} for n, f in sources],
-        args=vars(args),
-        seconds=round(time.time() - start, 3),
-    )
-    write_json(f"{args.out}.manifest.json", manifest)
+
+    def make_manifest(written: Path) -> dict:
+        return manifest_base(
+            kind="pointwise_dataset",
+            output=str(args.out),
+            sha256=sha256_file(written),
+            pairs=len(pairs),
+            rows=n_rows,
+            raw_rows=stats.rows,
+            dropped=dict(sorted(stats.dropped.items())),
+            malformed=stats.malformed,
+            malformed_examples=stats.malformed_examples[:10],
+            prompt={"name": prompt.name, "version": prompt.version, "parser": prompt.parser},
+            sources=[{"dataset": n, "data_files": f} for n, f in sources],
+            input_files=stats.files,
+            args=vars(args),
+            seconds=round(time.time() - start, 3),
+        )
+
+    # the rows and their manifest land together (manifest first) or not at all, e.g. on a full disk
+    manifest = write_with_manifest(args.out, write_rows, make_manifest)
     return manifest
 
 

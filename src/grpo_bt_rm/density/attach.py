@@ -17,7 +17,17 @@ from pathlib import Path
 
 from grpo_bt_rm.data.pointwise import read_pointwise
 from grpo_bt_rm.density.inputs import row_prompt_id
-from grpo_bt_rm.io import InputError, atomic_write, iter_jsonl, manifest_base, sha256_file, where, write_json
+from grpo_bt_rm.io import (
+    CLI_ERRORS,
+    InputError,
+    cli_error,
+    iter_jsonl,
+    manifest_base,
+    read_text,
+    sha256_file,
+    where,
+    write_with_manifest,
+)
 
 log = logging.getLogger("grpo_bt_rm.density.attach")
 
@@ -38,11 +48,36 @@ def load_weights(path: str | Path) -> tuple[dict[str, float], Path]:
         if not isinstance(w, (int, float)) or not w > 0:
             raise InputError(f"{where(file, lineno, 'weight')}: expected a positive number, got {w!r}")
         weights[pid] = float(w)
+    check_metadata(file, len(weights))
     return weights, file
 
 
-def attach(in_path: str, weights: dict[str, float], out_path: str, renormalize: bool = False) -> dict:
-    """Write `in_path` rows with `density_weight` to `out_path`; returns counts and the mean weight over pairs."""
+def check_metadata(file: Path, n_prompts: int) -> dict:
+    """The metadata.json beside `file` must describe it: same sha256 (or, for outputs that predate it, the same
+    prompt count). Mismatched files (e.g. a half-written out dir) are refused."""
+    meta_path = file.parent / "metadata.json"
+    if not meta_path.is_file():
+        raise InputError(f"{file}: no metadata.json beside it; weights without their metadata are not used "
+                         "(rerun python -m grpo_bt_rm.density.compute)")
+    try:
+        meta = json.loads(read_text(meta_path))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{meta_path}: invalid JSON ({e.msg} at line {e.lineno})") from None
+    recorded = (meta.get("files") or {}).get(file.name) if isinstance(meta, dict) else None
+    count = ((meta.get("counts") or {}).get("prompts") if isinstance(meta, dict) else None)
+    if recorded is not None and recorded != sha256_file(file):
+        raise InputError(f"{file} and {meta_path} do not belong together (sha256 of {file.name} is not the one "
+                         "recorded); rerun python -m grpo_bt_rm.density.compute")
+    if count != n_prompts:
+        raise InputError(f"{file} and {meta_path} do not belong together: {n_prompts} prompts in the weights, "
+                         f"field 'counts.prompts' says {count!r}; rerun python -m grpo_bt_rm.density.compute")
+    return meta
+
+
+def attach(in_path: str, weights: dict[str, float], out_path: str, renormalize: bool = False,
+           manifest=None) -> dict:
+    """Write `in_path` rows with `density_weight` to `out_path` (and `manifest(written_file, stats)` beside it, as one
+    unit); returns counts and the mean weight over pairs."""
     rows: list[dict] = []
     pair_weight: dict = {}
     missing: dict[str, str] = {}
@@ -69,14 +104,18 @@ def attach(in_path: str, weights: dict[str, float], out_path: str, renormalize: 
         raise InputError(f"{in_path}: no rows")
     mean = sum(pair_weight.values()) / len(pair_weight)
     factor = 1.0 / mean if renormalize else 1.0
-    with atomic_write(out_path) as f:
+    stats = {"rows": len(rows), "pairs": len(pair_weight), "mean_weight_over_pairs": mean * factor,
+             "mean_before_renormalize": mean, "renormalized": renormalize,
+             "min": min(pair_weight.values()) * factor, "max": max(pair_weight.values()) * factor}
+
+    def write_rows(f) -> None:
         for row in rows:
             row[COLUMN] = row[COLUMN] * factor
             f.write(json.dumps(row, ensure_ascii=False))
             f.write("\n")
-    return {"rows": len(rows), "pairs": len(pair_weight), "mean_weight_over_pairs": mean * factor,
-            "mean_before_renormalize": mean, "renormalized": renormalize,
-            "min": min(pair_weight.values()) * factor, "max": max(pair_weight.values()) * factor}
+
+    write_with_manifest(out_path, write_rows, lambda written: (manifest or (lambda *_: {}))(written, stats))
+    return stats
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -97,21 +136,18 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     try:
         weights, wfile = load_weights(args.weights)
-        stats = attach(args.inp, weights, args.out, renormalize=args.renormalize)
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    meta_path = wfile.parent / "metadata.json"
-    write_json(f"{args.out}.manifest.json", manifest_base(
-        kind="density_attached_dataset",
-        input={"path": args.inp, "sha256": sha256_file(args.inp)},
-        weights={"path": str(wfile), "sha256": sha256_file(wfile),
-                 "metadata": json.loads(meta_path.read_text()) if meta_path.is_file() else None},
-        output={"path": args.out, "sha256": sha256_file(args.out)},
-        column=COLUMN,
-        seconds=round(time.time() - t0, 3),
-        **stats,
-    ))
+        meta = check_metadata(wfile, len(weights))
+        stats = attach(args.inp, weights, args.out, renormalize=args.renormalize,
+                       manifest=lambda written, stats: manifest_base(
+                           kind="density_attached_dataset",
+                           input={"path": args.inp, "sha256": sha256_file(args.inp)},
+                           weights={"path": str(wfile), "sha256": sha256_file(wfile), "metadata": meta},
+                           output={"path": args.out, "sha256": sha256_file(written)},
+                           column=COLUMN,
+                           seconds=round(time.time() - t0, 3),
+                           **stats))
+    except CLI_ERRORS as e:
+        return cli_error(e)
     if abs(stats["mean_before_renormalize"] - 1.0) > 0.05 and not args.renormalize:
         log.warning("mean weight over this file's pairs is %.3f, not 1: the weights were computed on other data "
                     "(pass --renormalize to rescale)", stats["mean_before_renormalize"])

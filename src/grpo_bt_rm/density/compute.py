@@ -3,7 +3,8 @@
     python -m grpo_bt_rm.density.compute --in hh_train.jsonl --out_dir runs/density/hh [--embedder hashing]
     python -m grpo_bt_rm.density.compute --dataset anthropic_hh --data_files 'raw/*.jsonl' --out_dir D
 
-Writes to --out_dir (atomically): weights.jsonl, density_weights.npy (same order), metadata.json, weights_hist.png.
+Writes --out_dir as one unit (a temp dir swapped in at the end): weights.jsonl, density_weights.npy (same order),
+metadata.json (with the sha256 of both weight files, which density.attach checks), weights_hist.png.
 """
 
 from __future__ import annotations
@@ -28,7 +29,16 @@ from grpo_bt_rm.density.knn import (
     effective_sample_size,
     knn_mean_dist,
 )
-from grpo_bt_rm.io import CLI_ERRORS, InputError, atomic_write, cli_error, manifest_base, sha256_file, write_json
+from grpo_bt_rm.io import (
+    CLI_ERRORS,
+    InputError,
+    atomic_dir,
+    atomic_write,
+    cli_error,
+    manifest_base,
+    sha256_file,
+    write_json,
+)
 from grpo_bt_rm.paths import default_path
 
 log = logging.getLogger("grpo_bt_rm.density.compute")
@@ -54,6 +64,19 @@ def write_hist(path: Path, weights: np.ndarray, counts: np.ndarray, title: str) 
     with atomic_write(path, mode="wb") as f:
         fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
+
+
+OUTPUTS = ("weights.jsonl", "density_weights.npy", "metadata.json", "weights_hist.png")
+
+
+def check_out_dir(out: Path) -> None:
+    """The out dir is replaced as a whole, so it may hold only a previous run's outputs (nothing else is lost)."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out_dir {out}: exists and is not a directory")
+    other = sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS) if out.is_dir() else []
+    if other:
+        raise InputError(f"--out_dir {out}: holds files that are not density outputs ({', '.join(other[:5])}); "
+                         "it is replaced as a whole, so choose an empty or new directory")
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -83,44 +106,46 @@ def run(args: argparse.Namespace) -> dict:
     weights = density_weights(mean_dist, alpha=args.alpha, max_ratio=args.max_ratio, counts=counts)
     t3 = time.time()
 
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out / "weights.jsonl") as f:
-        for pid, w, d, c in zip(table.ids, weights, mean_dist, table.pairs, strict=True):
-            f.write(json.dumps({"prompt_id": pid, "weight": round(float(w), 8), "knn_mean_dist": round(float(d), 8),
-                                "n_pairs": int(c)}) + "\n")
-    with atomic_write(out / "density_weights.npy", mode="wb") as f:
-        np.save(f, weights.astype(np.float64))
-    n_clipped = int((clip_ratio(raw, args.max_ratio) != raw).sum())
-    meta = manifest_base(
-        kind="density_weights",
-        embedder=args.embedder,
-        embedder_key=embedder.key,
-        embedding_dim=int(vecs.shape[1]),
-        k=int(min(args.k, n - 1)),
-        alpha=args.alpha,
-        max_ratio=args.max_ratio,
-        index=kind,
-        counts={"prompts": n, "pairs": table.n_pairs, "rows": table.rows, "clipped_prompts": n_clipped},
-        min=float(weights.min()),
-        max=float(weights.max()),
-        mean_over_pairs=float((weights * counts).sum() / counts.sum()),
-        effective_sample_size=effective_sample_size(weights, counts),
-        ess_fraction=effective_sample_size(weights, counts) / table.n_pairs,
-        knn_mean_dist={"min": float(mean_dist.min()), "median": float(np.median(mean_dist)),
-                       "max": float(mean_dist.max())},
-        embedding_cache=cache_stats,
-        inputs=[{"path": p, "sha256": sha256_file(p)} for p in args.inputs or []],
-        sources=[{"dataset": s, "data_files": f, "split": args.split} for s, f in sources],
-        seed=args.seed,
-        seconds={"read": round(t1 - t0, 3), "embed": round(t2 - t1, 3), "knn_and_weights": round(t3 - t2, 3),
-                 "total": round(time.time() - t0, 3)},
-        outputs=["weights.jsonl", "density_weights.npy", "metadata.json", "weights_hist.png"],
-    )
-    write_hist(out / "weights_hist.png", weights, counts,
-               f"{n} prompts, k={meta['k']}, alpha={args.alpha}, ESS {meta['ess_fraction']:.2f} of pairs")
-    meta["seconds"]["total"] = round(time.time() - t0, 3)
-    write_json(out / "metadata.json", meta)
+    final = Path(args.out_dir)
+    check_out_dir(final)
+    with atomic_dir(final) as out:  # the whole directory is swapped in at the end, or nothing changes
+        with atomic_write(out / "weights.jsonl") as f:
+            for pid, w, d, c in zip(table.ids, weights, mean_dist, table.pairs, strict=True):
+                f.write(json.dumps({"prompt_id": pid, "weight": round(float(w), 8),
+                                    "knn_mean_dist": round(float(d), 8), "n_pairs": int(c)}) + "\n")
+        with atomic_write(out / "density_weights.npy", mode="wb") as f:
+            np.save(f, weights.astype(np.float64))
+        n_clipped = int((clip_ratio(raw, args.max_ratio) != raw).sum())
+        meta = manifest_base(
+            kind="density_weights",
+            embedder=args.embedder,
+            embedder_key=embedder.key,
+            embedding_dim=int(vecs.shape[1]),
+            k=int(min(args.k, n - 1)),
+            alpha=args.alpha,
+            max_ratio=args.max_ratio,
+            index=kind,
+            counts={"prompts": n, "pairs": table.n_pairs, "rows": table.rows, "clipped_prompts": n_clipped},
+            min=float(weights.min()),
+            max=float(weights.max()),
+            mean_over_pairs=float((weights * counts).sum() / counts.sum()),
+            effective_sample_size=effective_sample_size(weights, counts),
+            ess_fraction=effective_sample_size(weights, counts) / table.n_pairs,
+            knn_mean_dist={"min": float(mean_dist.min()), "median": float(np.median(mean_dist)),
+                           "max": float(mean_dist.max())},
+            embedding_cache=cache_stats,
+            inputs=[{"path": p, "sha256": sha256_file(p)} for p in args.inputs or []],
+            sources=[{"dataset": s, "data_files": f, "split": args.split} for s, f in sources],
+            seed=args.seed,
+            seconds={"read": round(t1 - t0, 3), "embed": round(t2 - t1, 3), "knn_and_weights": round(t3 - t2, 3),
+                     "total": round(time.time() - t0, 3)},
+            outputs=list(OUTPUTS),
+            files={name: sha256_file(out / name) for name in ("weights.jsonl", "density_weights.npy")},
+        )
+        write_hist(out / "weights_hist.png", weights, counts,
+                   f"{n} prompts, k={meta['k']}, alpha={args.alpha}, ESS {meta['ess_fraction']:.2f} of pairs")
+        meta["seconds"]["total"] = round(time.time() - t0, 3)
+        write_json(out / "metadata.json", meta)
     return meta
 
 

@@ -35,7 +35,7 @@ from grpo_bt_rm.argtypes import COUNT, SEED
 from grpo_bt_rm.eval import eval_bt
 from grpo_bt_rm.eval.staleness import differences, job_args
 from grpo_bt_rm.eval.summary import load_results, read_result, upload_wandb, write_summary
-from grpo_bt_rm.io import CLI_ERRORS, InputError
+from grpo_bt_rm.io import CLI_ERRORS, InputError, honour_umask
 
 log = logging.getLogger("grpo_bt_rm.eval.sweep")
 EVAL_CMD = (sys.executable, "-m", "grpo_bt_rm.eval.eval_bt")  # one job; tests swap in a stand-in
@@ -189,6 +189,7 @@ def move_aside(jobs: list[Job], eval_dir: Path) -> Path:
     """Move each job's result and its side files (.log, .run.log, .png, .completions.jsonl) to stale/<time>/."""
     (eval_dir / "stale").mkdir(exist_ok=True)
     dest = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=eval_dir / "stale"))
+    honour_umask(dest, 0o777)
     for j in jobs:
         for f in eval_dir.glob(f"{j.out_json.stem}.*"):
             os.replace(f, dest / f.name)
