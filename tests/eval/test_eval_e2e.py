@@ -85,21 +85,15 @@ def test_prompt_parity_with_grpo_rollout(grpo_runs):
     run = resolve_run(grpo_runs.lora_run)
     judge = load_judge(resolve_checkpoint("checkpoint-2", run), run, dtype="fp32", load_model=False)
     assert judge.settings.system == SYSTEM and judge.settings.template == "qwen2_5"
-    pairs, _ = eval_bt.select_pairs("anthropic_hh", "sample", [str(HH_SAMPLE)], 0, 0)
-    prompt = get_prompt(PROMPT)
-    ids = {}
-    for p in pairs:
-        for response in (p.response_0, p.response_1):
-            enc = eval_bt.encode_prompt(judge.template, prompt.render(p.context, response))
-            ids[tuple(enc)] = judge.template.safe_decode(enc)
+    ids = _eval_prompt_ids(judge)
     assert trained <= set(ids), "a training prompt was not reproduced exactly by eval"
     for r in recorded:
         assert ids[tuple(r["input_ids"])] == r["text"]  # the text is equal too, not only the ids
         assert r["text"].startswith(f"<|im_start|>system\n{SYSTEM}<|im_end|>")
     # negative control: the template's default system prompt (what a mismatched eval would use) matches nothing
-    wrong = build_template(judge.tokenizer, template_settings(resolve_run(grpo_runs.full_run)))
-    p = pairs[0]
-    assert tuple(eval_bt.encode_prompt(wrong, prompt.render(p.context, p.response_0))) not in trained
+    default_system = dataclasses.replace(template_settings(resolve_run(grpo_runs.full_run)), response_prefix=None)
+    wrong = build_template(judge.tokenizer, default_system)
+    assert not trained & set(_eval_prompt_ids(SimpleNamespace(template=wrong)))
 
 
 @pytest.mark.parametrize("checkpoint,kind", [("checkpoint-2", "lora"), ("base", "base"), ("checkpoint-1", "full"),
