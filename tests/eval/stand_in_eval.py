@@ -38,8 +38,8 @@ def open_engine(args):
     weights = base_weights(ck, own, args.model)
     dtype = "float32" if args.dtype == "auto" else DTYPES[args.dtype]
     info = {"weights": weights, "dtype": dtype, "device": "cpu", "fingerprint": checkpoint_fingerprint(ck, weights)}
-    judge = SimpleNamespace(checkpoint=ck, settings=template_settings(own, args.template, args.system, args.response_prefix), info=info,
-                            template=_Template())
+    settings = template_settings(own, args.template, args.system, args.response_prefix)
+    judge = SimpleNamespace(checkpoint=ck, settings=settings, info=info, template=_Template())
     return _Engine(), judge, run
 
 

@@ -60,25 +60,35 @@ def test_same_settings_are_skipped(setup, caplog):
     assert "1 already complete (skipped)" in caplog.text
 
 
+SLOW = pytest.mark.slow  # ~7 s each on a loaded 2-core machine; the fast five cover flags, run files and data
+
 # (what changes, extra sweep flags or a file change, the setting the sweep must name)
 CASES = [
     ("n_pairs", ["--n_pairs", "4"], "--n_pairs: 3 -> 4"),
-    ("bt_temp", ["--bt_temp", "10"], "--bt_temp: 20.0 -> 10.0"),
-    ("prompt", ["--prompt", "score100_v1"], "prompt: \"hh_score100_v1\" -> \"score100_v1\""),
-    ("data_seed", ["--data_seed", "1"], "--data_seed: 0 -> 1"),
-    ("model", ["--model", "OTHER"], "--model: null ->"),
-    ("sampling", ["--do_sample", "--temperature", "0.5"], "--do_sample: false -> true"),
-    ("max_new_tokens", ["--max_new_tokens", "64"], "--max_new_tokens: 128 -> 64"),
-    ("dtype", ["--dtype", "bf16"], "dtype: \"float32\" -> \"bfloat16\""),
+    pytest.param("bt_temp", ["--bt_temp", "10"], "--bt_temp: 20.0 -> 10.0", marks=SLOW),
+    pytest.param("prompt", ["--prompt", "score100_v1"], 'prompt: "hh_score100_v1" -> "score100_v1"', marks=SLOW),
+    pytest.param("data_seed", ["--data_seed", "1"], "--data_seed: 0 -> 1", marks=SLOW),
+    pytest.param("model", ["--model", "OTHER"], "--model: null ->", marks=SLOW),
+    pytest.param("sampling", ["--do_sample", "--temperature", "0.5"], "--do_sample: false -> true", marks=SLOW),
+    pytest.param("max_new_tokens", ["--max_new_tokens", "64"], "--max_new_tokens: 128 -> 64", marks=SLOW),
+    pytest.param("dtype", ["--dtype", "bf16"], "dtype: \"float32\" -> \"bfloat16\"", marks=SLOW),
+    pytest.param("response_prefix flag", ["--response_prefix", "Score: "], 'response_prefix: null -> "Score: "',
+                 marks=SLOW),
+    ("response_prefix trained", "prefix", 'response_prefix: null -> "<s>"'),
+    ("reasoning_tag", ["--reasoning_tag", "reason"], 'parser reasoning_tag: "think" -> "reason"'),
     ("weights rewritten", "weights", "checkpoint weights: fingerprint differs"),
     ("data file edited", "data", "data files: contents or list differ"),
 ]
 
 
-@pytest.mark.parametrize("what,change,named", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("what,change,named", CASES, ids=[getattr(c, "values", c)[0] for c in CASES])
 def test_changed_setting_is_refused_then_rerun(setup, capsys, what, change, named):
     run_sweep, result, ck, data, base = setup
-    if change == "weights":
+    if change == "prefix":  # the run's args.json now names a pre-fill (e.g. the run dir was re-trained)
+        args_json = ck.parent / "args.json"
+        args_json.write_text(json.dumps({**json.loads(args_json.read_text()), "response_prefix": "<s>"}))
+        extra = []
+    elif change == "weights":
         (ck / "adapter_model.safetensors").write_bytes(b"adapter v2, retrained")
         extra = []
     elif change == "data":

@@ -55,19 +55,21 @@ def data_file_hashes(dataset: str, data_files: list[str] | None) -> dict[str, st
 
 
 def _checkpoint_identity(args: argparse.Namespace) -> tuple[str, str, str | None]:
-    """(path, weights fingerprint, response prefix from the run's args.json) of the job's checkpoint."""
+    """(path, weights fingerprint, resolved response prefix) of the job's checkpoint, as eval_bt resolves them."""
     from grpo_bt_rm.eval.loading import (
         base_weights,
         checkpoint_fingerprint,
         resolve_checkpoint,
         resolve_run,
         run_for_checkpoint,
+        template_settings,
     )
 
     run = resolve_run(args.run_dir)
     ck = resolve_checkpoint(args.checkpoint, run, args.model)
     run = run_for_checkpoint(run, ck)
-    return ck.path, checkpoint_fingerprint(ck, base_weights(ck, run, args.model)), run.args.get("response_prefix")
+    prefix = template_settings(run, args.template, args.system, getattr(args, "response_prefix", None))
+    return ck.path, checkpoint_fingerprint(ck, base_weights(ck, run, args.model)), prefix.response_prefix
 
 
 def differences(stored: dict, args: argparse.Namespace, *, on_gpu: bool) -> list[str]:
@@ -99,7 +101,7 @@ def differences(stored: dict, args: argparse.Namespace, *, on_gpu: bool) -> list
     old_ck = stored.get("checkpoint") or {}
     _diff(out, "dtype", old_ck.get("dtype"), dtype)
     try:
-        path, fingerprint, run_prefix = _checkpoint_identity(args)
+        path, fingerprint, prefix = _checkpoint_identity(args)
     except InputError as e:
         out.append(f"checkpoint: cannot be resolved now ({e})")
     else:
@@ -108,9 +110,8 @@ def differences(stored: dict, args: argparse.Namespace, *, on_gpu: bool) -> list
             out.append(f"checkpoint weights: fingerprint {'not recorded' if 'fingerprint' not in old_ck else 'differs'}"
                        f" (files under {path} were rewritten, copied or replaced)")
         settings = stored.get("settings") or {}
-        if "response_prefix" in settings:
-            _diff(out, "response_prefix", settings["response_prefix"],
-                  getattr(args, "response_prefix", None) or run_prefix)
+        if "response_prefix" in settings:  # results from before the flag: the generic --response_prefix check
+            _diff(out, "response_prefix", settings["response_prefix"], prefix)
 
     old_files = ((stored.get("data") or {}).get("load_stats") or {}).get("files")
     try:
