@@ -151,6 +151,7 @@ class _Part:
     usage: _Usage
     latency_s: float
     attempts: int
+    api: str = "online"  # "online" or "batch" (the provider's batch endpoint, billed at its discount)
 
 
 def make_record(pair: Pair, parts: dict[int, _Part], items: list[Item], s: RunSettings) -> dict:
@@ -196,6 +197,7 @@ def make_record(pair: Pair, parts: dict[int, _Part], items: list[Item], s: RunSe
                   "output_tokens": u0.output_tokens + u1.output_tokens,
                   "thinking_tokens": _sum_opt(u0.thinking_tokens, u1.thinking_tokens),
                   "cached_input_tokens": u0.cached_input_tokens + u1.cached_input_tokens},
+        "api": parts[0].api if parts[0].api == parts[1].api else "mixed",
         "latency_s": round(max(parts[0].latency_s, parts[1].latency_s), 4),
         "attempts": max(parts[0].attempts, parts[1].attempts),
         "error": error,
@@ -267,21 +269,51 @@ def _retry_delay(e: TransientError, failures: int, s: RunSettings, stats: RunSta
     return wait + rng.uniform(0, 0.1 * s.retry_base_delay)
 
 
+class Assembler:
+    """Collects the two items of each pair, from any units (online or batch, in any order), into one record,
+    handed to `emit` as soon as the pair is whole. A unit's tokens are split over its items so that per-pair
+    usage sums to exactly what was paid."""
+
+    def __init__(self, s: RunSettings, stats: RunStats, emit: Callable[[dict], None]):
+        self.s, self.stats, self.emit = s, stats, emit
+        self._parts: dict[str, dict[int, _Part]] = {}
+        self._items: dict[str, list[Item]] = {}
+
+    def deliver(self, unit: list[Item], results: dict[str, ItemResult], usage: _Usage, latency: float,
+                attempts: int, api: str = "online") -> None:
+        for i, it in enumerate(unit):
+            parts = self._parts.setdefault(it.pair.key, {})
+            parts[it.side] = _Part(results[it.item_id], usage.share(i, len(unit)), latency, attempts, api)
+            self._items.setdefault(it.pair.key, []).append(it)
+            if len(parts) == 2:
+                rec = make_record(it.pair, parts, self._items.pop(it.pair.key), self.s)
+                del self._parts[it.pair.key]
+                self.stats.records += 1
+                self.stats.errors += rec["error"] is not None
+                self.emit(rec)
+
+
 async def run_pairs(pairs: list[Pair], backend: Backend, s: RunSettings, sink: Callable[[list[dict]], None],
                     progress: bool = True) -> RunStats:
     """Score `pairs`; every finished pair's record goes to `sink` promptly (in a worker thread, in batches)."""
-    stats = RunStats()
+    return await run_units(make_units(pairs, s), backend, s, sink, progress)
+
+
+async def run_units(units: list[list[Item]], backend: Backend, s: RunSettings, sink: Callable[[list[dict]], None],
+                    progress: bool = True, assembler: Assembler | None = None) -> RunStats:
+    """Send `units` online; `assembler` may already hold other items of their pairs (from a batch)."""
+    stats = RunStats() if assembler is None else assembler.stats
     start = time.monotonic()
-    units = make_units(pairs, s)
     queue: asyncio.Queue[list[Item]] = asyncio.Queue()
     for u in units:
         queue.put_nowait(u)
     limiter = RateLimiter(s.rpm_limit)
     rng = random.Random(s.seed)
-    pending: dict[str, dict[int, _Part]] = {}
-    pair_units: dict[str, list[Item]] = {}
     out_q: asyncio.Queue[dict | None] = asyncio.Queue()
-    bar = tqdm(total=len(pairs), unit="pair", desc="teacher", disable=not progress or None)
+    asm = assembler or Assembler(s, stats, out_q.put_nowait)
+    asm.emit = out_q.put_nowait
+    n_pairs = len({it.pair.key for u in units for it in u})
+    bar = tqdm(total=n_pairs, unit="pair", desc="teacher", disable=not progress or None)
 
     async def writer() -> None:
         done = False
@@ -294,20 +326,6 @@ async def run_pairs(pairs: list[Pair], backend: Backend, s: RunSettings, sink: C
             if recs:
                 await asyncio.to_thread(sink, recs)
                 bar.update(len(recs))
-
-    def deliver(unit: list[Item], results: dict[str, ItemResult], usage: _Usage, latency: float,
-                attempts: int) -> None:
-        # Split the unit's tokens over its items so the per-pair usage sums to exactly what was paid.
-        for i, it in enumerate(unit):
-            parts = pending.setdefault(it.pair.key, {})
-            parts[it.side] = _Part(results[it.item_id], usage.share(i, len(unit)), latency, attempts)
-            pair_units.setdefault(it.pair.key, []).append(it)
-            if len(parts) == 2:
-                rec = make_record(it.pair, parts, pair_units.pop(it.pair.key), s)
-                del pending[it.pair.key]
-                stats.records += 1
-                stats.errors += rec["error"] is not None
-                out_q.put_nowait(rec)
 
     async def worker() -> None:
         while stats.fatal is None:
@@ -322,7 +340,7 @@ async def run_pairs(pairs: list[Pair], backend: Backend, s: RunSettings, sink: C
                 return
             except _Stopped:
                 return
-            deliver(unit, results, usage, latency, attempts)
+            asm.deliver(unit, results, usage, latency, attempts)
 
     writer_task = asyncio.create_task(writer())
     try:
@@ -331,5 +349,5 @@ async def run_pairs(pairs: list[Pair], backend: Backend, s: RunSettings, sink: C
         out_q.put_nowait(None)
         await writer_task
         bar.close()
-    stats.wall_s = time.monotonic() - start
+    stats.wall_s += time.monotonic() - start
     return stats
