@@ -214,15 +214,20 @@ class OpenAIBackend:
         self.client = openai.AsyncOpenAI(api_key=cfg.api_key, base_url=cfg.base_url, max_retries=0,
                                          timeout=cfg.timeout)
 
+    def body(self, system, user, *, max_tokens, temperature) -> dict:
+        """The chat-completions request body (online, and each line of a batch input file)."""
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+        body = {"model": self.model, "messages": messages, self._budget_field: max_tokens}
+        if temperature is not None:
+            body["temperature"] = temperature
+        if self.reasoning_effort:
+            body["reasoning_effort"] = self.reasoning_effort
+        return body
+
     async def complete(self, system, user, *, max_tokens, temperature):
         oa = self._openai
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+        body = self.body(system, user, max_tokens=max_tokens, temperature=temperature)
         try:
-            body = {"model": self.model, "messages": messages, self._budget_field: max_tokens}
-            if temperature is not None:
-                body["temperature"] = temperature
-            if self.reasoning_effort:
-                body["reasoning_effort"] = self.reasoning_effort
             # The client's generic POST, as `chat.completions.create` uses it, minus that method's typed-params
             # transform: for plain string messages it changes nothing and costs ~3 ms of CPU per request, which
             # caps throughput at high concurrency (see docs/bench_teacher.md).
@@ -231,19 +236,24 @@ class OpenAIBackend:
             raise classify_status(e.status_code, _short(e.message), e.response.headers, e.body) from None
         except (oa.APITimeoutError, oa.APIConnectionError) as e:
             raise TransientError(f"{type(e).__name__}: {_short(str(e))}") from None
-        choice = resp.choices[0] if resp.choices else None
-        text = (choice.message.content or "") if choice else ""
-        usage = resp.usage
-        # completion_tokens already counts reasoning tokens; the details say how many of them there were.
-        details = getattr(usage, "completion_tokens_details", None)
-        cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
-        return finish("openai", text, choice.finish_reason if choice else None,
-                      input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                      output_tokens=getattr(usage, "completion_tokens", 0) or 0,
-                      thinking_tokens=getattr(details, "reasoning_tokens", None), cached_input_tokens=cached or 0)
+        return openai_completion(resp)
 
     async def aclose(self):
         await self.client.close()
+
+
+def openai_completion(resp) -> Completion:
+    """A ChatCompletion (online or from a batch output line) as a Completion. completion_tokens already counts
+    reasoning tokens; completion_tokens_details says how many of them there were."""
+    choice = resp.choices[0] if resp.choices else None
+    text = (choice.message.content or "") if choice else ""
+    usage = resp.usage
+    details = getattr(usage, "completion_tokens_details", None)
+    cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
+    return finish("openai", text, choice.finish_reason if choice else None,
+                  input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                  output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                  thinking_tokens=getattr(details, "reasoning_tokens", None), cached_input_tokens=cached or 0)
 
 
 # --- Anthropic Messages API --------------------------------------------------------------------------------
@@ -259,17 +269,25 @@ class AnthropicBackend:
         self.client = anthropic.AsyncAnthropic(api_key=cfg.api_key, base_url=cfg.base_url, max_retries=0,
                                                timeout=cfg.timeout)
 
+    def params(self, system, user, *, max_tokens, temperature) -> dict:
+        """The Messages request parameters (online, and each request of a Message Batch)."""
+        params: dict = {"model": self.model, "max_tokens": max_tokens, "messages": [{"role": "user", "content": user}]}
+        if system:
+            params["system"] = system
+        if temperature is not None:
+            params["temperature"] = temperature
+        if self.thinking_budget:  # max_tokens counts thinking too: the answer keeps its own --max_tokens
+            params["thinking"] = {"type": "enabled", "budget_tokens": self.thinking_budget}
+            params["max_tokens"] += self.thinking_budget
+        return params
+
     async def complete(self, system, user, *, max_tokens, temperature):
         an = self._anthropic
-        kwargs: dict = {"system": system} if system else {}
-        if temperature is not None:  # this SDK version has no `temperature` keyword; the wire field still works
-            kwargs["extra_body"] = {"temperature": temperature}
-        if self.thinking_budget:  # max_tokens counts thinking too: the answer keeps its own --max_tokens
-            kwargs["thinking"] = {"type": "enabled", "budget_tokens": self.thinking_budget}
-            max_tokens += self.thinking_budget
+        kwargs = self.params(system, user, max_tokens=max_tokens, temperature=temperature)
+        if "temperature" in kwargs:  # this SDK version has no `temperature` keyword; the wire field still works
+            kwargs["extra_body"] = {"temperature": kwargs.pop("temperature")}
         try:
-            resp = await self.client.messages.create(model=self.model, max_tokens=max_tokens,
-                                                     messages=[{"role": "user", "content": user}], **kwargs)
+            resp = await self.client.messages.create(**kwargs)
         except an.APIStatusError as e:
             raise classify_status(e.status_code, _short(e.message), e.response.headers, e.body) from None
         except (an.APITimeoutError, an.APIConnectionError) as e:
@@ -308,16 +326,20 @@ class GeminiBackend:
                                  retry_options=types.HttpRetryOptions(attempts=1))
         self.client = genai.Client(api_key=cfg.api_key, http_options=http)
 
-    async def complete(self, system, user, *, max_tokens, temperature):
-        import httpx
-
-        errors = self._genai.errors
+    def config(self, system, *, max_tokens, temperature):
+        """The GenerateContentConfig (online, and each inlined request of a batch job)."""
         thinking = None
         if self.thinking_budget is not None:  # max_output_tokens counts thinking too: the answer keeps its budget
             thinking = self._types.ThinkingConfig(thinking_budget=self.thinking_budget)
             max_tokens += self.thinking_budget
-        config = self._types.GenerateContentConfig(system_instruction=system or None, max_output_tokens=max_tokens,
-                                                   temperature=temperature, thinking_config=thinking)
+        return self._types.GenerateContentConfig(system_instruction=system or None, max_output_tokens=max_tokens,
+                                                 temperature=temperature, thinking_config=thinking)
+
+    async def complete(self, system, user, *, max_tokens, temperature):
+        import httpx
+
+        errors = self._genai.errors
+        config = self.config(system, max_tokens=max_tokens, temperature=temperature)
         transient: tuple[type[BaseException], ...] = (httpx.TimeoutException, httpx.TransportError,
                                                       asyncio.TimeoutError, ConnectionError)
         try:
