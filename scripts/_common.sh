@@ -19,6 +19,19 @@ export TEMPLATE SYSTEM
 
 gbr_die() { echo "error: $*" >&2; exit 2; }
 
+# gbr_help_if_asked <script> "$@": on -h/--help anywhere in the arguments, print the script's header comment (its
+# usage and variables) and exit 0 without running anything.
+gbr_help_if_asked() {
+  local script="$1" a
+  shift
+  for a in "$@"; do
+    if [ "$a" = "-h" ] || [ "$a" = "--help" ]; then
+      awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$script"
+      exit 0
+    fi
+  done
+}
+
 # gbr_devices <gpu_list|cpu>: sets GBR_DEVICE_ARGS (array) and exports CUDA_VISIBLE_DEVICES / NPROC_PER_NODE.
 gbr_devices() {
   local spec="${1:-}"

@@ -13,6 +13,8 @@
 # DEMO_DIR/demo_plot.png and the sweep's DEMO_DIR/grpo/eval/summary.{md,csv,png}.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
+gbr_help_if_asked "${BASH_SOURCE[0]}" "$@"
+[ $# -eq 0 ] || gbr_die "usage: bash scripts/demo.sh (settings are environment variables; --help lists them)"
 cd "$GBR_ROOT"
 
 : "${DEMO_DIR:=outputs/demo}"

@@ -11,6 +11,7 @@
 # Note: `swift export` does not accept --check_model.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
+gbr_help_if_asked "${BASH_SOURCE[0]}" "$@"
 
 [ $# -eq 2 ] || gbr_die "usage: merge_lora.sh <adapter_dir> <out_dir>"
 adapter="$1"; out="$2"

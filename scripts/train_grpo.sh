@@ -2,8 +2,9 @@
 # GRPO training of a generative BT judge on stock ms-swift 4.6.0 (pair-aware sampler + BT rewards via plugin).
 #
 #   source configs/runs/<preset>.env      # or set the variables below yourself
-#   scripts/train_grpo.sh <gpu_list|cpu>  # e.g. 0,1  (torchrun over the listed GPUs) or cpu (NPROC_PER_NODE procs)
+#   scripts/train_grpo.sh <gpu_list|cpu> [swift flags...]   # e.g. 0,1 (torchrun over the listed GPUs) or cpu
 #
+# Flags after the device go to `swift rlhf` last (after EXTRA_ARGS), so `cpu --max_steps 1` overrides MAX_STEPS.
 # Required: DATASET (pointwise JSONL from grpo_bt_rm.data.build_dataset), OUT_DIR, MODEL.
 # Optional (default): PLUGIN (src/grpo_bt_rm/training/plugin.py), REWARD_NAME (bt_pointwise_baseline),
 #   NUM_GENERATIONS (8), GENERATION_BATCH_SIZE (unset = per-device bs x grad-acc x procs),
@@ -14,13 +15,21 @@
 #   USE_VLLM (false), VLLM_MODE (colocate), DEEPSPEED (e.g. zero2), NPROC_PER_NODE, EXTRA_ARGS (appended last),
 #   RESPONSE_PREFIX (unset: the template's own; e.g. '<s>' so a base judge starts inside the score tag, or
 #   '<think>\n\n</think>\n\n' to turn thinking off; passed to ms-swift --response_prefix, "\n" = newline).
-# Reward settings are BT_* variables (see docs/training.md); they are validated before ms-swift starts.
+# Multi-node (ms-swift's own torchrun launch): NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT, set on every node.
+# Reward settings are BT_* variables (see docs/training.md). Before ms-swift starts, grpo_bt_rm.training.preflight
+# checks the whole command line and environment (counts, the pair batch rule, reward names, the dataset file,
+# MODEL present locally when offline, the multi-node variables, BT_*) and names each bad variable.
 # Checkpoints: $OUT_DIR/v<N>-<timestamp>/checkpoint-<step>, plus bt_reward_settings.json in the same run dir.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 
-[ $# -ge 1 ] || gbr_die "usage: scripts/train_grpo.sh <gpu_list|cpu>   (source a configs/runs/*.env preset first)"
+gbr_help_if_asked "${BASH_SOURCE[0]}" "$@"
+[ $# -ge 1 ] || gbr_die "usage: scripts/train_grpo.sh <gpu_list|cpu> [swift flags...]   (source a configs/runs/*.env preset first; --help lists the variables)"
 gbr_devices "$1"
+shift
+for v in NNODES NODE_RANK MASTER_ADDR MASTER_PORT; do  # ms-swift passes these to torchrun
+  if [ -n "${!v:-}" ]; then export "${v?}"; fi
+done
 
 : "${DATASET:?set DATASET to a pointwise JSONL (python -m grpo_bt_rm.data.build_dataset)}"
 : "${OUT_DIR:?set OUT_DIR (e.g. \$GRPO_BT_RM_BASE_DIR/runs/<name>)}"
@@ -47,17 +56,6 @@ gbr_devices "$1"
 : "${VLLM_MODE:=colocate}"
 [ -f "$PLUGIN" ] || gbr_die "PLUGIN=$PLUGIN does not exist"
 
-# Fail fast on bad reward/trainer settings (names the variable), before ms-swift spends time starting up.
-"$GBR_PY" - <<'PY' || gbr_die "invalid BT_* settings (see the message above)"
-import sys
-from grpo_bt_rm.rewards import BTRewardSettings, SettingsError
-from grpo_bt_rm.training.settings import PairTrainSettings
-try:
-    BTRewardSettings.from_env(); PairTrainSettings.from_env()
-except SettingsError as e:
-    print(f"error: {e}", file=sys.stderr); sys.exit(1)
-PY
-
 ARGS=(rlhf --rlhf_type grpo
   --model "$MODEL" --dataset "$DATASET" --output_dir "$OUT_DIR"
   --external_plugins "$PLUGIN" --reward_funcs $REWARD_NAME
@@ -81,12 +79,17 @@ ARGS=(rlhf --rlhf_type grpo
 ARGS+=("${GBR_DEVICE_ARGS[@]}")
 # shellcheck disable=SC2206
 [ -n "${EXTRA_ARGS:-}" ] && ARGS+=($EXTRA_ARGS)
+ARGS+=("$@")  # pass-through flags last: they win
+
+# Fail fast (names each bad variable) before ms-swift spends its start-up time.
+"$GBR_PY" -m grpo_bt_rm.training.preflight "${ARGS[@]}" || gbr_die "train_grpo.sh: fix the settings above"
 
 echo "== train_grpo.sh resolved configuration =="
 for v in DATASET OUT_DIR MODEL MODEL_TYPE TEMPLATE SYSTEM TUNER_TYPE PLUGIN REWARD_NAME NUM_GENERATIONS \
          GENERATION_BATCH_SIZE MAX_COMPLETION_LENGTH TEMPERATURE TOP_P TOP_K PER_DEVICE_TRAIN_BS GRAD_ACC_STEPS \
          RESPONSE_PREFIX LEARNING_RATE MAX_STEPS NUM_TRAIN_EPOCHS SAVE_STEPS LOGGING_STEPS REPORT_TO BETA SEED SCALE_REWARDS \
-         USE_VLLM VLLM_MODE DEEPSPEED CUDA_VISIBLE_DEVICES NPROC_PER_NODE EXTRA_ARGS; do
+         USE_VLLM VLLM_MODE DEEPSPEED CUDA_VISIBLE_DEVICES NPROC_PER_NODE NNODES NODE_RANK MASTER_ADDR MASTER_PORT \
+         EXTRA_ARGS; do
   printf '  %-22s %s\n' "$v" "${!v:-}"
 done
 env | grep -E '^BT_' | sort | sed 's/^/  /' || true

@@ -13,6 +13,7 @@
 # to <output_dir>/last_checkpoint.txt, which merge_lora.sh also accepts via <output_dir>.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
+gbr_help_if_asked "${BASH_SOURCE[0]}" "$@"
 
 [ $# -eq 3 ] || gbr_die "usage: train_sft.sh <gpu_list|cpu> <dataset_jsonl> <output_dir>"
 devices="$1"; data="$2"; out="$3"
