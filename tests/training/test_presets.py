@@ -50,3 +50,27 @@ def test_preset(preset, tmp_path):
     PairTrainSettings.from_env(env)
     assert settings.parser is not None
     assert int(env["PER_DEVICE_TRAIN_BS"]) * int(env.get("GRAD_ACC_STEPS", "1")) % (2 * int(env["NUM_GENERATIONS"])) == 0
+
+
+def _shell(tmp_path, script: str) -> list[str]:
+    env = {"HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin", "GRPO_BT_RM_BASE_DIR": str(tmp_path)}
+    out = subprocess.run(["bash", "-c", f"set -u; cd {ROOT}; {script}"], env=env, capture_output=True, text=True,
+                         check=True)
+    return out.stdout.split()
+
+
+def test_resourcing_presets_leaves_no_leftovers(tmp_path):
+    """Issue 12 item 13: the second arm of hh_density gets its own OUT_DIR, a preset's TOP_K does not leak into the
+    next preset, and a value the user set in between is kept."""
+    show = 'echo "$OUT_DIR|$REWARD_NAME|$BT_PAIR_SAMPLING|${TOP_K-unset}"'
+    first, second, third, fourth, fifth = _shell(tmp_path, f"""
+        DENSITY_MODE=uniform source configs/runs/hh_density.env; {show}
+        DENSITY_MODE=sampling source configs/runs/hh_density.env; {show}
+        source configs/runs/tiny_cpu.env; {show}
+        export OUT_DIR=/somewhere/mine; source configs/runs/tiny_cpu.env; {show}
+        source configs/runs/hh_density.env; {show}""")
+    assert first == f"{tmp_path}/runs/hh_density_uniform|bt_pointwise_baseline|uniform|50"
+    assert second == f"{tmp_path}/runs/hh_density_sampling|bt_pointwise_baseline|weighted|50"
+    assert third == f"{tmp_path}/runs/tiny_cpu|bt_pointwise_baseline|uniform|unset"
+    assert fourth.startswith("/somewhere/mine|")  # set by the user: an input, kept
+    assert fifth.startswith("/somewhere/mine|bt_pointwise_density|")  # still the user's; DENSITY_MODE default
