@@ -72,13 +72,14 @@ def resolve_key(args: argparse.Namespace) -> str | None:
     raise InputError(f"--api_key: no API key for backend {args.backend!r}; pass --api_key or set {envs}")
 
 
-def select_pairs(args: argparse.Namespace) -> list[Pair]:
+def select_pairs(args: argparse.Namespace) -> tuple[list[Pair], dict[str, Pair]]:
+    """(this run's pairs, every loaded pair by key: a pending batch may hold pairs of another range)."""
     pairs, stats = load_pairs(args.dataset, args.split, args.data_files, skip_bad=args.skip_bad)
     log.info("loaded %d pairs from %s/%s (%s)", len(pairs), args.dataset, args.split, stats.as_dict())
     if not args.no_shuffle:
         random.Random(args.seed).shuffle(pairs)
     end = None if args.n_pairs is None else args.skip_pairs + args.n_pairs
-    return pairs[args.skip_pairs:end]
+    return pairs[args.skip_pairs:end], {p.key: p for p in pairs}
 
 
 def run_dir(args: argparse.Namespace, prompt: PromptSpec) -> Path:
@@ -149,14 +150,14 @@ def generate(args: argparse.Namespace) -> int:
         args.resolved_files = expand_files(args.data_files)
     out = run_dir(args, prompt)
     results = out / rec_io.RESULTS
-    pairs = select_pairs(args)
+    pairs, by_key = select_pairs(args)
     if results.exists() and results.stat().st_size > 0 and not args.resume and not args.dry_run:
         raise InputError(f"{results} already holds records; pass --resume to keep them and score only the "
                          "missing or errored pairs (also how runs with different --skip_pairs share it)")
     if args.resume and results.exists():
         rec_io.compact(results)
     with rec_io.locked(results):
-        todo, claim = _take_pairs(args, out, results, pairs)
+        todo, claim, jobs = _take_pairs(args, out, results, pairs)
     try:
         settings = RunSettings(
             backend=args.backend, model=args.model, prompt=prompt, pairwise=args.pairwise,
@@ -177,7 +178,7 @@ def generate(args: argparse.Namespace) -> int:
         for h in logging.getLogger().handlers:
             h.addFilter(redactor)
         try:
-            return _score(args, prompt, pairs, todo, units, settings, api_key, out, results)
+            return _score(args, prompt, pairs, todo, units, settings, api_key, out, results, jobs, by_key)
         finally:
             for h in logging.getLogger().handlers:
                 h.removeFilter(redactor)
@@ -187,9 +188,10 @@ def generate(args: argparse.Namespace) -> int:
 
 
 def _take_pairs(args: argparse.Namespace, out: Path, results: Path,
-                pairs: list[Pair]) -> tuple[list[Pair], rec_io.Claim | None]:
-    """(pairs this run scores, its claim on them), under the results lock: skips completed pairs (with --resume)
-    and pairs another live run holds; refuses records whose pair content differs from the pair their key names."""
+                pairs: list[Pair]) -> tuple[list[Pair], rec_io.Claim | None, list]:
+    """(pairs this run scores, its claim on them, pending batch jobs it adopted), under the results lock: skips
+    completed pairs (with --resume), pairs another live run holds and pairs inside an adopted batch; refuses
+    records whose pair content differs from the pair their key names."""
     done: set[str] = set()
     if args.resume:
         by_key = rec_io.latest_by_key(rec_io.read_records(results)[0])
@@ -201,23 +203,31 @@ def _take_pairs(args: argparse.Namespace, out: Path, results: Path,
                              "content, so their judgements would land on other pairs; use another --output_dir")
         done = {k for k, r in by_key.items()
                 if rec_io.is_complete(r) and not (args.retry_parse_failures and r.get("parse_failures"))}
-    left = [p for p in pairs if p.key not in done]
+    jobs = []
+    if args.batch_api and not args.dry_run:
+        from grpo_bt_rm.teacher.batch_api import adopt_jobs
+
+        jobs = adopt_jobs(out, args.backend, args.model)
+    in_jobs = {k for job in jobs for k in job.keys()}
+    left = [p for p in pairs if p.key not in done and p.key not in in_jobs]
     held = rec_io.live_claims(out)
     todo = [p for p in left if p.key not in held]
     if len(todo) < len(left):
         pids = sorted({held[p.key] for p in left if p.key in held})
         msg = (f"{len(left) - len(todo)} of the {len(left)} pairs left to score are being scored by another run "
                f"on {out} (PID {', '.join(map(str, pids))})")
-        if not todo:
+        if not todo and not jobs:
             raise InputError(f"{msg}; nothing left for this run. Wait for it, or give this run another "
                              "--skip_pairs/--n_pairs range")
         log.warning("%s; this run takes the other %d", msg, len(todo))
-    claim = rec_io.Claim(out, [p.key for p in todo]) if todo and not args.dry_run else None
-    return todo, claim
+    keys = [p.key for p in todo] + sorted(in_jobs)
+    claim = rec_io.Claim(out, keys) if keys and not args.dry_run else None
+    return todo, claim, jobs
 
 
 def _score(args: argparse.Namespace, prompt: PromptSpec, pairs: list[Pair], todo: list[Pair], units: list,
-           settings: RunSettings, api_key: str | None, out: Path, results: Path) -> int:
+           settings: RunSettings, api_key: str | None, out: Path, results: Path, jobs: list,
+           by_key: dict[str, Pair]) -> int:
     """Record the run in the manifest, score `todo`, compact the results and write the summary."""
     log.info("%d pairs selected, %d already done, %d to score in %d requests -> %s", len(pairs),
              len(pairs) - len(todo), len(todo), len(units), results)
@@ -225,6 +235,7 @@ def _score(args: argparse.Namespace, prompt: PromptSpec, pairs: list[Pair], todo
            "batch_size": args.batch_size, "concurrency": args.concurrency, "rpm_limit": args.rpm_limit,
            "max_tokens": args.max_tokens, "temperature": args.temperature,
            "thinking_budget": args.thinking_budget, "reasoning_effort": args.reasoning_effort,
+           "batch_api": args.batch_api,
            "base_url": redact(args.base_url, settings.secrets) if args.base_url else None,
            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     from grpo_bt_rm.teacher.backends import make_backend
@@ -233,14 +244,21 @@ def _score(args: argparse.Namespace, prompt: PromptSpec, pairs: list[Pair], todo
                                                        args.thinking_budget, args.reasoning_effort))
     update_manifest(out / "manifest.json", args, prompt, run)
 
+    def sink(recs: list[dict]) -> None:
+        rec_io.append_records(results, recs)
+
     async def main() -> object:
         try:
-            return await run_pairs(todo, backend, settings, lambda recs: rec_io.append_records(results, recs),
-                                   progress=not args.no_progress)
+            if args.batch_api:
+                from grpo_bt_rm.teacher.batch_api import run_batches
+
+                return await run_batches(jobs, units, backend, args.backend, settings, sink, out, by_key,
+                                         args.batch_poll_s, progress=not args.no_progress)
+            return await run_pairs(todo, backend, settings, sink, progress=not args.no_progress)
         finally:
             await backend.aclose()
 
-    stats = asyncio.run(main()) if todo else None
+    stats = asyncio.run(main()) if todo or jobs else None
     final = rec_io.compact(results) if results.exists() else {}
     price = price_for(args.model, args.price_in, args.price_out)
     summary = rec_io.summarize(final.values(), price) | {
@@ -303,6 +321,12 @@ def make_parser() -> argparse.ArgumentParser:
                    "explicit ids in one request (answers matched by id)")
     r.add_argument("--pairwise", action="store_true", help="score both responses of a pair in one request, in a "
                    "seeded random A/B order (recorded as ab_order)")
+    r.add_argument("--batch_api", action="store_true", help="send the requests through the provider's batch "
+                   "endpoint (Anthropic Message Batches, OpenAI Batch, Gemini batch mode: about half the price, "
+                   "answers within 24 h); a crashed run's batch is resumed with --resume, never submitted twice; "
+                   "items the batch fails are asked online")
+    r.add_argument("--batch_poll_s", type=float, default=30.0, help="seconds between batch status checks "
+                   "(default 30)")
     r.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
     r.add_argument("--rpm_limit", type=float, default=0.0, help="at most this many requests per minute (0 = no limit)")
     r.add_argument("--max_retries", type=int, default=5, help="retries per request on 429/529/5xx/timeouts/"
@@ -336,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for name, low in (("batch_size", 1), ("concurrency", 1), ("max_tokens", 1), ("n_pairs", 1), ("skip_pairs", 0),
                       ("max_retries", 0), ("parse_retries", 0), ("rpm_limit", 0), ("timeout", 0.001),
-                      ("thinking_budget", 0), ("max_retry_wait", 0)):
+                      ("thinking_budget", 0), ("max_retry_wait", 0), ("batch_poll_s", 0)):
         value = getattr(args, name)
         if value is not None and value < low:
             print(f"error: --{name} must be >= {low:g}, got {value}", file=sys.stderr)

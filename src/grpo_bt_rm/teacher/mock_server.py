@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from grpo_bt_rm.teacher.mock_batches import BatchStore
+
 _ITEM_RE = re.compile(r"<item id=\"([^\"]+)\">\n(.*?)\n</item>", re.DOTALL)
 _RANGE_RE = re.compile(r"from (\d+) \([^)]*\) to (\d+) \(")
 _RESPONSE_RE = re.compile(r"(?:ASSISTANT REPLY|SUMMARY|RESPONSE):\n(.*?)\n\n", re.DOTALL)
@@ -50,6 +52,8 @@ class Faults:
     blocked: str | None = None  # "prompt" (Gemini promptFeedback) or "output" (SAFETY / content_filter / refusal)
     quota: bool = False  # errors say the quota or credit is used up (final, not a rate limit)
     body_retry_delay: float | None = None  # errors carry a retry delay in the body (Gemini RetryInfo, OpenAI text)
+    batch_polls: int = 1  # status checks of a batch that still say "in progress" before it ends
+    batch_fail: int = 0  # the first this many requests of every batch fail inside it
 
 
 class _Server(ThreadingHTTPServer):
@@ -70,6 +74,8 @@ class Stats:
     output_tokens: int = 0
     items: int = 0
     times: list = field(default_factory=list)  # monotonic arrival time of every request
+    batches: int = 0  # batches created
+    batch_requests: int = 0  # requests received inside batches
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -91,6 +97,36 @@ def judge(text: str, noise: float = 0.0) -> str:
 
 STOPS = {"openai": ("stop", "length", "content_filter"), "anthropic": ("end_turn", "max_tokens", "refusal"),
          "gemini": ("STOP", "MAX_TOKENS", "SAFETY")}  # (ended by itself, cut off, blocked) per wire format
+
+
+def route_kind(path: str) -> str | None:
+    """Which wire format an online request path speaks."""
+    if path.endswith("/chat/completions"):
+        return "openai"
+    if path.endswith("/messages"):
+        return "anthropic"
+    return "gemini" if ":generateContent" in path else None
+
+
+def request_text(kind: str, req: dict) -> str:
+    """The prompt text of one request body (online, or one request inside a batch)."""
+    if kind == "openai":
+        return "\n".join(m["content"] for m in req.get("messages", []) if isinstance(m.get("content"), str))
+    if kind == "anthropic":
+        return "\n".join(str(m.get("content")) for m in req.get("messages", []))
+    return "\n".join(p.get("text", "") for c in req.get("contents", []) for p in c.get("parts", []))
+
+
+def answer_body(server: MockServer, kind: str, req: dict) -> dict:
+    """A successful answer to one request body, counted in the server's stats."""
+    text = request_text(kind, req)
+    out = server.answer(text)
+    tin, tout = max(1, len(text) // 4), max(1, len(out) // 4)
+    with server.stats.lock:
+        server.stats.ok += 1
+        server.stats.input_tokens += tin
+        server.stats.output_tokens += tout + server.faults.thinking_tokens
+    return response_body(kind, req.get("model") or "mock", out, tin, tout, server.faults)
 
 
 def error_body(kind: str, status: int, message: str, faults: Faults) -> dict:
@@ -152,6 +188,7 @@ class MockServer:
         self.faults = faults or Faults()
         self.stats = Stats()
         self._rng = random.Random(0)
+        self.batches = BatchStore(self)
         self.httpd = _Server(("127.0.0.1", port), self._handler())
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
@@ -258,20 +295,35 @@ class MockServer:
                     server.stats.statuses[status] = server.stats.statuses.get(status, 0) + 1
                 self._send(status, error_body(kind, status, message, server.faults), headers)
 
-            def do_POST(self):  # noqa: N802
+            def _batch_route(self, method: str) -> bool:
                 length = int(self.headers.get("content-length") or 0)
-                req = json.loads(self.rfile.read(length) or b"{}")
-                path = self.path.split("?")[0]
-                if path.endswith("/chat/completions"):
-                    kind = "openai"
-                    text = "\n".join(m["content"] for m in req.get("messages", []) if isinstance(m.get("content"), str))
-                elif path.endswith("/messages"):
-                    kind = "anthropic"
-                    text = "\n".join(str(m.get("content")) for m in req.get("messages", []))
-                elif ":generateContent" in path:
-                    kind = "gemini"
-                    text = "\n".join(p.get("text", "") for c in req.get("contents", []) for p in c.get("parts", []))
+                self._raw = self.rfile.read(length) if length else b""
+                got = server.batches.handle(method, self.path.split("?")[0], self._raw, self.headers)
+                if got is None:
+                    return False
+                status, body = got
+                if isinstance(body, (bytes, str)):
+                    data = body.encode() if isinstance(body, str) else body
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
                 else:
+                    self._send(status, body)
+                return True
+
+            def do_GET(self):  # noqa: N802
+                if not self._batch_route("GET"):
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+            def do_POST(self):  # noqa: N802
+                if self._batch_route("POST"):
+                    return
+                req = json.loads(self._raw or b"{}")
+                path = self.path.split("?")[0]
+                kind = route_kind(path)
+                if kind is None:
                     self._send(404, {"error": {"message": f"no route {path}"}})
                     return
                 if server.faults.latency_s:
@@ -285,14 +337,9 @@ class MockServer:
                 if status is not None:
                     self._error(kind, status, "injected failure")
                     return
-                out = server.answer(text)
-                tin, tout = max(1, len(text) // 4), max(1, len(out) // 4)
-                with server.stats.lock:
-                    server.stats.ok += 1
-                    server.stats.input_tokens += tin
-                    server.stats.output_tokens += tout + server.faults.thinking_tokens
-                model = req.get("model") or path.rsplit("/", 1)[-1].split(":")[0]
-                body = response_body(kind, model, out, tin, tout, server.faults)
+                if kind == "gemini":
+                    req = {**req, "model": path.rsplit("/", 1)[-1].split(":")[0]}
+                body = answer_body(server, kind, req)
                 self._send(200, body)
 
         return Handler

@@ -70,6 +70,9 @@ class RunStats:
     retry_statuses: dict = field(default_factory=dict)
     server_waits: int = 0  # retries that waited as the server asked (header or body hint)
     server_waits_cut: int = 0  # server-asked waits longer than max_retry_wait, cut to it
+    batch_jobs: int = 0  # batches submitted (--batch_api)
+    batch_items: int = 0  # requests answered inside a batch
+    batch_fallbacks: int = 0  # requests a batch failed, sent online instead
 
 
 def make_units(pairs: list[Pair], s: RunSettings) -> list[list[Item]]:
