@@ -88,6 +88,7 @@ class TransformersEngine:
         self.stop_ids = stop_ids
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else stop_ids[0])
+        self.prefill_once = True  # False: plain generate(num_return_sequences=n), for comparison (bench, tests)
 
     def generate(self, prompts: list[list[int]], s: SamplingSettings) -> list[list[Generation]]:
         import torch
@@ -105,11 +106,30 @@ class TransformersEngine:
             kwargs.update(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k if s.top_k > 0 else None)
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
+        ids, mask = ids.to(device), mask.to(device)
         with torch.inference_mode():
-            out = self.model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), **kwargs)
+            if s.n_samples > 1 and width > 1 and self.prefill_once:
+                # Prefill every prompt once, then give each of its n samples a copy of its KV cache: generate()
+                # would otherwise expand the prompts n times before the prefill and compute each prompt n times.
+                cache = self._prefill(ids[:, :-1], mask[:, :-1])
+                cache.batch_repeat_interleave(s.n_samples)
+                kwargs.update(num_return_sequences=1, past_key_values=cache)
+                ids = ids.repeat_interleave(s.n_samples, dim=0)
+                mask = mask.repeat_interleave(s.n_samples, dim=0)
+            out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
         new = out[:, width:].tolist()
         gens = [self._decode(row) for row in new]
         return [gens[i * s.n_samples:(i + 1) * s.n_samples] for i in range(len(prompts))]
+
+    def _prefill(self, ids, mask):
+        """KV cache of `ids` (left-padded), with the positions generate() would give them (padding-aware)."""
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        self.model(input_ids=ids, attention_mask=mask, position_ids=position_ids, past_key_values=cache,
+                   use_cache=True, logits_to_keep=1)
+        return cache
 
     def _decode(self, row: list[int]) -> Generation:
         stops = set(self.stop_ids)

@@ -142,6 +142,8 @@ def generate_records(engine, template, pairs, prompt, parser, sampling: Sampling
                      seed: int = 0, shard_id: int = 0, num_shards: int = 1):
     """Records for pairs in batches of `batch_pairs`; with shards, this process takes batches b % num_shards.
 
+    Batches are formed over the pairs ordered by prompt length (longest side, ties by input order), so a batch's
+    prompts need little left padding; records come back in input order, each with its input `pair_index`.
     Each completion is stored as the whole assistant text, prefix + continuation (the template's response prefix,
     see `grpo_bt_rm.prompts.prefill`), with its truncation flag."""
     import torch
@@ -149,27 +151,26 @@ def generate_records(engine, template, pairs, prompt, parser, sampling: Sampling
 
     from grpo_bt_rm.prompts.prefill import response_prefix_of
 
-    n_batches = (len(pairs) + batch_pairs - 1) // batch_pairs
-    mine = [b for b in range(n_batches) if b % num_shards == shard_id]
+    ids = [(encode_prompt(template, prompt.render(pr.context, pr.response_0)),
+            encode_prompt(template, prompt.render(pr.context, pr.response_1))) for pr in pairs]
+    order = sorted(range(len(pairs)), key=lambda i: (max(len(ids[i][0]), len(ids[i][1])), i))
+    batches = [order[b:b + batch_pairs] for b in range(0, len(order), batch_pairs)]
+    mine = [b for b in range(len(batches)) if b % num_shards == shard_id]
     records = []
     prefix = response_prefix_of(template) or ""
-    bar = tqdm(total=sum(len(pairs[b * batch_pairs:(b + 1) * batch_pairs]) for b in mine), desc="pairs", unit="pair")
+    bar = tqdm(total=sum(len(batches[b]) for b in mine), desc="pairs", unit="pair")
     for b in mine:
-        start = b * batch_pairs
-        chunk = pairs[start:start + batch_pairs]
-        ids = []
-        for pr in chunk:
-            ids.append(encode_prompt(template, prompt.render(pr.context, pr.response_0)))
-            ids.append(encode_prompt(template, prompt.render(pr.context, pr.response_1)))
         torch.manual_seed(batch_seed(seed, b))
-        gens = engine.generate(ids, sampling)  # one call for every sample of every side in the chunk
-        for j, pr in enumerate(chunk):
-            g0, g1 = gens[2 * j], gens[2 * j + 1]
+        # one call for every sample of every side in the batch
+        gens = engine.generate([side for i in batches[b] for side in ids[i]], sampling)
+        for j, i in enumerate(batches[b]):
+            pr, g0, g1 = pairs[i], gens[2 * j], gens[2 * j + 1]
             records.append(make_record(pr.key, pr.preferred_side, [prefix + g.text for g in g0],
                                        [prefix + g.text for g in g1], parser, [g.truncated for g in g0],
-                                       [g.truncated for g in g1], pair_index=start + j, source_index=pr.source_index))
-        bar.update(len(chunk))
+                                       [g.truncated for g in g1], pair_index=i, source_index=pr.source_index))
+        bar.update(len(batches[b]))
     bar.close()
+    records.sort(key=lambda r: r["pair_index"])
     return records
 
 
