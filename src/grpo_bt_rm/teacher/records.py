@@ -160,7 +160,8 @@ def summarize(records: Iterable[dict], price) -> dict:
     answers apart), errors, tokens (thinking and cached ones also apart) and cost."""
     from grpo_bt_rm.teacher.pricing import cost_usd
 
-    n = scored = correct = ties = parse_fail = errors = tok_in = tok_out = thinking = cached = 0
+    n = scored = correct = ties = parse_fail = errors = tok_in = tok_out = cached = 0
+    thinking: int | None = None  # stays None when no record's provider reported thinking tokens (Anthropic)
     latency = 0.0
     paid = {False: [0, 0, 0], True: [0, 0, 0]}  # batch API? -> [input, output, cached input] tokens
     reasons: Counter = Counter()
@@ -171,7 +172,8 @@ def summarize(records: Iterable[dict], price) -> dict:
         usage = rec.get("usage") or {}
         tok_in += int(usage.get("input_tokens") or 0)
         tok_out += int(usage.get("output_tokens") or 0)
-        thinking += int(usage.get("thinking_tokens") or 0)
+        if usage.get("thinking_tokens") is not None:
+            thinking = (thinking or 0) + int(usage["thinking_tokens"])
         cached += int(usage.get("cached_input_tokens") or 0)
         bucket = paid[rec.get("api") == "batch"]
         bucket[0] += int(usage.get("input_tokens") or 0)
