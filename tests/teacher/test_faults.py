@@ -1,12 +1,13 @@
 """What each provider really answered, against the mock server in its wire format and the real SDKs: cut-off
 answers, thinking tokens, blocked answers, final (quota) errors and retry delays in the error body."""
 
+import json
 import time
 
 import pytest
 
 from grpo_bt_rm.teacher.mock_server import STOPS, Faults, MockServer
-from tests.teacher.helpers import hh_file, records, run, summary
+from tests.teacher.helpers import hh_file, records, run, run_dir, summary
 
 BACKENDS = ["openai", "anthropic", "gemini"]
 
@@ -140,3 +141,6 @@ def test_reasoning_block_is_kept_in_text_but_never_in_the_explanation(tmp_path):
     assert (r["score0"], r["score1"]) == (50.0, 30.0)  # the guess inside <think> never counts
     assert "<think>" in r["text0"] and "first guess" not in r["reasoning0"]
     assert r["reasoning0"].startswith("The response has 5 words")
+    manifest = json.loads((run_dir(tmp_path / "out") / "manifest.json").read_text())
+    assert manifest["parser_settings"] == {"name": "score100_first", "low": 0.0, "high": 100.0,
+                                           "reasoning_tag": "think"}

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from grpo_bt_rm.data import Pair, get_adapter, load_pairs
 from grpo_bt_rm.io import InputError, manifest_base, sha256_file, write_json
+from grpo_bt_rm.parsing import get_parser
 from grpo_bt_rm.paths import default_path
 from grpo_bt_rm.prompts import PROMPTS, SCALES, PromptSpec, get_prompt
 from grpo_bt_rm.teacher import records as rec_io
@@ -113,7 +114,8 @@ def update_manifest(path: Path, args: argparse.Namespace, prompt: PromptSpec, ru
             manifest = old
         else:
             manifest = manifest_base(**mine, prompt_version=prompt.version, parser=prompt.parser,
-                                     data_files=files, data_sha256=hashes, runs=[])
+                                     parser_settings=get_parser(prompt.parser).describe(), data_files=files,
+                                     data_sha256=hashes, runs=[])
         manifest["runs"].append(run)
         write_json(path, manifest)
 
