@@ -20,7 +20,8 @@ if [ ! -f "$adapter/adapter_config.json" ]; then
   if [ -f "$adapter/last_checkpoint.txt" ]; then
     adapter=$(cat "$adapter/last_checkpoint.txt")
   else  # the highest step of the newest run, by number (never by mtime: copied dirs have fresh mtimes)
-    adapter=$("$GBR_PY" -m grpo_bt_rm.runs latest-checkpoint "$adapter") || exit 2
+    adapter=$("$GBR_PY" -m grpo_bt_rm.runs latest-checkpoint "$adapter") \
+      || gbr_die "no LoRA adapter (adapter_config.json) in '$1' (see the line above)"
   fi
   [ -n "$adapter" ] && [ -f "$adapter/adapter_config.json" ] || gbr_die "no LoRA adapter (adapter_config.json) in '$1'"
   echo "adapter: $adapter" >&2

@@ -46,6 +46,20 @@ def parse_sources(datasets: list[str], data_files: list[str] | None) -> list[tup
     return [(n, files.get(n)) for n in names]
 
 
+# The judge prompt that fits each adapter family, used when --prompt is not given (build_dataset and eval_bt).
+FAMILY_PROMPTS = {"sff": "score100_v1", "hh": "hh_score100_v1", "generic": "generic_score100_v1"}
+
+
+def default_prompt(datasets: list[str]) -> str:
+    """The default judge prompt for these datasets: their family's (a Reddit-summary prompt never judges dialogues)."""
+    names = [d.strip() for item in datasets for d in item.split(",") if d.strip()]
+    families = sorted({ADAPTERS.get(n).family for n in names})
+    if len(families) != 1:
+        raise InputError(f"--dataset {names}: sources of different prompt families ({', '.join(families)}); "
+                         f"pass --prompt (one of {PROMPTS.names()})")
+    return FAMILY_PROMPTS[families[0]]
+
+
 def side_flip(seed: int, key: str) -> bool:
     """Whether this pair's responses are swapped: a pure function of (seed, pair key), so independent of order."""
     return hashlib.md5(f"{seed}\x00{key}".encode()).digest()[0] & 1 == 1
@@ -113,8 +127,11 @@ def pointwise_rows(pairs: Iterable[Pair], prompt: PromptSpec, add_meta: bool) ->
 
 def build(args: argparse.Namespace) -> dict:
     start = time.time()
-    prompt = get_prompt(args.prompt)
     sources = parse_sources(args.dataset, args.data_files)
+    if args.prompt is None:
+        args.prompt = default_prompt(args.dataset)
+        log.info("--prompt not given: %s (the default for %s)", args.prompt, ", ".join(args.dataset))
+    prompt = get_prompt(args.prompt)
     pairs, stats = prepare_pairs(
         sources,
         args.split,
@@ -168,11 +185,13 @@ def make_parser() -> argparse.ArgumentParser:
                    help=f"source adapter(s), repeatable or comma-separated; one of {ADAPTERS.names()} "
                    "(default summarize_from_feedback)")
     p.add_argument("--split", default="train", help="split to read (hub split name, or a label for local files)")
-    p.add_argument("--data_files", action="append", default=None,
-                   help="local raw-format file(s) instead of the hub; repeatable, globs allowed; "
+    p.add_argument("--data_files", action="extend", nargs="+", default=None, metavar="FILE",
+                   help="local raw-format file(s) instead of the hub; several values and repeatable, globs allowed; "
                    "with several datasets write NAME=PATH")
     p.add_argument("--limit", type=COUNT, default=None, help="keep at most this many pairs (after dedupe/shuffle)")
-    p.add_argument("--prompt", default="score100_v1", help=f"judge prompt, one of {PROMPTS.names()}")
+    p.add_argument("--prompt", default=None,
+                   help=f"judge prompt, one of {PROMPTS.names()} (default: the dataset family's: "
+                   + ", ".join(f"{k} -> {v}" for k, v in FAMILY_PROMPTS.items()) + ")")
     p.add_argument("--add_meta", action="store_true",
                    help="add prompt_name/version, parser_name, dataset, split, source_index, prompt_id to rows")
     p.add_argument("--seed", type=SEED, default=0, help="seed for --shuffle and --randomize_sides")

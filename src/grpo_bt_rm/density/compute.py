@@ -158,8 +158,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", action="append", default=None,
                    help="also read raw pairs through a dataset adapter (repeatable or comma-separated, as in "
                    "build_dataset)")
-    p.add_argument("--data_files", action="append", default=None,
-                   help="local files for --dataset (NAME=PATH with several datasets), globs allowed")
+    p.add_argument("--data_files", action="extend", nargs="+", default=None, metavar="FILE",
+                   help="local files for --dataset (NAME=PATH with several datasets); several values and "
+                   "repeatable, globs allowed")
     p.add_argument("--split", default="train", help="split for --dataset sources and pairs files (default train)")
     p.add_argument("--skip_bad", action="store_true", help="skip malformed raw pair rows instead of stopping")
     p.add_argument("--out_dir", default=None,

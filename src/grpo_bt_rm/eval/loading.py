@@ -147,6 +147,21 @@ def training_prompt_name(run: RunInfo) -> str | None:
     return None
 
 
+def training_bt_temp(run: RunInfo) -> float | None:
+    """The BT temperature (BT_DELTA_TEMP) the run trained with, from its bt_reward_settings.json (one value)."""
+    if run.run_dir is None:
+        return None
+    path = Path(run.run_dir) / "bt_reward_settings.json"
+    try:
+        rewards = json.loads(path.read_text(encoding="utf-8")).get("rewards") or {}
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None
+    temps = {float(r["delta_temp"]) for r in rewards.values() if isinstance(r, dict) and "delta_temp" in r}
+    if len(temps) > 1:
+        log.warning("%s: reward functions with different delta_temp %s; pass --bt_temp", path, sorted(temps))
+    return temps.pop() if len(temps) == 1 else None
+
+
 def run_for_checkpoint(run: RunInfo, ck: Checkpoint) -> RunInfo:
     """Without --run_dir, ms-swift checkpoints carry their own args.json (in the dir or its parent)."""
     if run.args or ck.kind == "base":
