@@ -42,22 +42,11 @@ def test_data_files_forms(tmp_path, form):
 
 
 def test_sweep_bt_temp_follows_the_run(tmp_path, monkeypatch):
-    import sys
-    from pathlib import Path
-
     from grpo_bt_rm.eval import sweep
     from grpo_bt_rm.eval.summary import read_result
-    from tests.eval.test_sweep_stale import STAND_IN
+    from tests.eval.stand_in_eval import use_stand_in
 
-    monkeypatch.setattr(sweep, "EVAL_CMD", (sys.executable, str(STAND_IN)))
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text("{}")
-    (model / "model.safetensors").write_bytes(b"w")
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "args.json").write_text(json.dumps({"model": str(model), "template": "qwen2_5"}))
+    run, _, _ = use_stand_in(monkeypatch, tmp_path)
     (run / "bt_reward_settings.json").write_text(json.dumps({"rewards": {"bt_pointwise_baseline": {"delta_temp": 20}}}))
     argv = ["--run_dir", str(run), "--ckpts", "base", "--n_pairs", "2", "--dataset", "anthropic_hh", "--split",
             "sample", "--data_files", str(HH_SAMPLE), "--no_plot", "--no_wandb"]

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 from grpo_bt_rm.eval import eval_bt
@@ -41,6 +43,26 @@ def open_engine(args):
     settings = template_settings(own, args.template, args.system, args.response_prefix)
     judge = SimpleNamespace(checkpoint=ck, settings=settings, info=info, template=_Template())
     return _Engine(), judge, run
+
+
+def use_stand_in(monkeypatch, root: Path) -> tuple[Path, Path, Path]:
+    """Point the sweep at this stand-in and build a fake run: (run dir with args.json, its checkpoint-5 LoRA
+    adapter, the base model dir)."""
+    from grpo_bt_rm.eval import sweep
+
+    monkeypatch.setattr(sweep, "EVAL_CMD", (sys.executable, __file__))
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    base = root / "base_model"
+    base.mkdir()
+    (base / "config.json").write_text("{}")
+    (base / "model.safetensors").write_bytes(b"base weights")
+    run = root / "run"
+    ck = run / "checkpoint-5"
+    ck.mkdir(parents=True)
+    (run / "args.json").write_text(json.dumps({"model": str(base), "template": "qwen2_5", "system": "judge"}))
+    (ck / "adapter_config.json").write_text("{}")
+    (ck / "adapter_model.safetensors").write_bytes(b"adapter v1")
+    return run, ck, base
 
 
 if __name__ == "__main__":

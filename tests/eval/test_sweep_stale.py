@@ -9,32 +9,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
 from grpo_bt_rm.eval import sweep
 from grpo_bt_rm.eval.summary import read_result
 from tests.eval.conftest import HH_SAMPLE, PROMPT
-
-STAND_IN = Path(__file__).with_name("stand_in_eval.py")
+from tests.eval.stand_in_eval import use_stand_in
 
 
 @pytest.fixture
 def setup(tmp_path, monkeypatch):
-    monkeypatch.setattr(sweep, "EVAL_CMD", (sys.executable, str(STAND_IN)))
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
-    base = tmp_path / "base_model"
-    base.mkdir()
-    (base / "config.json").write_text("{}")
-    (base / "model.safetensors").write_bytes(b"base weights")
-    run = tmp_path / "run"
-    ck = run / "checkpoint-5"
-    ck.mkdir(parents=True)
-    (run / "args.json").write_text(json.dumps({"model": str(base), "template": "qwen2_5", "system": "judge"}))
-    (ck / "adapter_config.json").write_text("{}")
-    (ck / "adapter_model.safetensors").write_bytes(b"adapter v1")
+    run, ck, base = use_stand_in(monkeypatch, tmp_path)
     data = tmp_path / "hh.jsonl"
     data.write_bytes(HH_SAMPLE.read_bytes())
     out = tmp_path / "eval"
