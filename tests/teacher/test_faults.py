@@ -144,3 +144,27 @@ def test_reasoning_block_is_kept_in_text_but_never_in_the_explanation(tmp_path):
     manifest = json.loads((run_dir(tmp_path / "out") / "manifest.json").read_text())
     assert manifest["parser_settings"] == {"name": "score100_first", "low": 0.0, "high": 100.0,
                                            "reasoning_tag": "think"}
+
+
+@pytest.mark.parametrize("backend,flags,check", [
+    # Anthropic: thinking.budget_tokens, and max_tokens grows by the budget so the answer keeps its 512
+    ("anthropic", ("--thinking_budget", "1024"),
+     lambda b: b["thinking"] == {"type": "enabled", "budget_tokens": 1024} and b["max_tokens"] == 1536),
+    # Gemini: generationConfig.thinkingConfig (this SDK writes the proto name thinking_budget, which the API's
+    # JSON parser accepts beside thinkingBudget); maxOutputTokens counts thinking too
+    ("gemini", ("--thinking_budget", "256"),
+     lambda b: b["generationConfig"]["thinkingConfig"] in ({"thinkingBudget": 256}, {"thinking_budget": 256})
+     and b["generationConfig"]["maxOutputTokens"] == 512 + 256),
+    # OpenAI has no budget; reasoning_effort is its setting
+    ("openai", ("--reasoning_effort", "low"), lambda b: b["reasoning_effort"] == "low" and "thinking" not in b),
+])
+def test_thinking_settings_reach_each_sdk_as_its_own_field(tmp_path, backend, flags, check):
+    with MockServer() as s:
+        assert run(s.url, hh_file(tmp_path, 1), tmp_path / "out", backend, *flags) == 0
+        assert check(s.stats.last_body), s.stats.last_body
+
+
+def test_thinking_budget_for_openai_is_refused_at_start(tmp_path, capsys):
+    with MockServer() as s:
+        assert run(s.url, hh_file(tmp_path, 1), tmp_path / "out", "openai", "--thinking_budget", "1024") == 1
+    assert s.stats.requests == 0 and "reasoning_effort" in capsys.readouterr().err

@@ -74,6 +74,7 @@ class Stats:
     output_tokens: int = 0
     items: int = 0
     times: list = field(default_factory=list)  # monotonic arrival time of every request
+    last_body: dict | None = None  # the last online request body, as sent
     batches: int = 0  # batches created
     batch_requests: int = 0  # requests received inside batches
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -321,6 +322,7 @@ class MockServer:
                 if self._batch_route("POST"):
                     return
                 req = json.loads(self._raw or b"{}")
+                server.stats.last_body = req
                 path = self.path.split("?")[0]
                 kind = route_kind(path)
                 if kind is None:
