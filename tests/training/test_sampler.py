@@ -54,7 +54,7 @@ def test_same_structure_as_trl_repeat_sampler():
     assert list(ours) == list(trl) and len(ours) == len(trl)
 
 
-@pytest.mark.parametrize("n_proc", [1, 2, 3, 4])
+@pytest.mark.parametrize("n_proc", [1, 2, 3, 4, 8, 16])  # 8, 16: 2 or 4 nodes x 4 processes (NNODES)
 @pytest.mark.parametrize("n_pairs", [5, 12])
 def test_whole_pairs_per_process_and_coverage(n_proc, n_pairs):
     k, per_device_bs, steps_per_gen = 2, 4, 2  # per-process rows per generation = 8 = 2 x 2K

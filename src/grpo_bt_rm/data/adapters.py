@@ -259,7 +259,12 @@ def iter_raw(adapter: Adapter, split: str, data_files: list[str] | None) -> Iter
     import datasets
 
     args = (adapter.hub_id, adapter.hub_config) if adapter.hub_config else (adapter.hub_id,)
-    ds = datasets.load_dataset(*args, split=split)
+    try:
+        ds = datasets.load_dataset(*args, split=split)
+    except OSError as e:  # ConnectionError, offline mode, not in the cache: one clear line, not a long traceback
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InputError(f"--dataset {adapter.name}: cannot load {adapter.hub_id} from the hub ({reason}). No "
+                         "network: pass --data_files with local raw files (see README section 1)") from None
     for i, row in enumerate(ds):
         yield f"{adapter.hub_id}[{split}] row {i}", row
 

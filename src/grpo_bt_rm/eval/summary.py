@@ -57,6 +57,30 @@ def results_in(eval_dir: str | os.PathLike) -> list[dict]:
     return load_results(sorted(Path(eval_dir).glob("*.json")))
 
 
+def settings_signature(result: dict) -> dict:
+    """What must agree between results summarized together (all but the checkpoint and the seed)."""
+    data = dict(result.get("data") or {})
+    stats = data.pop("load_stats", None) or {}
+    settings = {k: v for k, v in (result.get("settings") or {}).items() if k not in ("dtype",)}
+    prompt = result.get("prompt") or {}
+    return {"prompt": {k: prompt.get(k) for k in ("name", "version")}, "parser": result.get("parser"),
+            "data": {**data, "files": stats.get("files")}, "settings": settings}
+
+
+def check_same_settings(results: list[dict]) -> None:
+    """Refuse to put results made with other settings in one summary; name the settings and the files."""
+    if not results:
+        return
+    first = settings_signature(results[0])
+    for r in results[1:]:
+        sig = settings_signature(r)
+        if sig != first:
+            diffs = [f"{part}.{k}" for part in first for k in sorted(set(first[part] or {}) | set(sig[part] or {}))
+                     if (first[part] or {}).get(k) != (sig[part] or {}).get(k)]
+            raise InputError(f"{r['_path']} and {results[0]['_path']} were made with other settings "
+                             f"({', '.join(diffs) or 'parser'}); summarize them separately")
+
+
 def aggregate(results: list[dict]) -> list[dict]:
     """One row per checkpoint (name, kind, path), ordered by training step (checkpoints without a step last).
 
@@ -118,6 +142,7 @@ def write_summary(results: list[dict], out_dir: str | os.PathLike, title: str = 
     """Write summary.csv, summary.md, summary.json and (with `plot`) summary.png into `out_dir`."""
     if not results:
         raise InputError(f"{out_dir}: no complete eval_bt result to summarize")
+    check_same_settings(results)
     out = Path(out_dir)
     rows = aggregate(results)
     files = {"csv": out / "summary.csv", "md": out / "summary.md", "json": out / "summary.json"}

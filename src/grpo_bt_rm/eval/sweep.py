@@ -12,6 +12,8 @@
   stops before running anything and names the differing settings.
 - A failed job makes the sweep exit 1 and names it; finished jobs are kept and summarized.
 - Every flag not listed here goes to eval_bt unchanged (checked against its parser at start).
+- `--shard i/n` runs every n-th job from the i-th (0-based) and writes no summary: run one shard per machine, then
+  `python tools/merge_sweep_shards.py DIR... --out_dir MERGED` checks and summarizes all shards' results.
 Outputs in RUN/<eval_subdir>/: eval_<ckpt>_seed<s>.json (+ .log, .run.log, .reliability.png), summary.csv/md/png.
 """
 
@@ -165,10 +167,23 @@ def make_parser() -> argparse.ArgumentParser:
                    help="also write eval_<ckpt>_seed<s>.completions.jsonl per job")
     p.add_argument("--title", default=None, help="title of summary.md / summary.png (default: run dir name)")
     p.add_argument("--no_wandb", action="store_true", help="do not upload even if WANDB_PROJECT is set")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="run only jobs I, I+N, I+2N, ... of the plan (0 <= I < N); no summary (merge the shards' "
+                   "results with tools/merge_sweep_shards.py)")
     p.add_argument("--rerun_changed", action=argparse.BooleanOptionalAction, default=True,
                    help="a stored result made with other settings is moved to <out_dir>/stale/<time>-<id>/ and rerun "
                    "(default); with --no-rerun_changed the sweep refuses and names the differing settings")
     return p
+
+
+def parse_shard(spec: str | None) -> tuple[int, int]:
+    """'i/n' -> (i, n) with 0 <= i < n; None -> (0, 1)."""
+    if spec is None:
+        return 0, 1
+    i, sep, n = spec.partition("/")
+    if not (sep and i.strip().isdigit() and n.strip().isdigit()) or not 0 <= int(i) < int(n):
+        raise InputError(f"--shard {spec!r}: expected I/N with 0 <= I < N (e.g. 0/4 ... 3/4)")
+    return int(i), int(n)
 
 
 def stale_jobs(jobs: list[Job], passthrough: list[str], run_dir: str | None, on_gpu: bool):
@@ -225,7 +240,11 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(f"--seeds {args.seeds!r}: {e}") from None
         if not ckpts or not seeds:
             raise InputError("--ckpts and --seeds must each name at least one item")
-        jobs = plan(ckpts, seeds, eval_dir)
+        shard, n_shards = parse_shard(args.shard)
+        jobs = plan(ckpts, seeds, eval_dir)[shard::n_shards]
+        if not jobs:
+            raise InputError(f"--shard {args.shard}: no job falls in this shard (the plan has fewer than "
+                             f"{shard + 1} jobs)")
         slots = devices(args.gpus, args.cpu_workers)
         pending, stale = stale_jobs(jobs, passthrough, run_dir, on_gpu=any(slots))
     except (*CLI_ERRORS, ValueError) as e:
@@ -248,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     sweep.run(run_dir, args.save_completions)
     results = load_results([j.out_json for j in jobs])
     title = args.title or (Path(run_dir).name if run_dir else eval_dir.name)
+    if n_shards > 1:
+        results = []  # a shard's summary would be partial: merge the shards instead
+        log.info("shard %d/%d: %d jobs; merge: python tools/merge_sweep_shards.py %s ... --out_dir MERGED", shard,
+                 n_shards, len(jobs), eval_dir)
     if results:
         files = write_summary(results, eval_dir, title)
         if os.environ.get("WANDB_PROJECT") and not args.no_wandb:
@@ -260,7 +283,10 @@ def main(argv: list[str] | None = None) -> int:
         names = ", ".join(f"{j.label} (rc={rc}, log {j.out_json.with_suffix('.run.log')})" for j, rc in sweep.failed)
         print(f"error: {len(sweep.failed)} of {len(jobs)} jobs failed: {names}", file=sys.stderr)
         return 1
-    print(f"sweep complete: {len(jobs)} jobs, summary in {eval_dir}")
+    if n_shards > 1:
+        print(f"shard {shard}/{n_shards} complete: {len(jobs)} jobs, results in {eval_dir}")
+    else:
+        print(f"sweep complete: {len(jobs)} jobs, summary in {eval_dir}")
     return 0
 
 
