@@ -166,5 +166,5 @@ def test_thinking_settings_reach_each_sdk_as_its_own_field(tmp_path, backend, fl
 
 def test_thinking_budget_for_openai_is_refused_at_start(tmp_path, capsys):
     with MockServer() as s:
-        assert run(s.url, hh_file(tmp_path, 1), tmp_path / "out", "openai", "--thinking_budget", "1024") == 1
+        assert run(s.url, hh_file(tmp_path, 1), tmp_path / "out", "openai", "--thinking_budget", "1024") == 2
     assert s.stats.requests == 0 and "reasoning_effort" in capsys.readouterr().err

@@ -217,9 +217,10 @@ def test_stop_reasons_per_provider(backend, stop, truncated, blocked):
 
 
 def test_thinking_budget_is_refused_for_openai():
+    from grpo_bt_rm.io import InputError
     from grpo_bt_rm.teacher.backends import BackendConfig, OpenAIBackend
 
-    with pytest.raises(FatalError, match="reasoning_effort"):
+    with pytest.raises(InputError, match="reasoning_effort"):
         OpenAIBackend(BackendConfig("o3-mini", "k", thinking_budget=1024))
 
 

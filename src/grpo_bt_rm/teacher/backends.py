@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlparse
 
+from grpo_bt_rm.io import InputError
 from grpo_bt_rm.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,7 @@ class OpenAIBackend:
         self._budget_field = "max_completion_tokens" if name.startswith(REASONING_PREFIXES) else "max_tokens"
         self.reasoning_effort = cfg.reasoning_effort
         if cfg.thinking_budget is not None:
-            raise FatalError("--thinking_budget: the OpenAI API has no thinking-token budget; use "
+            raise InputError("--thinking_budget: the OpenAI API has no thinking-token budget; use "
                              "--reasoning_effort low|medium|high (reasoning models), or the server's own setting")
         self.client = openai.AsyncOpenAI(api_key=cfg.api_key, base_url=cfg.base_url, max_retries=0,
                                          timeout=cfg.timeout)
