@@ -203,6 +203,10 @@ def _take_pairs(args: argparse.Namespace, out: Path, results: Path,
             raise InputError(f"{results}: {len(moved)} records were made for other pair contents than the pairs "
                              f"their keys name now (first: {moved[0][0]}); the --data_files changed order or "
                              "content, so their judgements would land on other pairs; use another --output_dir")
+        unchecked = sum(1 for p in pairs if p.key in by_key and by_key[p.key].get("content_sha") is None)
+        if unchecked:
+            log.warning("%d records in %s predate content hashes: they cannot be checked against the pairs their "
+                        "keys name now (only the data files' sha256 was)", unchecked, results)
         done = {k for k, r in by_key.items()
                 if rec_io.is_complete(r) and not (args.retry_parse_failures and r.get("parse_failures"))}
     jobs = []
