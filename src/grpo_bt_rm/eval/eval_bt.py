@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from grpo_bt_rm.data.adapters import ADAPTERS
-from grpo_bt_rm.data.build_dataset import parse_sources, prepare_pairs
+from grpo_bt_rm.data.build_dataset import default_prompt, parse_sources, prepare_pairs
 from grpo_bt_rm.eval.completions import completion_report, make_record, read_completions, to_pair_scores
 from grpo_bt_rm.eval.engine import SamplingSettings, seed_everything
 from grpo_bt_rm.eval.metrics import pair_metrics
@@ -77,13 +77,14 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="summarize_from_feedback", help=f"pair source, one of {ADAPTERS.names()}")
     p.add_argument("--split", default=None,
                    help="split (default: validation for summarize_from_feedback, test otherwise)")
-    p.add_argument("--data_files", action="append", default=None,
-                   help="local raw-format file(s) instead of the hub; repeatable, globs allowed")
+    p.add_argument("--data_files", action="extend", nargs="+", default=None, metavar="FILE",
+                   help="local raw-format file(s) instead of the hub; several values and repeatable, globs allowed")
     p.add_argument("--n_pairs", type=int, default=500, help="pairs to evaluate (0 = all)")
     p.add_argument("--data_seed", type=int, default=0,
                    help="seed that picks the pair subset and which response is side 0 (fixed across --seed)")
     p.add_argument("--prompt", default=None,
-                   help="judge prompt (default: the prompt_name in the run's training rows, else score100_v1); "
+                   help="judge prompt (default: the prompt_name in the run's training rows, else the dataset "
+                   "family's: hh_score100_v1, score100_v1 or generic_score100_v1); "
                    f"one of {PROMPTS.names()}")
     p.add_argument("--parser", default=None, help=f"score parser (default: the prompt's), one of {PARSERS.names()}")
     p.add_argument("--reasoning_tag", default=None,
@@ -98,7 +99,9 @@ def make_parser() -> argparse.ArgumentParser:
     add_data_args(p)
     add_sampling_args(p)
     p.add_argument("--seed", type=int, default=0, help="seeds python, numpy, torch and the bootstrap")
-    p.add_argument("--bt_temp", type=float, default=1.0, help="BT temperature T in softplus(-d/T) and sigmoid(d/T)")
+    p.add_argument("--bt_temp", type=float, default=None,
+                   help="BT temperature T in softplus(-d/T) and sigmoid(d/T) (default: the run's BT_DELTA_TEMP from "
+                   "its bt_reward_settings.json, else 1)")
     p.add_argument("--report_margins", action="store_true", help="percentiles of d and loss (all/correct/wrong)")
     p.add_argument("--report_uncertainty", action="store_true",
                    help="wrong-pair buckets by whether the side scores lie in [unc_low, unc_high], with histograms")
@@ -233,7 +236,21 @@ def resolve_prompt_name(args: argparse.Namespace) -> tuple[str, str]:
         return args.prompt, "--prompt"
     if trained:
         return trained, "training rows (prompt_name)"
-    return "score100_v1", "default"
+    return default_prompt([args.dataset]), f"default for --dataset {args.dataset}"
+
+
+def resolve_bt_temp(args: argparse.Namespace) -> float:
+    """--bt_temp, else the BT_DELTA_TEMP the run trained with (the run of --from_completions' result), else 1."""
+    if args.bt_temp is not None:
+        return args.bt_temp
+    run_dir = args.run_dir
+    if getattr(args, "from_completions", None):
+        run_dir = ((generating_result(args.from_completions) or {}).get("run") or {}).get("run_dir")
+    if run_dir:
+        from grpo_bt_rm.eval.loading import resolve_run, training_bt_temp
+
+        return training_bt_temp(resolve_run(run_dir)) or 1.0
+    return 1.0
 
 
 def reasoning_tag(args: argparse.Namespace, origin: dict | None = None) -> str | None:
@@ -249,6 +266,7 @@ def reasoning_tag(args: argparse.Namespace, origin: dict | None = None) -> str |
 def run(args: argparse.Namespace) -> dict:
     start = time.time()
     args.prompt, prompt_source = resolve_prompt_name(args)
+    args.bt_temp = resolve_bt_temp(args)
     sampling = SamplingSettings(args.n_samples, args.do_sample, args.temperature, args.top_p, args.top_k,
                                 args.max_new_tokens).validate()
     if args.batch_pairs < 1:
