@@ -52,6 +52,9 @@ def test_sweep_bt_temp_follows_the_run(tmp_path, monkeypatch):
             "sample", "--data_files", str(HH_SAMPLE), "--no_plot", "--no_wandb"]
     assert sweep.main(argv) == 0
     result = read_result(run / "eval" / "eval_base_seed0.json")
-    assert result["metrics"]["bt_temp"] == 20.0 and result["prompt"]["name"]
+    assert result["metrics"]["bt_temp"] == 20.0 and result["prompt"]["name"] == "hh_score100_v1"
+    before = (run / "eval" / "eval_base_seed0.json").stat().st_mtime_ns
+    assert sweep.main(argv) == 0  # the same defaults resolve the same way: reused, not rerun
+    assert (run / "eval" / "eval_base_seed0.json").stat().st_mtime_ns == before
     assert sweep.main([*argv, "--bt_temp", "5"]) == 0  # an explicit value wins (and the old result is rerun)
     assert read_result(run / "eval" / "eval_base_seed0.json")["metrics"]["bt_temp"] == 5.0

@@ -82,6 +82,7 @@ def differences(stored: dict, args: argparse.Namespace, *, on_gpu: bool) -> list
     out: list[str] = []
     defaults = vars(eval_bt.make_parser().parse_args([]))
     old_args = stored.get("args") or {}
+    args = argparse.Namespace(**{**vars(args), "bt_temp": eval_bt.resolve_bt_temp(args)})  # stored resolved
     for key, default in sorted(defaults.items()):
         if key not in NOT_COMPARED:
             _diff(out, f"--{key}", old_args.get(key, default), getattr(args, key, default))

@@ -220,14 +220,9 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(f"{', '.join(bad)}: set by the sweep per job; use --run_dir/--ckpts/--seeds instead")
         eval_bt.make_parser().parse_args(passthrough)  # fail fast on a mistyped flag, before any job starts
         if args.run_dir:
-            from grpo_bt_rm.eval.loading import resolve_run, training_bt_temp
+            from grpo_bt_rm.eval.loading import resolve_run
 
-            run = resolve_run(args.run_dir)
-            run_dir = str(run.run_dir)
-            trained_temp = training_bt_temp(run)
-            if trained_temp is not None and not any(a.split("=")[0] == "--bt_temp" for a in passthrough):
-                passthrough = [*passthrough, "--bt_temp", str(trained_temp)]
-                log.info("--bt_temp not given: %s, the BT_DELTA_TEMP the run trained with", trained_temp)
+            run_dir = str(resolve_run(args.run_dir).run_dir)
         else:
             run_dir = None
         if not args.out_dir and not run_dir:
