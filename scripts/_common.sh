@@ -19,6 +19,23 @@ export TEMPLATE SYSTEM
 
 gbr_die() { echo "error: $*" >&2; exit 2; }
 
+# gbr_require_count VAR...: each variable must be a whole number >= 1 (else a clear error naming it, exit 2).
+gbr_require_count() {
+  local v
+  for v in "$@"; do
+    [[ "${!v:-}" =~ ^[0-9]+$ ]] && [ "${!v}" -ge 1 ] || gbr_die "$v=${!v:-}: expected an integer >= 1"
+  done
+}
+
+# gbr_require_positive VAR...: each variable must be a number > 0 (1e-4, 2, 0.5).
+gbr_require_positive() {
+  local v
+  for v in "$@"; do
+    awk -v x="${!v:-}" 'BEGIN { exit !(x ~ /^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$/ && x + 0 > 0) }' \
+      || gbr_die "$v=${!v:-}: expected a number > 0"
+  done
+}
+
 # gbr_help_if_asked <script> "$@": on -h/--help anywhere in the arguments, print the script's header comment (its
 # usage and variables) and exit 0 without running anything.
 gbr_help_if_asked() {

@@ -31,6 +31,8 @@ gbr_devices "$devices"
 : "${SAVE_STEPS:=200}"
 : "${REPORT_TO:=none}"
 : "${EXTRA_ARGS:=}"
+gbr_require_count PER_DEVICE_TRAIN_BS GRAD_ACC_STEPS MAX_LENGTH LORA_RANK LORA_ALPHA SAVE_STEPS
+gbr_require_positive LEARNING_RATE NUM_EPOCHS
 
 type_args=()
 [ -n "${MODEL_TYPE:-}" ] && type_args=(--model_type "$MODEL_TYPE")

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 FAKE_SWIFT = """#!/usr/bin/env bash
@@ -132,3 +134,15 @@ def test_merge_lora_without_a_checkpoint_says_so(tmp_path):
                          env=_env(tmp_path), capture_output=True, text=True)
     assert res.returncode == 2 and "no checkpoint-<step> folder" in res.stderr, res.stderr
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("var,value", [("NUM_EPOCHS", "0"), ("LORA_RANK", "-1"), ("SAVE_STEPS", "2.5"),
+                                       ("PER_DEVICE_TRAIN_BS", "x"), ("LEARNING_RATE", "-1e-4")])
+def test_train_sft_rejects_bad_counts_before_swift(tmp_path, var, value):
+    """Issue 12 item 3 for the SFT launcher: a bad count names the variable; swift never starts."""
+    data = tmp_path / "sft.jsonl"
+    data.write_text('{"messages": []}\n')
+    res = subprocess.run(["bash", str(ROOT / "scripts/train_sft.sh"), "cpu", str(data), str(tmp_path / "o")],
+                         env=_env(tmp_path, **{var: value}), capture_output=True, text=True)
+    assert res.returncode == 2 and f"error: {var}={value}: expected" in res.stderr
+    assert not (tmp_path / "log").exists() and not (tmp_path / "o").exists()
