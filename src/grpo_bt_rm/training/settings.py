@@ -4,6 +4,8 @@
                                         proportional to the rows' `density_weight` column)
     BT_MIN_REWARD_STD=0                 floor on the reward std before GRPO divides by it (0 = off)
     BT_REWARD_DUMP=<file>               append one JSON line per reward call (pair_id, side, scores, rewards, weights)
+    BT_SKIP_OLD_LOGPS=1|0               1: skip ms-swift's no-grad "old log-probs" forward when training is provably
+                                        on-policy (PairGRPOTrainer decides and logs which path it takes); 0: always run it
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ class PairTrainSettings:
     pair_sampling: str = "uniform"
     min_reward_std: float = 0.0
     reward_dump: str | None = None
+    skip_old_logps: bool = True
 
     def __post_init__(self):
         if self.pair_sampling not in PAIR_SAMPLING_MODES:
             raise SettingsError(f"BT_PAIR_SAMPLING={self.pair_sampling!r}: expected one of {PAIR_SAMPLING_MODES}")
         if not (math.isfinite(self.min_reward_std) and self.min_reward_std >= 0):
             raise SettingsError(f"BT_MIN_REWARD_STD={self.min_reward_std!r}: expected a finite number >= 0")
+        if not isinstance(self.skip_old_logps, bool):
+            raise SettingsError(f"BT_SKIP_OLD_LOGPS={self.skip_old_logps!r}: expected 0 or 1")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PairTrainSettings:
@@ -38,10 +43,15 @@ class PairTrainSettings:
             min_std = float(raw_std)
         except ValueError:
             raise SettingsError(f"BT_MIN_REWARD_STD={raw_std!r}: expected a number") from None
+        raw_skip = (env.get("BT_SKIP_OLD_LOGPS") or "1").strip()
+        if raw_skip not in ("0", "1"):
+            raise SettingsError(f"BT_SKIP_OLD_LOGPS={raw_skip!r}: expected 0 (always run the old-log-prob forward) "
+                                "or 1 (skip it when on-policy)")
         return cls(
             pair_sampling=(env.get("BT_PAIR_SAMPLING") or "uniform").strip(),
             min_reward_std=min_std,
             reward_dump=(env.get("BT_REWARD_DUMP") or "").strip() or None,
+            skip_old_logps=raw_skip == "1",
         )
 
     def to_dict(self) -> dict:
