@@ -8,7 +8,7 @@ EXTRAS ?= swift,teacher,eval,density,real,dev
 STAMP := $(VENV)/.installed-$(shell echo "$(EXTRAS)" | tr ',' '-')
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv test test-slow lint demo bench clean
+.PHONY: venv test test-slow lint demo demo-real bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test-slow: $(STAMP)
 
 demo: $(STAMP)
 	bash scripts/demo.sh
+
+# The base real judge (SmolLM2-135M-Instruct, from the `real` extra) on 100 real HH-RLHF pairs read from
+# ../shared/data/hh-rlhf; a few minutes. See docs/real_models.md.
+demo-real: $(STAMP)
+	bash scripts/demo_real.sh
 
 clean:
 	rm -rf $(VENV) outputs
