@@ -8,7 +8,8 @@
 # task's pairs), N_TRAIN (2000 training pairs), N_TEST (500 held-out pairs), N_SFT_PAIRS (2000 pairs sent to the
 # teacher), SFT_EPOCHS (2), SFT_LR (3e-3), SFT_BS (16), MAX_STEPS / SAVE_STEPS / LEARNING_RATE ... (configs/runs/demo_cpu.env),
 # MODEL_ARGS (tiny model shape), EVAL_WORKERS (2: parallel single-threaded eval jobs), FRESH (1 = delete DEMO_DIR
-# first).
+# first). The settings are recorded in DEMO_DIR/settings.env; a rerun with other settings stops (naming them)
+# instead of reusing stages made with the old ones.
 # Writes DEMO_DIR/summary.json (sft / grpo / per-checkpoint metrics and stage times), DEMO_DIR/summary.md,
 # DEMO_DIR/demo_plot.png and the sweep's DEMO_DIR/grpo/eval/summary.{md,csv,png}.
 set -euo pipefail
@@ -41,6 +42,24 @@ mkdir -p "$DEMO_DIR/.done" "$DEMO_DIR/logs"
 D="$(cd "$DEMO_DIR" && pwd)"
 TIMES="$D/stage_times.tsv"
 touch "$TIMES"
+
+# One DEMO_DIR holds one configuration: finished stages are reused only if they were made with these settings
+# (else their results would be reported as this run's). A difference stops the demo and names the variables.
+demo_settings() {
+  local v
+  for v in SEED DATA_SEED N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_BS MODEL_ARGS PROMPT MAX_STEPS \
+           SAVE_STEPS LEARNING_RATE NUM_GENERATIONS PER_DEVICE_TRAIN_BS TEMPERATURE LOGGING_STEPS REWARD_NAME \
+           EXTRA_ARGS; do
+    printf '%s=%q\n' "$v" "${!v:-}"
+  done
+}
+if [ -f "$D/settings.env" ]; then
+  changed="$(demo_settings | grep -vxF -f "$D/settings.env" | cut -d= -f1 | tr '\n' ' ' || true)"
+  [ -z "$changed" ] || gbr_die "$D holds a demo made with other settings (${changed% }); rerun with FRESH=1 or another DEMO_DIR"
+elif [ -n "$(ls -A "$D/.done")" ]; then
+  gbr_die "$D holds finished stages but no settings.env (a demo from before settings were recorded); rerun with FRESH=1 or another DEMO_DIR"
+fi
+demo_settings > "$D/settings.env"
 
 # stage <name> <command...>: run unless DEMO_DIR/.done/<name> exists; log to DEMO_DIR/logs/<name>.log; time it.
 stage() {
