@@ -113,3 +113,20 @@ def test_outputs_honour_the_umask(tmp_path, umask, file_mode, dir_mode):
     assert stat.S_IMODE((tmp_path / "o.jsonl").stat().st_mode) == file_mode
     assert stat.S_IMODE((tmp_path / "o.jsonl.manifest.json").stat().st_mode) == file_mode
     assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == dir_mode
+
+
+def test_regions_refuses_mismatched_weights_too(pointwise, tmp_path, capsys):
+    from grpo_bt_rm.density import regions
+
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(pointwise.read_text().splitlines(keepends=True)[:6]))
+    big, little = tmp_path / "big", tmp_path / "little"
+    assert compute.main(compute_argv(pointwise, big)) == 0
+    assert compute.main(compute_argv(small, little)) == 0
+    shutil.copy(big / "weights.jsonl", little / "weights.jsonl")
+    capsys.readouterr()
+    comp = tmp_path / "c.jsonl"
+    comp.write_text("")
+    assert regions.main(["--weights", str(little), "--dataset", str(pointwise), "--completions", f"a={comp}",
+                         "--out_dir", str(tmp_path / "r")]) == 2
+    assert "do not belong together" in capsys.readouterr().err and not (tmp_path / "r").exists()

@@ -21,6 +21,7 @@ import numpy as np
 from grpo_bt_rm.argtypes import COUNT, POSITIVE
 from grpo_bt_rm.data.pairs import pair_key
 from grpo_bt_rm.data.pointwise import read_pointwise
+from grpo_bt_rm.density.attach import check_metadata
 from grpo_bt_rm.density.inputs import row_prompt_id
 from grpo_bt_rm.io import (
     CLI_ERRORS,
@@ -49,6 +50,7 @@ def load_knn(path: str | Path) -> dict[str, float]:
         if not isinstance(obj.get("prompt_id"), str) or not isinstance(d, (int, float)):
             raise InputError(f"{where(file, lineno)}: expected prompt_id (string) and knn_mean_dist (number)")
         out[obj["prompt_id"]] = float(d)
+    check_metadata(file, len(out))  # weights and metadata.json from one density.compute run
     return out
 
 
