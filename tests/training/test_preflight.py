@@ -82,6 +82,16 @@ def test_preflight_passes_a_good_launch_and_multi_node_worlds(ok):
     assert "multiple of the global batch" in preflight(argv(*ok, "--generation_batch_size", "48"), env)[0]
 
 
+def test_a_reward_from_another_plugin_is_a_warning(ok, tmp_path, capsys):
+    plugin = tmp_path / "my_plugin.py"
+    plugin.write_text("")
+    assert preflight(argv(*ok, "--reward_funcs", "my_reward", "--external_plugins", str(plugin)), ENV) == []
+    assert "'my_reward' is not a grpo_bt_rm or ms-swift reward" in capsys.readouterr().err
+    ours = ROOT / "src" / "grpo_bt_rm" / "training" / "plugin.py"
+    assert "unknown reward 'my_reward'" in preflight(argv(*ok, "--reward_funcs", "my_reward", "--external_plugins",
+                                                          str(ours)), ENV)[0]
+
+
 def test_preflight_reads_the_dataset_with_line_numbers(ok, tmp_path):
     bad = pointwise(tmp_path / "bad.jsonl", bad_line=6)
     (err,) = preflight(argv(bad, ok[1]), ENV)

@@ -47,7 +47,7 @@ def swift_args(argv: list[str]) -> argparse.Namespace:
     for name in ("num_train_epochs", "temperature", "top_p", "learning_rate", "beta", "model", "scale_rewards",
                  "dynamic_sample"):
         p.add_argument(f"--{name}", default=None)
-    for name in ("reward_funcs", "dataset", "val_dataset"):
+    for name in ("reward_funcs", "dataset", "val_dataset", "external_plugins"):
         p.add_argument(f"--{name}", nargs="+", default=None)
     return p.parse_known_args(argv)[0]
 
@@ -142,12 +142,22 @@ def check_batches(errors: list[str], a: argparse.Namespace, world: int) -> None:
                       "pairs")
 
 
+OUR_PLUGIN = Path(__file__).with_name("plugin.py").resolve()
+
+
 def check_rewards(errors: list[str], a: argparse.Namespace) -> None:
+    """Reward names must be ours or ms-swift's; another --external_plugins file may register more (then a warning)."""
     from grpo_bt_rm.rewards import REWARD_VARIANTS
 
     known = (*REWARD_VARIANTS.names(), *SWIFT_REWARDS)
+    other_plugins = [p for p in a.external_plugins or [] if Path(p).resolve() != OUR_PLUGIN]
     for name in a.reward_funcs or []:
-        if name not in known:
+        if name in known:
+            continue
+        if other_plugins:
+            print(f"warning: REWARD_NAME: {name!r} is not a grpo_bt_rm or ms-swift reward; assuming "
+                  f"{', '.join(other_plugins)} registers it", file=sys.stderr)
+        else:
             errors.append(f"REWARD_NAME: unknown reward {name!r}; expected one of {', '.join(known)}")
 
 
