@@ -76,6 +76,15 @@ def test_sweep_killed_midway_then_resumed(grpo_runs, tmp_path):
     assert read_result(jobs[0]) is not None and jobs[0].stat().st_mtime_ns == kept
     assert "not found" in (eval_dir / "eval_checkpoint-404_seed0.run.log").read_text()
 
+    # issue 12 #1 on the real stack: the same command reuses the results; another --bt_temp is refused with
+    # --no-rerun_changed, naming the setting, before any job runs; a rewritten checkpoint is named too
+    same = subprocess.run(cmd, env=offline_env(), capture_output=True, text=True, timeout=300)
+    assert same.returncode == 0 and f"{len(jobs)} already complete (skipped)" in same.stderr, same.stderr[-2000:]
+    refused = subprocess.run([*cmd, "--no-rerun_changed", "--bt_temp", "10"], env=offline_env(), capture_output=True,
+                             text=True, timeout=300)
+    assert refused.returncode == 2 and "--bt_temp: 20.0 -> 10.0" in refused.stderr
+    assert {j: j.stat().st_mtime_ns for j in finished} == finished
+
 
 def test_sweep_rejects_bad_flags(tmp_path):
     out = subprocess.run(["bash", str(SCRIPT), "--out_dir", str(tmp_path), "--ckpts", "base", "--seed", "3"],
