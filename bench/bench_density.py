@@ -144,7 +144,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--nprobe", type=COUNT, default=8, help="IVF lists probed (default 8, as density.compute)")
     p.add_argument("--nlist", type=COUNT, default=None, help="IVF lists (default sqrt(n))")
     p.add_argument("--ef_search", type=COUNT, default=64, help="HNSW search breadth (default 64)")
-    p.add_argument("--recall_queries", type=int_at_least(0), default=0, help="queries checked against exact search (0: skip)")
+    p.add_argument("--recall_queries", type=int_at_least(0), default=0,
+                   help="queries checked against exact search (0: skip)")
     p.add_argument("--embedder", default=None, help="embedder for the embed case (default all-MiniLM-L6-v2)")
     p.add_argument("--batch_size", type=COUNT, default=128, help="embedding batch size (default 128)")
     p.add_argument("--seed", type=SEED, default=0, help="seed for the random data")

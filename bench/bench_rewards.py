@@ -64,7 +64,8 @@ def main(argv=None) -> int:
     ap.add_argument("--calls", type=COUNT, default=200, help="reward calls per timed round")
     ap.add_argument("--pairs", type=COUNT, default=64, help="pairs per call")
     ap.add_argument("--gens", type=COUNT, default=8, help="completions per side of a pair (num_generations)")
-    ap.add_argument("--fail_frac", type=float_in(0, 1), default=0.1, help="fraction of completions without a score tag")
+    ap.add_argument("--fail_frac", type=float_in(0, 1), default=0.1,
+                    help="fraction of completions without a score tag")
     ap.add_argument("--repeats", type=COUNT, default=5, help="timed rounds per path; the best is reported")
     ap.add_argument("--variant", default="bt_pointwise_baseline", help="reward name to time through the adapter")
     ap.add_argument("--json", help="also write the result as JSON to this file")

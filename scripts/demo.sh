@@ -55,9 +55,11 @@ demo_settings() {
 }
 if [ -f "$D/settings.env" ]; then
   changed="$(demo_settings | grep -vxF -f "$D/settings.env" | cut -d= -f1 | tr '\n' ' ' || true)"
-  [ -z "$changed" ] || gbr_die "$D holds a demo made with other settings (${changed% }); rerun with FRESH=1 or another DEMO_DIR"
+  [ -z "$changed" ] \
+    || gbr_die "$D holds a demo made with other settings (${changed% }); rerun with FRESH=1 or another DEMO_DIR"
 elif [ -n "$(ls -A "$D/.done")" ]; then
-  gbr_die "$D holds finished stages but no settings.env (a demo from before settings were recorded); rerun with FRESH=1 or another DEMO_DIR"
+  gbr_die "$D holds finished stages but no settings.env (a demo from before settings were recorded);" \
+    "rerun with FRESH=1 or another DEMO_DIR"
 fi
 demo_settings > "$D/settings.env"
 

@@ -5,9 +5,9 @@
 #   bash scripts/merge_lora.sh <adapter_dir> <out_dir>
 #
 # <adapter_dir> is a checkpoint (holding adapter_config.json) or a train_sft.sh output directory (its
-# last_checkpoint.txt, else the highest checkpoint-<step> of its newest vN run, is used). The base model and template come from the
-# adapter's args.json. Env: MODEL_TYPE [from args.json], EXPORT_ARGS [extra `swift export` flags; EXTRA_ARGS,
-# which train_sft.sh uses, is deliberately not read here].
+# last_checkpoint.txt, else the highest checkpoint-<step> of its newest vN run, is used). The base model and
+# template come from the adapter's args.json. Env: MODEL_TYPE [from args.json], EXPORT_ARGS [extra
+# `swift export` flags; EXTRA_ARGS, which train_sft.sh uses, is deliberately not read here].
 # Note: `swift export` does not accept --check_model.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"

@@ -24,7 +24,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 
 gbr_help_if_asked "${BASH_SOURCE[0]}" "$@"
-[ $# -ge 1 ] || gbr_die "usage: scripts/train_grpo.sh <gpu_list|cpu> [swift flags...]   (source a configs/runs/*.env preset first; --help lists the variables)"
+[ $# -ge 1 ] || gbr_die "usage: scripts/train_grpo.sh <gpu_list|cpu> [swift flags...]" \
+  "  (source a configs/runs/*.env preset first; --help lists the variables)"
 gbr_devices "$1"
 shift
 for v in NNODES NODE_RANK MASTER_ADDR MASTER_PORT; do  # ms-swift passes these to torchrun

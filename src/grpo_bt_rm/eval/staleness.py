@@ -108,7 +108,8 @@ def differences(stored: dict, args: argparse.Namespace, *, on_gpu: bool) -> list
     else:
         _diff(out, "checkpoint path", old_ck.get("path"), path)
         if old_ck.get("path") == path and old_ck.get("fingerprint") != fingerprint:
-            out.append(f"checkpoint weights: fingerprint {'not recorded' if 'fingerprint' not in old_ck else 'differs'}"
+            state = "not recorded" if "fingerprint" not in old_ck else "differs"
+            out.append(f"checkpoint weights: fingerprint {state}"
                        f" (files under {path} were rewritten, copied or replaced)")
         settings = stored.get("settings") or {}
         if "response_prefix" in settings:  # results from before the flag: the generic --response_prefix check

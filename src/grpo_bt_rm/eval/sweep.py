@@ -8,8 +8,8 @@
 - Resume: a job whose complete result JSON exists, made with the job's settings (model and weights fingerprint, data
   files and hashes, n_pairs, data_seed, prompt, parser, sampling, bt_temp, response prefix, ...), is skipped; a
   killed job leaves no result file, so it is redone. A result made with other settings is moved to
-  <out_dir>/stale/<time>-<id>/ and its job rerun (`--rerun_changed`, the default), or with `--no-rerun_changed` the sweep
-  stops before running anything and names the differing settings.
+  <out_dir>/stale/<time>-<id>/ and its job rerun (`--rerun_changed`, the default), or with `--no-rerun_changed` the
+  sweep stops before running anything and names the differing settings.
 - A failed job makes the sweep exit 1 and names it; finished jobs are kept and summarized.
 - Every flag not listed here goes to eval_bt unchanged (checked against its parser at start).
 - `--shard i/n` runs every n-th job from the i-th (0-based) and writes no summary: run one shard per machine, then
