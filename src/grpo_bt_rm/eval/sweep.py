@@ -11,7 +11,8 @@
   <out_dir>/stale/<time>-<id>/ and its job rerun (`--rerun_changed`, the default), or with `--no-rerun_changed` the
   sweep stops before running anything and names the differing settings.
 - A failed job makes the sweep exit 1 and names it; finished jobs are kept and summarized.
-- Every flag not listed here goes to eval_bt unchanged (checked against its parser at start).
+- Every flag not listed here goes to eval_bt unchanged (checked against its parser at start); `--no_plot` also skips
+  summary.png.
 - `--shard i/n` runs every n-th job from the i-th (0-based) and writes no summary: run one shard per machine, then
   `python tools/merge_sweep_shards.py DIR... --out_dir MERGED` checks and summarizes all shards' results.
 Outputs in RUN/<eval_subdir>/: eval_<ckpt>_seed<s>.json (+ .log, .run.log, .reliability.png), summary.csv/md/png.
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("shard %d/%d: %d jobs; merge: python tools/merge_sweep_shards.py %s ... --out_dir MERGED", shard,
                  n_shards, len(jobs), eval_dir)
     if results:
-        files = write_summary(results, eval_dir, title)
+        files = write_summary(results, eval_dir, title, plot="--no_plot" not in passthrough)  # eval_bt's flag: no PNGs
         if os.environ.get("WANDB_PROJECT") and not args.no_wandb:
             from grpo_bt_rm.eval.summary import aggregate
 
