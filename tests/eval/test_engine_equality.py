@@ -1,5 +1,6 @@
-"""The engine's speed-ups change no token: prefill-once with a repeated KV cache and length-ordered batches give
-exactly what plain `generate(num_return_sequences=n)` gives, greedy and sampled with the same seed."""
+"""The engine's speed-ups change no token: the pair's shared prefix prefilled once, each prompt prefilled once with
+its KV cache repeated per sample, KV heads not copied, and length-ordered batches give exactly what plain
+left-padded `generate(num_return_sequences=n)` gives, greedy and sampled with the same seed."""
 
 import pytest
 import torch
@@ -22,26 +23,47 @@ def engine(warm_model_dir):
 @pytest.mark.parametrize("sampling", [SamplingSettings(1, False, max_new_tokens=10),
                                       SamplingSettings(4, True, 1.0, 1.0, 0, 10),
                                       SamplingSettings(3, True, 0.7, 0.9, 50, 10)])
-def test_prefill_once_gives_the_same_tokens(engine, sampling, monkeypatch):
+@pytest.mark.parametrize("paired", [False, True])
+def test_reused_prefill_gives_the_same_tokens(engine, sampling, paired, monkeypatch):
     eng, judge = engine
     calls = []
     real = eng._prefill
-    monkeypatch.setattr(eng, "_prefill", lambda ids, mask: calls.append(ids.shape) or real(ids, mask))
+    monkeypatch.setattr(eng, "_prefill", lambda ids, mask, cache=None: calls.append(ids.shape) or real(ids, mask,
+                                                                                                         cache))
     pairs, _ = eval_bt.select_pairs("anthropic_hh", "sample", [str(HH_SAMPLE)], 4, 0)
     prompt = get_prompt("hh_score100_v1")
     ids = [eval_bt.encode_prompt(judge.template, prompt.render(p.context, r)) for p in pairs
            for r in (p.response_0, p.response_1)]
     assert len({len(i) for i in ids}) > 1  # prompts of different lengths: left padding is exercised
     out = {}
-    for prefill_once in (False, True):
-        eng.prefill_once = prefill_once
+    for reuse in (False, True):
+        eng.reuse_prefill = reuse
         torch.manual_seed(123)
-        out[prefill_once] = eng.generate(ids, sampling)
-    eng.prefill_once = True
-    # the prefill-once path ran (one prefill of the 8 distinct prompts) exactly when there are several samples
-    assert [c[0] for c in calls] == ([8] if sampling.n_samples > 1 else [])
+        out[reuse] = eng.generate(ids, sampling, paired=paired)
+    eng.reuse_prefill = True
+    # the shortcuts really ran: the 4 pairs' shared prefixes (paired), then the 8 prompts' rest (n > 1)
+    assert [c[0] for c in calls] == [4] * paired + [8] * (sampling.n_samples > 1)
+    if paired:
+        assert calls[0][1] > 10  # the shared prefix covers the template, system prompt and instructions
     assert out[True] == out[False]
     assert len({g.text for gens in out[True] for g in gens}) > 1  # not a degenerate constant output
+
+
+def test_folded_gqa_is_the_attention_in_use_and_matches_sdpa(engine):
+    from grpo_bt_rm.eval.engine import FOLDED_GQA
+
+    eng, _ = engine
+    assert eng.model.config._attn_implementation == FOLDED_GQA  # the tiny Qwen2 has 4 heads over 2 KV heads
+    ids = torch.tensor([[5, 6, 7, 8, 9], [0, 0, 7, 8, 9]])
+    mask = torch.tensor([[1, 1, 1, 1, 1], [0, 0, 1, 1, 1]])
+    with torch.inference_mode():
+        folded = eng.model(input_ids=ids, attention_mask=mask).logits
+        eng.model.set_attn_implementation("sdpa")
+        try:
+            stock = eng.model(input_ids=ids, attention_mask=mask).logits
+        finally:
+            eng.model.set_attn_implementation(FOLDED_GQA)
+    assert torch.allclose(folded[:, 2:], stock[:, 2:], atol=1e-5)  # real positions; padding rows are not used
 
 
 def test_length_ordered_batches_keep_input_order_and_greedy_results(engine):

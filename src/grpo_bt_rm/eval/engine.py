@@ -80,6 +80,17 @@ def stop_token_ids(tokenizer, template) -> list[int]:
 
 
 class TransformersEngine:
+    """Left-padded batched `model.generate`, with three exact shortcuts (same tokens as plain generate, tested):
+
+    - the two sides of a pair (`paired=True`: prompts 2j and 2j+1) share their token prefix (template, system,
+      instructions, dialogue): it is prefilled once per pair and its KV cache given to both sides;
+    - each prompt is prefilled once and its cache repeated for its n samples (generate() would expand the prompts
+      n times first);
+    - grouped-query attention runs on the cache without copying the KV heads (see `folded_gqa_sdpa`).
+    Row layout: [padding][shared prefix][padding][own rest of the prompt]; positions come from the attention mask,
+    so the padding in the middle changes nothing. `reuse_prefill = False` gives plain generate (bench, tests).
+    """
+
     name = "transformers"
 
     def __init__(self, model, tokenizer, stop_ids: list[int]):
@@ -88,19 +99,30 @@ class TransformersEngine:
         self.stop_ids = stop_ids
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else stop_ids[0])
-        self.prefill_once = True  # False: plain generate(num_return_sequences=n), for comparison (bench, tests)
+        self.reuse_prefill = True
+        use_folded_gqa(model)
 
-    def generate(self, prompts: list[list[int]], s: SamplingSettings) -> list[list[Generation]]:
+    def generate(self, prompts: list[list[int]], s: SamplingSettings, paired: bool = False
+                 ) -> list[list[Generation]]:
         import torch
 
         device = next(self.model.parameters()).device
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for i, p in enumerate(prompts):  # left padding: the last prompt token is at the same position for all
-            ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            mask[i, width - len(p):] = 1
-        kwargs = dict(max_new_tokens=s.max_new_tokens, do_sample=s.do_sample, num_return_sequences=s.n_samples,
+        n, rows = s.n_samples, len(prompts)
+        reuse = self.reuse_prefill and min(len(p) for p in prompts) > 2
+        shared = [0] * rows
+        if reuse and paired and rows % 2 == 0:
+            for j in range(0, rows, 2):  # the pair's common token prefix, leaving each side at least one token
+                shared[j] = shared[j + 1] = common_prefix_len(prompts[j], prompts[j + 1])
+        wa = max(shared)
+        wb = max(len(p) - k for p, k in zip(prompts, shared))
+        ids = torch.full((rows, wa + wb), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((rows, wa + wb), dtype=torch.long)
+        for i, (p, k) in enumerate(zip(prompts, shared)):
+            ids[i, wa - k:wa] = torch.tensor(p[:k], dtype=torch.long)
+            ids[i, wa + wb - (len(p) - k):] = torch.tensor(p[k:], dtype=torch.long)
+            mask[i, wa - k:wa] = 1
+            mask[i, wa + wb - (len(p) - k):] = 1
+        kwargs = dict(max_new_tokens=s.max_new_tokens, do_sample=s.do_sample, num_return_sequences=n,
                       pad_token_id=self.pad_id, eos_token_id=self.stop_ids)
         if s.do_sample:
             kwargs.update(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k if s.top_k > 0 else None)
@@ -108,25 +130,34 @@ class TransformersEngine:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         ids, mask = ids.to(device), mask.to(device)
         with torch.inference_mode():
-            if s.n_samples > 1 and width > 1 and self.prefill_once:
-                # Prefill every prompt once, then give each of its n samples a copy of its KV cache: generate()
-                # would otherwise expand the prompts n times before the prefill and compute each prompt n times.
-                cache = self._prefill(ids[:, :-1], mask[:, :-1])
-                cache.batch_repeat_interleave(s.n_samples)
-                kwargs.update(num_return_sequences=1, past_key_values=cache)
-                ids = ids.repeat_interleave(s.n_samples, dim=0)
-                mask = mask.repeat_interleave(s.n_samples, dim=0)
+            cache = None
+            if wa:  # the shared prefixes, once per pair, then one copy per side
+                cache = self._prefill(ids[0::2, :wa], mask[0::2, :wa])
+                cache.batch_repeat_interleave(2)
+            if reuse and n > 1 and wb > 1:  # the rest of each prompt once, then one copy per sample
+                cache = self._prefill(ids[:, wa:-1], mask[:, :-1], cache)
+                cache.batch_repeat_interleave(n)
+                ids, mask = ids.repeat_interleave(n, dim=0), mask.repeat_interleave(n, dim=0)
+                kwargs.update(num_return_sequences=1)
+            if cache is not None:
+                if kwargs["num_return_sequences"] > 1:  # generate() would not expand a given cache
+                    cache.batch_repeat_interleave(n)
+                    ids, mask = ids.repeat_interleave(n, dim=0), mask.repeat_interleave(n, dim=0)
+                    kwargs.update(num_return_sequences=1)
+                kwargs.update(past_key_values=cache)
             out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
-        new = out[:, width:].tolist()
+        new = out[:, wa + wb:].tolist()
         gens = [self._decode(row) for row in new]
-        return [gens[i * s.n_samples:(i + 1) * s.n_samples] for i in range(len(prompts))]
+        return [gens[i * n:(i + 1) * n] for i in range(rows)]
 
-    def _prefill(self, ids, mask):
-        """KV cache of `ids` (left-padded), with the positions generate() would give them (padding-aware)."""
+    def _prefill(self, ids, mask, cache=None):
+        """Extend `cache` (or a new one) with `ids`; `mask` covers the cached tokens and `ids`. Positions are what
+        generate() gives (mask cumsum), so padding anywhere in a row is skipped."""
         from transformers import DynamicCache
 
-        cache = DynamicCache(config=self.model.config)
-        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        if cache is None:
+            cache = DynamicCache(config=self.model.config)
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
         self.model(input_ids=ids, attention_mask=mask, position_ids=position_ids, past_key_values=cache,
                    use_cache=True, logits_to_keep=1)
         return cache
@@ -138,6 +169,58 @@ class TransformersEngine:
                 return Generation(self.tokenizer.decode(row[:j], skip_special_tokens=True), False)
         # no stop token: the row ran to max_new_tokens (a row that ended earlier holds its stop token, then padding)
         return Generation(self.tokenizer.decode(row, skip_special_tokens=True), True)
+
+
+def common_prefix_len(a: list[int], b: list[int]) -> int:
+    """Length of the common token prefix of two prompts, at most min(len) - 1 (each keeps a token of its own)."""
+    limit = min(len(a), len(b)) - 1
+    k = 0
+    while k < limit and a[k] == b[k]:
+        k += 1
+    return k
+
+
+FOLDED_GQA = "sdpa_gqa_folded"
+
+
+def folded_gqa_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None, is_causal=None,
+                    **kwargs):
+    """Grouped-query attention over a padded cache without copying KV heads.
+
+    Shapes: query (B, H, L, D), key/value (B, Hkv, S, D), mask (B, 1, L, S); returns (B, L, H, D). transformers'
+    sdpa path repeats each KV head H/Hkv times whenever a padding mask is present (a full copy of the cache per
+    layer and step). Query head h uses KV head h // (H/Hkv), so the queries are regrouped to (B, Hkv, rep*L, D)
+    (row r*L + l is head kv*rep + r at position l) and the mask tiled rep times: the same arithmetic, no copy.
+    Falls back to transformers' sdpa function for anything else (no mask, dropout, position bias).
+    """
+    import torch
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    b, h, length, d = query.shape
+    rep = h // key.shape[1]
+    if rep == 1 or attention_mask is None or dropout or kwargs.get("position_bias") is not None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      is_causal=is_causal, **kwargs)
+    q = query.reshape(b, key.shape[1], rep * length, d)
+    mask = attention_mask.repeat(1, 1, rep, 1) if length > 1 else attention_mask
+    out = torch.nn.functional.scaled_dot_product_attention(q, key, value, attn_mask=mask, scale=scaling)
+    return out.view(b, h, length, d).transpose(1, 2).contiguous(), None
+
+
+def use_folded_gqa(model) -> bool:
+    """Switch a grouped-query sdpa model to `folded_gqa_sdpa` (registered with transformers once); True if done."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    cfg = getattr(model, "config", None)
+    heads, kv = getattr(cfg, "num_attention_heads", None), getattr(cfg, "num_key_value_heads", None)
+    if getattr(cfg, "_attn_implementation", None) != "sdpa" or not heads or not kv or heads == kv:
+        return False
+    if FOLDED_GQA not in AttentionInterface._global_mapping:
+        AttentionInterface.register(FOLDED_GQA, folded_gqa_sdpa)
+        AttentionMaskInterface.register(FOLDED_GQA, sdpa_mask)
+    model.set_attn_implementation(FOLDED_GQA)
+    return True
 
 
 class VllmEngine:
@@ -158,8 +241,9 @@ class VllmEngine:
         self.llm = LLM(model=model_path, dtype=dtype, seed=seed, enable_lora=lora_path is not None,
                        enable_prefix_caching=True)
 
-    def generate(self, prompts: list[list[int]], s: SamplingSettings) -> list[list[Generation]]:
-        from vllm import SamplingParams
+    def generate(self, prompts: list[list[int]], s: SamplingSettings, paired: bool = False
+                 ) -> list[list[Generation]]:
+        from vllm import SamplingParams  # shared prefixes: vLLM's prefix caching (`paired` is not needed)
 
         params = SamplingParams(n=s.n_samples, temperature=s.temperature if s.do_sample else 0.0,
                                 top_p=s.top_p if s.do_sample else 1.0,
