@@ -49,8 +49,20 @@ def test_parser_and_checkpoint_come_from_the_generating_result(tmp_path):
     (["--n_samples", "2"], "needs --do_sample"),
     (["--do_sample", "--temperature", "0"], "--temperature"),
     (["--batch_pairs", "0"], "--batch_pairs"),
+    # counts and sizes are checked when the flags are parsed (a negative --n_pairs once sliced off 5 pairs)
+    (["--n_pairs", "-5"], "argument --n_pairs: expected an integer >= 0, got '-5'"),
+    (["--n_samples", "0"], "argument --n_samples: expected an integer >= 1"),
+    (["--max_new_tokens", "2.5"], "argument --max_new_tokens: expected an integer >= 1, got '2.5'"),
+    (["--top_p", "1.5"], "argument --top_p"),
+    (["--n_boot", "-1"], "argument --n_boot"),
+    (["--reasoning_tag", "<think>"], "--reasoning_tag"),
 ])
 def test_bad_settings_fail_before_any_work(tmp_path, capsys, argv, message):
     comp = write_fixture(tmp_path / "fx.jsonl")
-    assert eval_bt.main(["--from_completions", str(comp), *argv]) == 2
+    try:
+        rc = eval_bt.main(["--from_completions", str(comp), *argv])
+    except SystemExit as e:  # argparse's usage error
+        rc = e.code
+    assert rc == 2
     assert message in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.json"))  # nothing written

@@ -157,8 +157,10 @@ def test_cached_tokens_without_a_confirmed_cache_price_bill_as_input():
 def test_bad_numbers_fail_at_start_naming_the_flag(tmp_path, capsys, flag, value):
     from grpo_bt_rm.teacher.generate import main
 
-    assert main(["--backend", "openai", "--model", "m", "--output_dir", str(tmp_path), flag, value]) == 2
-    assert f"{flag} must be >=" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # argparse's usage error, before any work
+        main(["--backend", "openai", "--model", "m", "--output_dir", str(tmp_path), flag, value])
+    assert e.value.code == 2 and f"argument {flag}: expected an integer >=" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_openai_reasoning_models_get_max_completion_tokens():

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from grpo_bt_rm.argtypes import COUNT, POSITIVE, SEED, float_in, int_at_least
 from grpo_bt_rm.data.adapters import ADAPTERS
 from grpo_bt_rm.data.build_dataset import default_prompt, parse_sources, prepare_pairs
 from grpo_bt_rm.eval.completions import completion_report, make_record, read_completions, to_pair_scores
@@ -40,13 +41,13 @@ log = logging.getLogger("grpo_bt_rm.eval.eval_bt")
 
 
 def add_sampling_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n_samples", type=int, default=1, help="completions per side; a side's score is their mean")
+    p.add_argument("--n_samples", type=COUNT, default=1, help="completions per side; a side's score is their mean")
     p.add_argument("--do_sample", action="store_true", help="sample (default: greedy, deterministic)")
-    p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (with --do_sample)")
-    p.add_argument("--top_p", type=float, default=0.9, help="nucleus sampling mass (with --do_sample)")
-    p.add_argument("--top_k", type=int, default=50, help="top-k sampling, 0 = off (with --do_sample)")
-    p.add_argument("--max_new_tokens", type=int, default=128, help="generation length limit per completion")
-    p.add_argument("--batch_pairs", type=int, default=8,
+    p.add_argument("--temperature", type=POSITIVE, default=0.7, help="sampling temperature (with --do_sample)")
+    p.add_argument("--top_p", type=float_in(0, 1, low_open=True), default=0.9, help="nucleus sampling mass (with --do_sample)")
+    p.add_argument("--top_k", type=int_at_least(0), default=50, help="top-k sampling, 0 = off (with --do_sample)")
+    p.add_argument("--max_new_tokens", type=COUNT, default=128, help="generation length limit per completion")
+    p.add_argument("--batch_pairs", type=COUNT, default=8,
                    help="pairs per engine call; each call generates 2 * batch_pairs * n_samples completions")
 
 
@@ -79,8 +80,8 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
                    help="split (default: validation for summarize_from_feedback, test otherwise)")
     p.add_argument("--data_files", action="extend", nargs="+", default=None, metavar="FILE",
                    help="local raw-format file(s) instead of the hub; several values and repeatable, globs allowed")
-    p.add_argument("--n_pairs", type=int, default=500, help="pairs to evaluate (0 = all)")
-    p.add_argument("--data_seed", type=int, default=0,
+    p.add_argument("--n_pairs", type=int_at_least(0), default=500, help="pairs to evaluate (0 = all)")
+    p.add_argument("--data_seed", type=SEED, default=0,
                    help="seed that picks the pair subset and which response is side 0 (fixed across --seed)")
     p.add_argument("--prompt", default=None,
                    help="judge prompt (default: the prompt_name in the run's training rows, else the dataset "
@@ -98,7 +99,7 @@ def make_parser() -> argparse.ArgumentParser:
     add_model_args(p)
     add_data_args(p)
     add_sampling_args(p)
-    p.add_argument("--seed", type=int, default=0, help="seeds python, numpy, torch and the bootstrap")
+    p.add_argument("--seed", type=SEED, default=0, help="seeds python, numpy, torch and the bootstrap")
     p.add_argument("--bt_temp", type=float, default=None,
                    help="BT temperature T in softplus(-d/T) and sigmoid(d/T) (default: the run's BT_DELTA_TEMP from "
                    "its bt_reward_settings.json, else 1)")
@@ -107,7 +108,7 @@ def make_parser() -> argparse.ArgumentParser:
                    help="wrong-pair buckets by whether the side scores lie in [unc_low, unc_high], with histograms")
     p.add_argument("--unc_low", type=float, default=None, help="lower edge of the 'unsure' band (default 20%% of scale)")
     p.add_argument("--unc_high", type=float, default=None, help="upper edge of the 'unsure' band (default 80%%)")
-    p.add_argument("--n_boot", type=int, default=1000, help="bootstrap resamples for acc_ci95")
+    p.add_argument("--n_boot", type=int_at_least(0), default=1000, help="bootstrap resamples for acc_ci95")
     p.add_argument("--out_json", default=None,
                    help="result JSON (default RUN/eval/eval_<ckpt>_seed<seed>.json, or under the base dir)")
     p.add_argument("--save_completions", default=None,
@@ -165,7 +166,7 @@ def generate_records(engine, template, pairs, prompt, parser, sampling: Sampling
     for b in mine:
         torch.manual_seed(batch_seed(seed, b))
         # one call for every sample of every side in the batch
-        gens = engine.generate([side for i in batches[b] for side in ids[i]], sampling)
+        gens = engine.generate([side for i in batches[b] for side in ids[i]], sampling, paired=True)
         for j, i in enumerate(batches[b]):
             pr, g0, g1 = pairs[i], gens[2 * j], gens[2 * j + 1]
             records.append(make_record(pr.key, pr.preferred_side, [prefix + g.text for g in g0],

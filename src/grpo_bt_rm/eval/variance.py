@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grpo_bt_rm.argtypes import COUNT, POSITIVE, SEED, float_in, int_at_least
 from grpo_bt_rm.eval import eval_bt
 from grpo_bt_rm.eval.completions import completion_report, read_many, side_scores
 from grpo_bt_rm.eval.engine import SamplingSettings, seed_everything
@@ -183,16 +184,16 @@ def make_parser() -> argparse.ArgumentParser:
     eval_bt.add_model_args(p)
     eval_bt.add_data_args(p)
     p.set_defaults(n_pairs=50)
-    p.add_argument("--n_samples", type=int, default=8, help="sampled completions per side (>= 2)")
-    p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature")
-    p.add_argument("--top_p", type=float, default=0.9, help="nucleus sampling mass")
-    p.add_argument("--top_k", type=int, default=50, help="top-k sampling, 0 = off")
-    p.add_argument("--max_new_tokens", type=int, default=128, help="generation length limit per completion")
-    p.add_argument("--batch_pairs", type=int, default=4, help="pairs per engine call (2 * batch_pairs * n_samples)")
-    p.add_argument("--seed", type=int, default=0, help="seeds python/numpy/torch; batch b uses (seed, b)")
+    p.add_argument("--n_samples", type=int_at_least(2), default=8, help="sampled completions per side (>= 2)")
+    p.add_argument("--temperature", type=POSITIVE, default=0.7, help="sampling temperature")
+    p.add_argument("--top_p", type=float_in(0, 1, low_open=True), default=0.9, help="nucleus sampling mass")
+    p.add_argument("--top_k", type=int_at_least(0), default=50, help="top-k sampling, 0 = off")
+    p.add_argument("--max_new_tokens", type=COUNT, default=128, help="generation length limit per completion")
+    p.add_argument("--batch_pairs", type=COUNT, default=4, help="pairs per engine call (2 * batch_pairs * n_samples)")
+    p.add_argument("--seed", type=SEED, default=0, help="seeds python/numpy/torch; batch b uses (seed, b)")
     add_metric_args(p)
-    p.add_argument("--shard_id", type=int, default=0, help="this process's shard (takes batches b %% num_shards)")
-    p.add_argument("--num_shards", type=int, default=1, help="number of shards")
+    p.add_argument("--shard_id", type=SEED, default=0, help="this process's shard (takes batches b %% num_shards)")
+    p.add_argument("--num_shards", type=COUNT, default=1, help="number of shards")
     p.add_argument("--save_jsonl", default=None, help="per-pair samples (completions schema), input of the merge tool")
     p.add_argument("--out_json", default=None, help="result JSON (default: under the base dir)")
     p.add_argument("--no_plot", action="store_true", help="skip the histogram PNG")

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from grpo_bt_rm.argtypes import COUNT, POSITIVE, SEED, float_in, int_at_least
 from grpo_bt_rm.data import Pair, get_adapter, load_pairs
 from grpo_bt_rm.io import InputError, manifest_base, sha256_file, write_json
 from grpo_bt_rm.parsing import get_parser
@@ -301,10 +302,10 @@ def make_parser() -> argparse.ArgumentParser:
                    "local vLLM/sglang server with --backend openai)")
     g.add_argument("--plugin", action="append", help="import this module first (it may register more backends); "
                    "repeatable")
-    g.add_argument("--max_tokens", type=int, default=512, help="answer token budget per request (default 512)")
-    g.add_argument("--temperature", type=float, help="sampling temperature (default: not sent, the API's default)")
-    g.add_argument("--timeout", type=float, default=120.0, help="seconds before one request times out (default 120)")
-    g.add_argument("--thinking_budget", type=int, help="thinking tokens per answer, on top of --max_tokens "
+    g.add_argument("--max_tokens", type=COUNT, default=512, help="answer token budget per request (default 512)")
+    g.add_argument("--temperature", type=float_in(0), help="sampling temperature (default: not sent, the API's default)")
+    g.add_argument("--timeout", type=POSITIVE, default=120.0, help="seconds before one request times out (default 120)")
+    g.add_argument("--thinking_budget", type=COUNT, help="thinking tokens per answer, on top of --max_tokens "
                    "(anthropic: thinking.budget_tokens, >= 1024; gemini: thinking_config.thinking_budget, 0 turns "
                    "thinking off on models that allow it); default: not sent. Not for openai")
     g.add_argument("--reasoning_effort", choices=["minimal", "low", "medium", "high"], help="openai reasoning "
@@ -312,18 +313,18 @@ def make_parser() -> argparse.ArgumentParser:
     d = p.add_argument_group("data")
     d.add_argument("--dataset", default="anthropic_hh", help="dataset adapter (default anthropic_hh)")
     d.add_argument("--split", default="train", help="dataset split (default train)")
-    d.add_argument("--data_files", nargs="+", help="local raw files/globs instead of the hub")
+    d.add_argument("--data_files", action="extend", nargs="+", metavar="FILE", help="local raw files/globs instead of the hub")
     d.add_argument("--skip_bad", action="store_true", help="skip malformed raw rows instead of failing")
     d.add_argument("--prompt", help=f"registered judge prompt ({len(PROMPTS)} known); default <family>_<scale>_v1 "
                    "for the dataset")
     d.add_argument("--scale", choices=sorted(SCALES), help="score scale; must match --prompt (default score100)")
-    d.add_argument("--n_pairs", type=int, help="how many pairs to score after --skip_pairs (default: all)")
-    d.add_argument("--skip_pairs", type=int, default=0, help="skip this many pairs of the (shuffled) order first, "
+    d.add_argument("--n_pairs", type=COUNT, help="how many pairs to score after --skip_pairs (default: all)")
+    d.add_argument("--skip_pairs", type=int_at_least(0), default=0, help="skip this many pairs of the (shuffled) order first, "
                    "so separate runs can take disjoint ranges")
-    d.add_argument("--seed", type=int, default=0, help="seed of the pair order, the A/B order and retry jitter")
+    d.add_argument("--seed", type=SEED, default=0, help="seed of the pair order, the A/B order and retry jitter")
     d.add_argument("--no_shuffle", action="store_true", help="keep source order instead of a seeded shuffle")
     r = p.add_argument_group("requests")
-    r.add_argument("--batch_size", type=int, default=1, help="pairs per request; >1 sends several evaluations with "
+    r.add_argument("--batch_size", type=COUNT, default=1, help="pairs per request; >1 sends several evaluations with "
                    "explicit ids in one request (answers matched by id)")
     r.add_argument("--pairwise", action="store_true", help="score both responses of a pair in one request, in a "
                    "seeded random A/B order (recorded as ab_order)")
@@ -331,18 +332,18 @@ def make_parser() -> argparse.ArgumentParser:
                    "endpoint (Anthropic Message Batches, OpenAI Batch, Gemini batch mode: about half the price, "
                    "answers within 24 h); a crashed run's batch is resumed with --resume, never submitted twice; "
                    "items the batch fails are asked online")
-    r.add_argument("--batch_poll_s", type=float, default=30.0, help="seconds between batch status checks "
+    r.add_argument("--batch_poll_s", type=POSITIVE, default=30.0, help="seconds between batch status checks "
                    "(default 30)")
-    r.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
-    r.add_argument("--rpm_limit", type=float, default=0.0, help="at most this many requests per minute (0 = no limit)")
-    r.add_argument("--max_retries", type=int, default=5, help="retries per request on 429/529/5xx/timeouts/"
+    r.add_argument("--concurrency", type=COUNT, default=8, help="requests in flight at once (default 8)")
+    r.add_argument("--rpm_limit", type=float_in(0), default=0.0, help="at most this many requests per minute (0 = no limit)")
+    r.add_argument("--max_retries", type=int_at_least(0), default=5, help="retries per request on 429/529/5xx/timeouts/"
                    "connection errors before the pair is recorded as an error (default 5)")
-    r.add_argument("--retry_base_delay", type=float, default=1.0, help="first backoff step in seconds (doubles)")
-    r.add_argument("--max_backoff", type=float, default=60.0, help="largest step of our own backoff in seconds")
-    r.add_argument("--max_retry_wait", type=float, default=600.0, help="longest wait the server may ask for before "
+    r.add_argument("--retry_base_delay", type=POSITIVE, default=1.0, help="first backoff step in seconds (doubles)")
+    r.add_argument("--max_backoff", type=POSITIVE, default=60.0, help="largest step of our own backoff in seconds")
+    r.add_argument("--max_retry_wait", type=float_in(0), default=600.0, help="longest wait the server may ask for before "
                    "a retry (retry-after header, or a retry delay in the error body), honoured exactly; a longer "
                    "one is cut to this and logged (default 600)")
-    r.add_argument("--parse_retries", type=int, default=1, help="re-asks for a single-response answer without a "
+    r.add_argument("--parse_retries", type=int_at_least(0), default=1, help="re-asks for a single-response answer without a "
                    "valid score before it is recorded as a parse failure (default 1)")
     o = p.add_argument_group("output")
     o.add_argument("--output_dir", help="parent of the run directory (default $GRPO_BT_RM_BASE_DIR/teacher_data)")
@@ -352,8 +353,8 @@ def make_parser() -> argparse.ArgumentParser:
                    "whose answer had no valid score (their records are replaced)")
     o.add_argument("--dry_run", action="store_true", help="print the number of requests and estimated tokens and "
                    "cost; send nothing")
-    o.add_argument("--price_in", type=float, help="input price in USD per million tokens (overrides the table)")
-    o.add_argument("--price_out", type=float, help="output price in USD per million tokens (overrides the table)")
+    o.add_argument("--price_in", type=float_in(0), help="input price in USD per million tokens (overrides the table)")
+    o.add_argument("--price_out", type=float_in(0), help="output price in USD per million tokens (overrides the table)")
     o.add_argument("--no_progress", action="store_true", help="no progress bar")
     o.add_argument("--log_level", default="INFO", help="logging level (default INFO)")
     return p

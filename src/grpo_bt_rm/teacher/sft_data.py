@@ -22,6 +22,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from grpo_bt_rm.argtypes import float_in
 from grpo_bt_rm.data import Pair, load_pairs
 from grpo_bt_rm.io import InputError, atomic_write, manifest_base, sha256_file, write_json
 from grpo_bt_rm.parsing import find_tags, get_parser, strip_reasoning
@@ -181,7 +182,7 @@ def _drop_reason(rec: dict, args: argparse.Namespace, low: float, high: float) -
 
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--input_dirs", nargs="+", required=True, help="teacher run directories or globs (each holding "
+    p.add_argument("--input_dirs", action="extend", nargs="+", required=True, help="teacher run directories or globs (each holding "
                    "results.jsonl); a pair found in several is used once (first directory wins)")
     p.add_argument("--output", required=True, help="output SFT JSONL (a .manifest.json is written next to it)")
     p.add_argument("--prompt", help="registered prompt for the user turn; its order decides the assistant turn's "
@@ -190,7 +191,7 @@ def make_parser() -> argparse.ArgumentParser:
                    "teacher runs)")
     p.add_argument("--filter_correct", action="store_true", help="keep only pairs the teacher ranked correctly "
                    "(chosen scored strictly above rejected)")
-    p.add_argument("--min_margin", type=float, default=0.0, help="keep only pairs whose |score difference| is at "
+    p.add_argument("--min_margin", type=float_in(0), default=0.0, help="keep only pairs whose |score difference| is at "
                    "least this (in score units; with --filter_correct, chosen minus rejected)")
     p.add_argument("--include_both_sides", action="store_true", help="one example per response (2 per pair); "
                    "default: only the preferred response")
@@ -198,7 +199,7 @@ def make_parser() -> argparse.ArgumentParser:
                    ", as it wrote it) before each target; default: targets never carry a reasoning block")
     p.add_argument("--dataset", help="dataset the records must come from (default: the teacher manifests')")
     p.add_argument("--split", help="split the records must come from (default: the teacher manifests')")
-    p.add_argument("--data_files", nargs="+", help="raw files for the pair texts (default: the teacher manifest's)")
+    p.add_argument("--data_files", action="extend", nargs="+", metavar="FILE", help="raw files for the pair texts (default: the teacher manifest's)")
     return p
 
 
