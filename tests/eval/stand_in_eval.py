@@ -29,7 +29,7 @@ class _Template:
 
 
 class _Engine:
-    def generate(self, ids, sampling):
+    def generate(self, ids, sampling, paired=False):
         return [[Generation("<s>60</s>", False)] * sampling.n_samples for _ in ids]
 
 
