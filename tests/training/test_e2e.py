@@ -36,6 +36,7 @@ def launch(tmp_path, model_dir, after_preset: str = "", **env_extra):
 def check_run(tmp_path, model_dir, proc, n_proc):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "resolved configuration" in proc.stdout and "BT_DELTA_TEMP=20" in proc.stdout
+    assert "old log-probs forward: skipped" in proc.stdout + proc.stderr  # on-policy preset; our INFO lines show
     calls = [json.loads(x) for x in (tmp_path / "dump.jsonl").read_text().splitlines()]
     assert calls and {c["rank"] for c in calls} == set(range(n_proc))
     for c in calls:  # every reward call held both sides x K of each of its pairs

@@ -75,6 +75,17 @@ def check_dataset_files(output_dir: str | Path) -> list[str]:
     return checked
 
 
+def _show_info_logs() -> None:
+    """ms-swift sets up only its own logger, so our INFO lines (start-up checks, settings, the old-log-prob path)
+    would be dropped in a `swift rlhf` run; give the package logger a handler unless logging is configured already."""
+    pkg = logging.getLogger("grpo_bt_rm")
+    if not pkg.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[%(levelname)s:%(name)s] %(message)s"))
+        pkg.addHandler(handler)
+        pkg.setLevel(logging.INFO)
+
+
 def _has_column(dataset, name: str) -> bool:
     if dataset is None:
         return False
@@ -122,6 +133,7 @@ def old_logps_needed(trainer) -> str | None:
 
 class PairGRPOTrainer(GRPOTrainer):
     def __init__(self, *args, **kwargs):
+        _show_info_logs()
         self.pair_settings = PairTrainSettings.from_env()
         check_pair_config(kwargs["args"], self.pair_settings)
         checked = check_dataset_files(kwargs["args"].output_dir)
