@@ -50,6 +50,9 @@ def test_preset(preset, tmp_path):
     PairTrainSettings.from_env(env)
     assert settings.parser is not None
     assert int(env["PER_DEVICE_TRAIN_BS"]) * int(env.get("GRAD_ACC_STEPS", "1")) % (2 * int(env["NUM_GENERATIONS"])) == 0
+    # issue 13: no LoRA dropout in LoRA presets; no gradient checkpointing for the tiny CPU model
+    expected = "--lora_dropout 0" if env["TUNER_TYPE"] == "lora" else "--gradient_checkpointing false"
+    assert expected in env.get("EXTRA_ARGS", ""), (preset.name, env.get("EXTRA_ARGS"))
 
 
 def _shell(tmp_path, script: str) -> list[str]:
