@@ -68,7 +68,7 @@ def test_train_grpo_sh_cpu_two_processes_gloo(tmp_path, warm_model_dir):
 
 
 @pytest.mark.parametrize("var, value", [("BT_DELTA_TEMP", "0"), ("BT_PAIR_SAMPLING", "sometimes"),
-                                        ("BT_PARSE_FAIL_REWARD", "0")])
+                                        ("BT_PARSE_FAIL_REWARD", "0"), ("BT_SKIP_OLD_LOGPS", "2")])
 def test_bad_reward_config_rejected_before_swift_starts(tmp_path, var, value):
     proc = launch(tmp_path, tmp_path, after_preset=f"export {var}={value} &&")
     assert proc.returncode != 0 and var in proc.stderr and "swift rlhf" not in proc.stdout
