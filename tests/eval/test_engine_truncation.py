@@ -59,3 +59,21 @@ def test_vllm_finish_reason_length_is_truncated():
     assert vllm and eng.generate([[1]], SimpleNamespace(n_samples=2, do_sample=False, temperature=1, top_p=1,
                                                          top_k=0, max_new_tokens=4)) == [
         [Generation("<s>5", True), Generation("<s>5</s>", False)]]
+
+
+def test_unknown_model_type_is_one_clear_line(tmp_path, tiny_model_dir):
+    """ms-swift's 'Failed to automatically match model_type' becomes an InputError that says what to pass."""
+    import json
+    import shutil
+
+    from grpo_bt_rm.eval.loading import RunInfo, load_judge, resolve_checkpoint
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, d)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["architectures"] = ["LlamaForCausalLM"]
+    cfg["model_type"] = "llama"  # a Llama config: several ms-swift model types match it
+    (d / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(InputError, match="--model_type"):
+        load_judge(resolve_checkpoint("base", RunInfo(None), model=str(d)), RunInfo(None), dtype="fp32",
+                   template="chatml", load_model=False)

@@ -166,3 +166,13 @@ def test_contract_round_trip(name):
         assert p.parse(f"prefix {p.format(value)} suffix") == value
     assert p.parse("garbage with no tag") is None
     assert p.parse(p.format(p.high + 1)) is None
+
+
+def test_prefix_warning_for_reason_first_and_last():
+    from grpo_bt_rm.prompts.prefill import prefix_warning
+
+    assert "reason-first" in prefix_warning("<s>", "reason_first", "first")
+    assert "_last" in prefix_warning("<s>", "score_first", "last")
+    assert prefix_warning("<s>", "score_first", "first") is None
+    assert prefix_warning("<think>\n\n</think>\n\n", "reason_first", "last") is None
+    assert prefix_warning(None, "reason_first", "last") is None

@@ -356,6 +356,15 @@ def open_engine(args):
     return engine, judge, run
 
 
+def warn_prefix(prefix: str | None, prompt, parser) -> None:
+    """Log when the response prefix defeats the prompt's order or the parser's position (see prefill.py)."""
+    from grpo_bt_rm.prompts.prefill import prefix_warning
+
+    why = prefix_warning(prefix, prompt.order, parser.position)
+    if why:
+        log.warning("%s (prompt %s, parser %s)", why, prompt.name, parser.name)
+
+
 def provenance(judge, run, args, split: str, n_pairs: int, stats) -> dict:
     ck = judge.checkpoint
     return {
@@ -372,6 +381,7 @@ def _generate(args, prompt, parser, sampling):
     split = args.split or default_split(args.dataset)
     pairs, stats = select_pairs(args.dataset, split, args.data_files, args.n_pairs, args.data_seed)
     engine, judge, run = open_engine(args)
+    warn_prefix(judge.settings.response_prefix, prompt, parser)
     log.info("evaluating %s (%s) on %d pairs of %s/%s with %s, template %s, system from %s", judge.checkpoint.name,
              judge.checkpoint.kind, len(pairs), args.dataset, split, prompt.name, judge.settings.template,
              judge.settings.source)

@@ -307,8 +307,14 @@ def load_judge(ck: Checkpoint, run: RunInfo, *, dtype: str = "auto", device: str
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     weights = base_weights(ck, run, model)
     dt = torch_dtype(dtype)
-    m, tok = get_model_processor(str(weights), model_type=run.args.get("model_type") or model_type, torch_dtype=dt,
-                                 device_map=device, load_model=load_model)
+    try:
+        m, tok = get_model_processor(str(weights), model_type=run.args.get("model_type") or model_type,
+                                     torch_dtype=dt, device_map=device, load_model=load_model)
+    except ValueError as e:
+        if "model_type" not in str(e):
+            raise
+        raise InputError(f"{weights}: ms-swift cannot tell the model type ({str(e).splitlines()[0][:300]}); pass "
+                         "--model_type (e.g. llama for SmolLM2, qwen2 for Qwen2/2.5)") from None
     info = {"weights": str(weights), "dtype": str(dt).replace("torch.", ""), "device": device,
             "fingerprint": checkpoint_fingerprint(ck, weights)}
     if ck.kind == "lora" and load_model:

@@ -26,7 +26,7 @@ from grpo_bt_rm.io import InputError, atomic_write, write_json
 log = logging.getLogger("grpo_bt_rm.eval.summary")
 
 SUMMARY_METRICS = ("acc_all", "acc_parsed", "nontie_acc", "tie_rate", "logloss_all", "logloss_nontie", "ece",
-                   "parse_fail_rate", "pair_fail_rate", "n_pairs")
+                   "parse_fail_rate", "pair_fail_rate", "truncated_rate", "n_pairs")
 
 
 def is_complete(result: dict) -> bool:
@@ -124,7 +124,7 @@ def markdown_text(rows: list[dict], title: str = "") -> str:
 
     cols = [("acc_all", "acc_all"), ("acc_parsed", "acc_parsed"), ("nontie_acc", "non-tie acc"),
             ("tie_rate", "tie rate"), ("logloss_all", "log-loss"), ("ece", "ECE"),
-            ("parse_fail_rate", "parse fail")]
+            ("parse_fail_rate", "parse fail"), ("truncated_rate", "truncated")]
     lines = [f"# {title}" if title else "# Eval summary", "",
              "Mean ± std over seeds. acc_all counts pairs with an unparsed side as wrong; acc_parsed leaves them "
              "out; ties count 0.5 in both.", "",

@@ -216,6 +216,7 @@ def run(args: argparse.Namespace) -> dict:
     split = args.split or eval_bt.default_split(args.dataset)
     pairs, stats = eval_bt.select_pairs(args.dataset, split, args.data_files, args.n_pairs, args.data_seed)
     engine, judge, run_info = eval_bt.open_engine(args)
+    eval_bt.warn_prefix(judge.settings.response_prefix, prompt, parser)
     records = eval_bt.generate_records(engine, judge.template, pairs, prompt, parser, sampling, args.batch_pairs,
                                        args.seed, args.shard_id, args.num_shards)
     result = manifest_base(kind="variance", seed=args.seed, shard_id=args.shard_id, num_shards=args.num_shards,
