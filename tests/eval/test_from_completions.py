@@ -54,7 +54,7 @@ def test_parser_and_checkpoint_come_from_the_generating_result(tmp_path):
     (["--n_samples", "0"], "argument --n_samples: expected an integer >= 1"),
     (["--max_new_tokens", "2.5"], "argument --max_new_tokens: expected an integer >= 1, got '2.5'"),
     (["--top_p", "1.5"], "argument --top_p"),
-    (["--n_boot", "-1"], "argument --n_boot"),
+    (["--n_boot", "0"], "argument --n_boot: expected an integer >= 1"),
     (["--reasoning_tag", "<think>"], "--reasoning_tag"),
 ])
 def test_bad_settings_fail_before_any_work(tmp_path, capsys, argv, message):

@@ -46,11 +46,21 @@ def test_logloss_by_hand():
 
 def test_ece_by_hand():
     m = fixture_metrics()
-    # p = sigmoid((z0 - z1)/20): 0.880797 (y=1, bin 8), 0.5 (y=0, bin 5), 0.268941 (y=1, bin 2), 0.029312 (y=0, bin 0)
-    expected = (abs(1 - 0.880797) + 0.5 + abs(1 - 0.268941) + 0.029312) / 4
+    # p = sigmoid((z0 - z1)/20): 0.880797 (y=1, bin 8), 0.5 (y=0, bin 5), 0.268941 (y=1, bin 2), 0.029312 (y=0, bin 0),
+    # each also seen from the other side: 0.119203 (y=0, bin 1), 0.5 (y=1, bin 5), 0.731059 (y=0, bin 7),
+    # 0.970688 (y=1, bin 9). Bin 5 holds the tie from both sides: mean p 0.5, fraction positive 0.5, error 0.
+    expected = 2 * (abs(1 - 0.880797) + abs(1 - 0.268941) + 0.029312) / 8
     assert m["ece"] == pytest.approx(expected, abs=1e-6)
     filled = [b for b in m["calibration_bins"] if b["n"]]
-    assert [round(b["lo"], 1) for b in filled] == [0.0, 0.2, 0.5, 0.8]
+    assert [round(b["lo"], 1) for b in filled] == [0.0, 0.1, 0.2, 0.5, 0.7, 0.8, 0.9]
+
+
+def test_ece_does_not_depend_on_which_side_is_side_0():
+    # the case hypothesis found: (p 0.5, y 0) and (p 0.475, y 1) straddle the half-open bin edge at 0.5
+    pairs = [PairScores("a", 0, [0], [0]), PairScores("b", 1, [0], [1])]
+    swapped = [PairScores(p.pair_key, 1 - p.preferred_side, p.scores_1, p.scores_0) for p in pairs]
+    assert pair_metrics(pairs, bt_temp=10.0, n_boot=50)["ece"] == pytest.approx(
+        pair_metrics(swapped, bt_temp=10.0, n_boot=50)["ece"])
 
 
 def test_ece_edges():

@@ -108,7 +108,7 @@ def make_parser() -> argparse.ArgumentParser:
                    help="wrong-pair buckets by whether the side scores lie in [unc_low, unc_high], with histograms")
     p.add_argument("--unc_low", type=float, default=None, help="lower edge of the 'unsure' band (default 20%% of scale)")
     p.add_argument("--unc_high", type=float, default=None, help="upper edge of the 'unsure' band (default 80%%)")
-    p.add_argument("--n_boot", type=int_at_least(0), default=1000, help="bootstrap resamples for acc_ci95")
+    p.add_argument("--n_boot", type=COUNT, default=1000, help="bootstrap resamples for acc_ci95")
     p.add_argument("--out_json", default=None,
                    help="result JSON (default RUN/eval/eval_<ckpt>_seed<seed>.json, or under the base dir)")
     p.add_argument("--save_completions", default=None,

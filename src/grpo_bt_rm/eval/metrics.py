@@ -12,7 +12,9 @@ Conventions (documented once, used by eval_bt, the sweep summaries and the tests
   leaves them out; `acc_strict`, `tie_rate`, `nontie_acc`, the log-losses and `ece` are over parsed pairs;
 - BT loss per pair is softplus(-d / bt_temp), so a tie costs log 2;
 - calibration: p = sigmoid((z0 - z1) / bt_temp) is the predicted probability that side 0 is preferred, y = 1 when
-  side 0 is preferred; ECE uses 10 equal-width bins of p: sum_b (n_b / N) * |mean(y_b) - mean(p_b)|.
+  side 0 is preferred; ECE uses 10 equal-width bins of p: sum_b (n_b / N) * |mean(y_b) - mean(p_b)|. Which
+  response is side 0 is arbitrary (a seeded shuffle), so each pair enters from both sides, (p, y) and (1-p, 1-y):
+  the ECE and the reliability diagram do not depend on the side order (half-open bins made them depend on it).
 """
 
 from __future__ import annotations
@@ -193,7 +195,7 @@ def pair_metrics(
     d_arr = np.asarray(d_list, dtype=float)
     losses = [softplus(-d / bt_temp) for d in d_list]
     nontie = [i for i, d in enumerate(d_list) if d != 0]
-    ece_value, ece_bins = ece(p0, y0)
+    ece_value, ece_bins = ece(p0 + [1.0 - p for p in p0], y0 + [1 - y for y in y0])
     m = {
         "n_pairs": n_pairs,
         "n_parsed_pairs": n_parsed,
