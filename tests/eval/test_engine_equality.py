@@ -10,7 +10,7 @@ from grpo_bt_rm.eval.engine import SamplingSettings, TransformersEngine, stop_to
 from grpo_bt_rm.eval.loading import RunInfo, load_judge, resolve_checkpoint
 from grpo_bt_rm.parsing import get_parser
 from grpo_bt_rm.prompts import get_prompt
-from tests.eval.conftest import HH_SAMPLE
+from tests.eval.conftest import HH_SAMPLE, REPO
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +77,29 @@ def test_length_ordered_batches_keep_input_order_and_greedy_results(engine):
     assert [r["pair_index"] for r in batched] == list(range(len(pairs)))
     for a, b in zip(one_by_one, batched):
         assert a["completions_0"] == b["completions_0"] and a["completions_1"] == b["completions_1"]
+
+
+HH_REAL = REPO.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
+
+
+@pytest.mark.slow  # ~2-4 min on 2 cores: converts SmolLM2 once, then 3 pairs x 3 settings x 2 schedules
+def test_same_tokens_on_the_real_model(tmp_path):
+    """The same equality on SmolLM2-135M-Instruct with real HH pairs and the `<s>` pre-fill (GQA: 9 heads, 3 KV)."""
+    from grpo_bt_rm.smollm2 import MODEL_TYPE, TEMPLATE, ensure_model
+
+    model_dir = ensure_model()
+    judge = load_judge(resolve_checkpoint("base", RunInfo(None), model=str(model_dir)), RunInfo(None),
+                       dtype="fp32", template=TEMPLATE, model_type=MODEL_TYPE, system="You are a judge.",
+                       response_prefix="<s>")
+    eng = TransformersEngine(judge.model, judge.tokenizer, stop_token_ids(judge.tokenizer, judge.template))
+    pairs, _ = eval_bt.select_pairs("anthropic_hh", "test", [str(HH_REAL)], 3, 0)
+    prompt = get_prompt("hh_score100_v1")
+    ids = [eval_bt.encode_prompt(judge.template, prompt.render(p.context, r)) for p in pairs
+           for r in (p.response_0, p.response_1)]
+    for sampling in (SamplingSettings(1, False, max_new_tokens=8), SamplingSettings(3, True, 1.0, 1.0, 0, 8)):
+        out = {}
+        for reuse in (False, True):
+            eng.reuse_prefill = reuse
+            torch.manual_seed(7)
+            out[reuse] = eng.generate(ids, sampling, paired=True)
+        assert out[True] == out[False], sampling
