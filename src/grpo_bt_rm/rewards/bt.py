@@ -5,9 +5,9 @@
     out.rewards, out.weights, out.scores, out.stats
 
 For the completions of one call grouped by `pair_id`: z is a completion's parsed score, z̄_0 / z̄_1 the mean
-valid score of each side of its pair, x = clip((...)/T) and R(x) = s*logsigma(x) + o (see `BTRewardSettings`).
+valid score of each side of its pair, x = clip((...)/T) and R(x) = s*logsigma(x) + o (`transform.bt_reward`).
 
-Variants (registry `REWARD_VARIANTS`):
+Variants (registry `variants.REWARD_VARIANTS`; pair weights from `weights.WEIGHTS`):
 - bt_pointwise_baseline: preferred completion i gets R(z_i - z̄_non); non-preferred j gets R(z̄_pref - z_j).
 - bt_pointwise_pair_shared: the k-th completion of side 0 is aligned with the k-th of side 1 (call order);
   both get R(z_pref,k - z_non,k).
@@ -37,32 +37,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from grpo_bt_rm.parsing import get_parser
-from grpo_bt_rm.registry import Registry
-from grpo_bt_rm.rewards.settings import BTRewardSettings, log_sigmoid
+from grpo_bt_rm.rewards.settings import BTRewardSettings
+from grpo_bt_rm.rewards.transform import log_sigmoid
+from grpo_bt_rm.rewards.variants import REWARD_VARIANTS, Variant
+from grpo_bt_rm.rewards.weights import WEIGHTS
 
 NEAR_ZERO_X = 0.1  # |x| below this counts as "near zero" in the diagnostics
 SATURATED_X = 4.6  # |x| at or above this (sigma outside [0.01, 0.99]), or a clip hit, counts as "saturated"
 
 STAT_KEYS = ("n", "n_fail", "n_truncated", "n_pairs", "n_pairs_scored", "n_pairs_correct", "n_tie_fallback",
              "x_n", "x_sum", "x_sq", "x_near0", "x_sat", "w_sum")
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    pairing: str  # "baseline" | "pair_shared"
-    weighting: str | None  # None | "hardmine" | "density"
-    description: str
-
-
-REWARD_VARIANTS: Registry[Variant] = Registry("reward")
-for _v in (
-    Variant("bt_pointwise_baseline", "baseline", None, "each completion vs. the other side's mean score"),
-    Variant("bt_pointwise_pair_shared", "pair_shared", None, "k-th of side 0 vs. k-th of side 1, shared reward"),
-    Variant("bt_pointwise_baseline_hardmine", "baseline", "hardmine", "baseline + margin-based pair weight"),
-    Variant("bt_pointwise_density", "baseline", "density", "baseline + `density_weight` column as pair weight"),
-):
-    REWARD_VARIANTS.add(_v.name, _v)
 
 
 @dataclass
@@ -75,7 +59,15 @@ class BTOutput:
 
 
 def summarize(stats: dict[str, float]) -> dict[str, float]:
-    """Diagnostics from (possibly summed across calls/processes) stats counts."""
+    """Diagnostics from (possibly summed across calls/processes) stats counts.
+
+    Args:
+        stats: the counts named in STAT_KEYS (one call's `BTOutput.stats`, or their sum).
+
+    Returns:
+        Rates and moments: parse_fail_rate, truncated_rate, pair_acc (ties count 1/2), x_mean, x_std,
+        frac_x_near_zero, frac_x_saturated, tie_fallback_rate, mean_weight.
+    """
     n, x_n, pairs = stats["n"], stats["x_n"], stats["n_pairs"]
     mean = stats["x_sum"] / x_n if x_n else 0.0
     var = max(0.0, stats["x_sq"] / x_n - mean * mean) if x_n else 0.0
@@ -113,7 +105,7 @@ def _flags(is_truncated, n: int) -> list[bool]:
     return [bool(t) for t in is_truncated]
 
 
-def _parse_all(completions, parser_name, settings, prefix: str, truncated: list[bool]
+def _parse_all(completions, parser_name, settings, kind: str, prefix: str, truncated: list[bool]
                ) -> tuple[list[float | None], list[float]]:
     """Scores and per-completion fail rewards (one parser per row: BT_SCORE_PARSER or the row's parser_name)."""
     tag = settings.reasoning_tag
@@ -121,7 +113,7 @@ def _parse_all(completions, parser_name, settings, prefix: str, truncated: list[
         completions = [c if c.startswith(prefix) else prefix + c for c in completions]
     if settings.parser is not None:
         p = get_parser(settings.parser, tag)
-        fail = settings.fail_reward(p.name)
+        fail = settings.fail_reward(p.name, kind)
         return [p.parse(c, t) for c, t in zip(completions, truncated)], [fail] * len(completions)
     if parser_name is None:
         raise ValueError("BT_SCORE_PARSER is not set and the rows have no `parser_name` column: set "
@@ -138,10 +130,75 @@ def _parse_all(completions, parser_name, settings, prefix: str, truncated: list[
                 p = get_parser(name, tag)
             except KeyError as e:
                 raise ValueError(f"completion {i}: column 'parser_name': {e.args[0]}") from None
-            entry = cache[name] = (p.parse, settings.fail_reward(name))
+            entry = cache[name] = (p.parse, settings.fail_reward(name, kind))
         scores.append(entry[0](c, truncated[i]))
         fails.append(entry[1])
     return scores, fails
+
+
+def group_pairs(pair_id: Sequence, side: Sequence, preferred_side: Sequence) -> tuple[dict, dict]:
+    """Completion indices grouped by pair and side, and each pair's preferred side.
+
+    Args:
+        pair_id, side, preferred_side: one value per completion; side and preferred_side are 0 or 1.
+
+    Returns:
+        (groups, preferred): groups[pid] = ([side-0 indices], [side-1 indices]) in call order, in order of first
+        appearance; preferred[pid] = 0 or 1.
+
+    Raises:
+        ValueError: a side is not 0/1, or rows of one pair disagree on preferred_side.
+    """
+    groups: dict = {}
+    pref_of: dict = {}
+    side_of = _SIDES.get
+    for i in range(len(pair_id)):
+        pid = pair_id[i]
+        pref = side_of(preferred_side[i])
+        if pref is None:
+            pref = _as_side(preferred_side[i], i, "preferred_side")
+        sd = side_of(side[i])
+        if sd is None:
+            sd = _as_side(side[i], i, "side")
+        g = groups.get(pid)
+        if g is None:
+            g = groups[pid] = ([], [])
+            pref_of[pid] = pref
+        elif pref_of[pid] != pref:
+            raise ValueError(f"pair {pid!r}: rows disagree on preferred_side ({pref_of[pid]} vs {pref} at "
+                             f"completion {i})")
+        g[sd].append(i)
+    return groups, pref_of
+
+
+def _check_columns(v: Variant, n: int, pair_id, side, preferred_side, columns: dict) -> None:
+    for col, values in (("pair_id", pair_id), ("side", side), ("preferred_side", preferred_side)):
+        if values is None or len(values) != n:
+            got = "missing" if values is None else f"{len(values)} values"
+            raise ValueError(f"column {col!r}: expected {n} values (one per completion), got {got}")
+    for col in v.needs:
+        values = columns.get(col)
+        if values is None:
+            raise ValueError(f"{v.name} needs the row column {col!r} (from the density pipeline); the rows have none")
+        if len(values) != n:
+            raise ValueError(f"column {col!r}: expected {n} values, got {len(values)}")
+
+
+def _pair_shared(p_idx, n_idx, scores, raw, T) -> tuple[list[int], list[int]]:
+    """Aligned k-th completions share x = (z_pref,k - z_non,k)/T; returns those left for the baseline rule."""
+    todo_p, todo_n = [], []  # completions whose aligned partner is missing or failed
+    for k in range(max(len(p_idx), len(n_idx))):
+        i = p_idx[k] if k < len(p_idx) else None
+        j = n_idx[k] if k < len(n_idx) else None
+        zi = scores[i] if i is not None else None
+        zj = scores[j] if j is not None else None
+        if zi is not None and zj is not None:
+            raw[i] = raw[j] = (zi - zj) / T
+        elif zi is not None:
+            todo_p.append(i)
+        elif zj is not None:
+            todo_n.append(j)
+    return todo_p, todo_n
 
 
 def bt_rewards(
@@ -159,59 +216,46 @@ def bt_rewards(
 ) -> BTOutput:
     """Rewards, pair weights, scores and diagnostic counts for one call's completions (see the module doc).
 
-    `is_truncated`: per completion, whether generation stopped at the token limit (ms-swift's column; None = no
-    completion was cut off). `response_prefix`: the assistant pre-fill (ms-swift `--response_prefix`; None = none);
-    a completion not already starting with it is parsed as prefix + completion.
+    Args:
+        variant: a `REWARD_VARIANTS` name or a Variant.
+        completions: the judge's texts, one per completion.
+        pair_id, side, preferred_side: the rows' columns, one value per completion.
+        settings: the validated reward settings.
+        parser_name: per completion, the parser to use when `settings.parser` is None.
+        density_weight: per completion, the pair's density weight (needed by the density variant).
+        is_truncated: per completion, whether generation stopped at the token limit (ms-swift's column; None =
+            no completion was cut off).
+        response_prefix: the assistant pre-fill (ms-swift `--response_prefix`; None = none); a completion not
+            already starting with it is parsed as prefix + completion.
+
+    Returns:
+        BTOutput: rewards, per-completion pair weights, parsed scores, x values and summable stats.
+
+    Raises:
+        KeyError: unknown variant (the message lists the valid names).
+        ValueError: missing or malformed columns (the message names the column and completion).
     """
     v = variant if isinstance(variant, Variant) else REWARD_VARIANTS.get(variant)
     n = len(completions)
-    for col, values in (("pair_id", pair_id), ("side", side), ("preferred_side", preferred_side)):
-        if values is None or len(values) != n:
-            got = "missing" if values is None else f"{len(values)} values"
-            raise ValueError(f"column {col!r}: expected {n} values (one per completion), got {got}")
-    if v.weighting == "density":
-        if density_weight is None:
-            raise ValueError(f"{v.name} needs the row column 'density_weight' (from the density pipeline); "
-                             "the rows have none")
-        if len(density_weight) != n:
-            raise ValueError(f"column 'density_weight': expected {n} values, got {len(density_weight)}")
-
+    columns = {"density_weight": density_weight}
+    _check_columns(v, n, pair_id, side, preferred_side, columns)
     truncated = _flags(is_truncated, n)
-    scores, fails = _parse_all(completions, parser_name, settings, response_prefix or "", truncated)
-
-    # Group completion indices by pair and side; check preferred_side (and density_weight) agree within a pair.
-    groups: dict = {}
-    pref_of: dict = {}
-    side_of = _SIDES.get
-    for i in range(n):
-        pid = pair_id[i]
-        pref = side_of(preferred_side[i])
-        if pref is None:
-            pref = _as_side(preferred_side[i], i, "preferred_side")
-        sd = side_of(side[i])
-        if sd is None:
-            sd = _as_side(side[i], i, "side")
-        g = groups.get(pid)
-        if g is None:
-            g = groups[pid] = ([], [])
-            pref_of[pid] = pref
-        elif pref_of[pid] != pref:
-            raise ValueError(f"pair {pid!r}: rows disagree on preferred_side ({pref_of[pid]} vs {pref} at "
-                             f"completion {i})")
-        g[sd].append(i)
+    scores, fails = _parse_all(completions, parser_name, settings, v.reward, response_prefix or "", truncated)
+    groups, pref_of = group_pairs(pair_id, side, preferred_side)
 
     T = settings.delta_temp
-    tie = settings.tie_reward
+    tie = settings.valid_reward(0.0, v.reward)
     rewards = [0.0] * n
     weights = [1.0] * n
     raw: list[float | None] = [None] * n  # unclipped x of each completion that gets a BT reward
     n_fail = n_tie = n_pairs_scored = n_pairs_correct = w_sum = 0.0
     pair_shared = v.pairing == "pair_shared"
+    weigh = WEIGHTS.get(v.weighting).fn if v.weighting else None
 
     for pid, sides in groups.items():
         pref = pref_of[pid]
         p_idx, n_idx = sides[pref], sides[1 - pref]
-        p_sum = p_cnt = n_sum = n_cnt = 0
+        p_sum = p_cnt = n_sum = n_cnt = 0  # valid scores per side (inlined: per-completion hot path)
         for i in p_idx:
             z = scores[i]
             if z is None:
@@ -231,21 +275,7 @@ def bt_rewards(
         p_mean = p_sum / p_cnt if p_cnt else None
         n_mean = n_sum / n_cnt if n_cnt else None
 
-        if pair_shared:
-            todo_p, todo_n = [], []  # completions whose aligned partner is missing or failed: baseline below
-            for k in range(max(len(p_idx), len(n_idx))):
-                i = p_idx[k] if k < len(p_idx) else None
-                j = n_idx[k] if k < len(n_idx) else None
-                zi = scores[i] if i is not None else None
-                zj = scores[j] if j is not None else None
-                if zi is not None and zj is not None:
-                    raw[i] = raw[j] = (zi - zj) / T
-                elif zi is not None:
-                    todo_p.append(i)
-                elif zj is not None:
-                    todo_n.append(j)
-        else:
-            todo_p, todo_n = p_idx, n_idx
+        todo_p, todo_n = _pair_shared(p_idx, n_idx, scores, raw, T) if pair_shared else (p_idx, n_idx)
         # Baseline: preferred i vs the non-preferred mean; non-preferred j vs the preferred mean; tie if none.
         for i in todo_p:
             z = scores[i]
@@ -264,30 +294,22 @@ def bt_rewards(
                 else:
                     raw[j] = (p_mean - z) / T
 
-        # Pair weight.
+        scored = p_mean is not None and n_mean is not None
         w = 1.0
-        if v.weighting == "hardmine":
-            if p_mean is not None and n_mean is not None:
-                m = (p_mean - n_mean) / T
-                w = 1.0 if m < 0 else (settings.hard_lambda if m < settings.hard_tau else settings.hard_eps)
-        elif v.weighting == "density":
-            first = p_idx[0] if p_idx else n_idx[0]
-            w = _density(density_weight, first, pid)
-            for i in p_idx + n_idx:
-                if _density(density_weight, i, pid) != w:
-                    raise ValueError(f"pair {pid!r}: rows disagree on density_weight ({w} vs "
-                                     f"{density_weight[i]!r} at completion {i})")
-        if w != 1.0:
-            for i in p_idx:
-                weights[i] = w
-            for i in n_idx:
-                weights[i] = w
+        if weigh is not None:
+            w = weigh(pid, (p_idx, n_idx), (p_mean - n_mean) / T if scored else None, settings, columns)
+            if w != 1.0:
+                for i in p_idx:
+                    weights[i] = w
+                for i in n_idx:
+                    weights[i] = w
         w_sum += w
-        if p_mean is not None and n_mean is not None:
+        if scored:
             n_pairs_scored += 1
             n_pairs_correct += 1.0 if p_mean > n_mean else (0.5 if p_mean == n_mean else 0.0)
 
-    # x = clip(raw), R = s*logsigma(x) + o (inlined: this loop is the hot path), and the x diagnostics.
+    # x = clip(raw), R = s*logsigma(x) + o (inlined: this loop is the hot path; equal to transform.bt_reward, a
+    # property test checks it), and the x diagnostics.
     C, NC = settings.delta_clip, settings.delta_neg_clip
     hi = C if C > 0 else math.inf
     lo = -NC if NC > 0 else -math.inf
@@ -315,20 +337,10 @@ def bt_rewards(
         if -NEAR_ZERO_X < x < NEAR_ZERO_X:
             x_near0 += 1
     stats = {"n": float(n), "n_fail": n_fail, "n_truncated": float(sum(truncated)), "n_pairs": float(len(groups)),
-             "n_pairs_scored": n_pairs_scored, "n_pairs_correct": n_pairs_correct, "n_tie_fallback": n_tie, "x_n": x_n, "x_sum": x_sum,
-             "x_sq": x_sq, "x_near0": x_near0, "x_sat": x_sat, "w_sum": w_sum}
+             "n_pairs_scored": n_pairs_scored, "n_pairs_correct": n_pairs_correct, "n_tie_fallback": n_tie,
+             "x_n": x_n, "x_sum": x_sum, "x_sq": x_sq, "x_near0": x_near0, "x_sat": x_sat, "w_sum": w_sum}
     return BTOutput(rewards, weights, scores, xs, stats)
 
 
-def _density(values, i: int, pid) -> float:
-    raw = values[i]
-    try:
-        w = float(raw)
-    except (TypeError, ValueError):
-        w = float("nan")
-    if not math.isfinite(w) or w < 0:
-        raise ValueError(f"completion {i} (pair {pid!r}): density_weight must be a finite number >= 0, got {raw!r}")
-    return w
-
-
-__all__ = ["BTOutput", "REWARD_VARIANTS", "STAT_KEYS", "Variant", "bt_rewards", "log_sigmoid", "summarize"]
+__all__ = ["BTOutput", "REWARD_VARIANTS", "STAT_KEYS", "Variant", "bt_rewards", "group_pairs", "log_sigmoid",
+           "summarize"]

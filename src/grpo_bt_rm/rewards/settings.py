@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from grpo_bt_rm.parsing import DEFAULT_REASONING_TAG, check_reasoning_tag, get_parser
+from grpo_bt_rm.rewards import transform
 
 # How far below the lowest attainable valid reward the default parse-failure reward sits, in units of s:
 # ln 2 is the gap between a tie, R(0) = s*ln(1/2) + o, and a perfect answer, R(+inf) = o.
@@ -24,13 +25,6 @@ FAIL_MARGIN = math.log(2.0)
 
 class SettingsError(ValueError):
     """A reward/trainer setting is invalid; the message names the variable and what was expected."""
-
-
-def log_sigmoid(x: float) -> float:
-    """log(1 / (1 + e^-x)), stable for any finite x (no overflow, no log(0))."""
-    if x >= 0:
-        return -math.log1p(math.exp(-x))
-    return x - math.log1p(math.exp(x))
 
 
 def _float(env: Mapping[str, str], name: str, default: float | None) -> float | None:
@@ -105,46 +99,71 @@ class BTRewardSettings:
             reasoning_tag=env.get("BT_REASONING_TAG", DEFAULT_REASONING_TAG).strip(),
         )
 
-    # --- the reward transform -------------------------------------------------------------------------------
+    # --- the reward transform (the formulas live in `transform`) ------------------------------------------
     def clip_x(self, x: float) -> float:
-        """x capped at +C (C > 0) and floored at -NC (NC > 0)."""
-        if self.delta_clip > 0 and x > self.delta_clip:
-            return self.delta_clip
-        if self.delta_neg_clip > 0 and x < -self.delta_neg_clip:
-            return -self.delta_neg_clip
-        return x
+        """x capped at +C (C > 0) and floored at -NC (NC > 0): `transform.clip_x`."""
+        return transform.clip_x(x, self.delta_clip, self.delta_neg_clip)
 
     def reward_of_x(self, x: float) -> float:
-        """R = s * logsigma(x) + o for an already clipped x."""
-        return self.reward_scale * log_sigmoid(x) + self.reward_offset
+        """R = s * logsigma(x) + o for an already clipped x: `transform.bt_reward`."""
+        return transform.bt_reward(x, self.reward_scale, self.reward_offset)
+
+    def valid_reward(self, t: float, kind: str = "bt") -> float:
+        """The reward a parsed completion with normalised margin t = delta/T (unclipped) gets under `kind`.
+
+        Args:
+            t: delta / T in the preferred direction.
+            kind: one of `transform.REWARD_KINDS`.
+
+        Returns:
+            The reward (the tie / no-comparison reward at t = 0).
+
+        Raises:
+            ValueError: unknown kind.
+        """
+        if kind == "bt":
+            return transform.bt_reward(t, self.reward_scale, self.reward_offset, self.delta_clip, self.delta_neg_clip)
+        raise ValueError(f"unknown reward kind {kind!r}; valid: {', '.join(transform.REWARD_KINDS)}")
 
     @property
     def tie_reward(self) -> float:
-        return self.reward_of_x(0.0)
+        """R(0) of the bt reward."""
+        return self.valid_reward(0.0)
 
     # --- the parse-failure reward ---------------------------------------------------------------------------
-    def min_valid_reward(self, parser_name: str) -> float:
-        """The lowest reward a parsed completion can get under `parser_name`'s score range and these settings."""
+    def min_valid_reward(self, parser_name: str, kind: str = "bt") -> float:
+        """The lowest reward a parsed completion can get under `parser_name`'s score range, `kind` and these
+        settings: every kind is non-decreasing in t, so it is the reward at t = -(high - low) / T."""
         p = get_parser(parser_name)
-        x_min = self.clip_x(-(p.high - p.low) / self.delta_temp)
-        return self.reward_of_x(x_min)
+        return self.valid_reward(-(p.high - p.low) / self.delta_temp, kind)
 
-    def check_fail_reward(self, parser_name: str) -> None:
+    def fail_gap(self, parser_name: str, kind: str = "bt") -> float:
+        """How far below the lowest valid reward the default parse-failure reward sits: s*ln2 for bt (the gap
+        between a tie and a perfect answer)."""
+        return self.reward_scale * FAIL_MARGIN
+
+    def check_fail_reward(self, parser_name: str, kind: str = "bt") -> None:
+        """Raise SettingsError unless an explicit BT_PARSE_FAIL_REWARD is strictly below every valid reward."""
         if self.parse_fail_reward is None:
             return
-        lowest = self.min_valid_reward(parser_name)
+        lowest = self.min_valid_reward(parser_name, kind)
         if not self.parse_fail_reward < lowest:
             raise SettingsError(
                 f"BT_PARSE_FAIL_REWARD={self.parse_fail_reward!r}: must be strictly below {lowest:.6g}, the lowest "
-                f"reward a valid {parser_name} score can get with these settings (else unparseable text would "
-                f"beat a wrong answer); unset it to use the default")
+                f"reward a valid {parser_name} score can get under the {kind} reward with these settings (else "
+                "unparseable text would beat a wrong answer); unset it to use the default")
 
-    def fail_reward(self, parser_name: str) -> float:
-        """BT_PARSE_FAIL_REWARD if set (validated), else min_valid_reward - s*ln2."""
+    def fail_reward(self, parser_name: str, kind: str = "bt") -> float:
+        """What an unparseable completion earns: BT_PARSE_FAIL_REWARD if set (validated), else
+        min_valid_reward - fail_gap.
+
+        Raises:
+            SettingsError: an explicit BT_PARSE_FAIL_REWARD is not strictly below every valid reward.
+        """
         if self.parse_fail_reward is not None:
-            self.check_fail_reward(parser_name)
+            self.check_fail_reward(parser_name, kind)
             return self.parse_fail_reward
-        return self.min_valid_reward(parser_name) - self.reward_scale * FAIL_MARGIN
+        return self.min_valid_reward(parser_name, kind) - self.fail_gap(parser_name, kind)
 
     def to_dict(self) -> dict:
         d = asdict(self)
