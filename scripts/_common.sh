@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared by the launchers (train_grpo.sh, train_sft.sh, merge_lora.sh, run_eval_sweep.sh): source, don't run.
+# Shared by the launchers (train_grpo.sh, train_sft.sh, train_rm.sh, merge_lora.sh, run_eval_sweep.sh): source, don't run.
 # Resolves the repo root and Python, and turns a device argument (`0,1` or `cpu`) into ms-swift settings.
 
 GBR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,6 +47,24 @@ gbr_help_if_asked() {
       exit 0
     fi
   done
+}
+
+# gbr_export_nodes: export the multi-node variables that are set (ms-swift passes them to torchrun).
+gbr_export_nodes() {
+  local v
+  for v in NNODES NODE_RANK MASTER_ADDR MASTER_PORT; do
+    if [ -n "${!v:-}" ]; then export "${v?}"; fi
+  done
+}
+
+# gbr_show_config <title> VAR...: print each variable's value, then the swift command line in ARGS.
+gbr_show_config() {
+  local title="$1" v
+  shift
+  echo "== $title resolved configuration =="
+  for v in "$@"; do printf '  %-20s %s\n' "$v" "${!v:-}"; done
+  echo "  command: swift ${ARGS[*]}"
+  echo "=="
 }
 
 # gbr_devices <gpu_list|cpu>: sets GBR_DEVICE_ARGS (array) and exports CUDA_VISIBLE_DEVICES / NPROC_PER_NODE.

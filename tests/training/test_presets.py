@@ -12,7 +12,9 @@ from grpo_bt_rm.training.settings import PairTrainSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_OURS = {"hh_density.env", "demo_cpu.env"}  # owned by the density and demo presets' authors
-PRESETS = sorted(p for p in (ROOT / "configs/runs").glob("*.env") if p.name not in NOT_OURS)
+# rm_*.env are scalar reward-model presets (scripts/train_rm.sh, no GRPO reward): tests/training/test_rm.py
+PRESETS = sorted(p for p in (ROOT / "configs/runs").glob("*.env") if p.name not in NOT_OURS
+                 and not p.name.startswith("rm_"))
 REQUIRED = ["MODEL", "DATASET", "OUT_DIR", "REWARD_NAME", "NUM_GENERATIONS", "PER_DEVICE_TRAIN_BS",
             "MAX_COMPLETION_LENGTH", "BT_SCORE_PARSER", "BT_DELTA_TEMP", "BT_DELTA_CLIP", "BT_DELTA_NEG_CLIP",
             "BT_REWARD_SCALE", "BT_REWARD_OFFSET", "BT_HARD_LAMBDA", "BT_HARD_TAU", "BT_HARD_EPS",

@@ -99,6 +99,9 @@ def make_parser() -> argparse.ArgumentParser:
     add_model_args(p)
     add_data_args(p)
     add_sampling_args(p)
+    p.add_argument("--scorer", choices=("generative", "scalar"), default="generative",
+                   help="generative: the judge writes scores (default); scalar: a reward model from "
+                   "scripts/train_rm.sh, one reward per side (see grpo_bt_rm.eval.scalar)")
     p.add_argument("--seed", type=SEED, default=0, help="seeds python, numpy, torch and the bootstrap")
     p.add_argument("--bt_temp", type=float, default=None,
                    help="BT temperature T in softplus(-d/T) and sigmoid(d/T) (default: the run's BT_DELTA_TEMP from "
@@ -265,6 +268,10 @@ def reasoning_tag(args: argparse.Namespace, origin: dict | None = None) -> str |
 
 
 def run(args: argparse.Namespace) -> dict:
+    if getattr(args, "scorer", "generative") == "scalar":
+        from grpo_bt_rm.eval.scalar import run_scalar
+
+        return run_scalar(args)
     start = time.time()
     args.prompt, prompt_source = resolve_prompt_name(args)
     args.bt_temp = resolve_bt_temp(args)

@@ -292,6 +292,39 @@ def build_template(tokenizer, settings: TemplateSettings, args: dict | None = No
     return template
 
 
+def model_processor(weights: str | Path, model_type: str | None, **kwargs):
+    """ms-swift's `get_model_processor(weights, model_type=..., **kwargs)`: (model, processor); a model ms-swift
+    cannot type is an InputError asking for --model_type, not a traceback."""
+    from swift.model import get_model_processor
+
+    try:
+        return get_model_processor(str(weights), model_type=model_type, **kwargs)
+    except ValueError as e:
+        if "model_type" not in str(e):
+            raise
+        raise InputError(f"{weights}: ms-swift cannot tell the model type ({str(e).splitlines()[0][:300]}); pass "
+                         "--model_type (e.g. llama for SmolLM2, qwen2 for Qwen2/2.5)") from None
+
+
+def load_base(ck: Checkpoint, run: RunInfo, *, dtype: str, device: str | None, model: str | None,
+              template: str | None, system: str | None, model_type: str | None, response_prefix: str | None = None,
+              **loader_kwargs):
+    """The shared first half of loading a checkpoint: (run, template settings, model, processor, info) with the
+    model from `model_processor(base weights, ..., **loader_kwargs)` before any adapter is applied."""
+    import torch
+
+    run = run_for_checkpoint(run, ck)
+    settings = template_settings(run, template, system, response_prefix)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    weights = base_weights(ck, run, model)
+    dt = torch_dtype(dtype)
+    m, tok = model_processor(weights, run.args.get("model_type") or model_type, torch_dtype=dt, device_map=device,
+                             **loader_kwargs)
+    info = {"weights": str(weights), "dtype": str(dt).replace("torch.", ""), "device": device,
+            "fingerprint": checkpoint_fingerprint(ck, weights)}
+    return run, settings, m, tok, info
+
+
 def load_judge(ck: Checkpoint, run: RunInfo, *, dtype: str = "auto", device: str | None = None,
                model: str | None = None, template: str | None = None, system: str | None = None,
                model_type: str | None = None, load_model: bool = True, response_prefix: str | None = None) -> Judge:
@@ -299,24 +332,9 @@ def load_judge(ck: Checkpoint, run: RunInfo, *, dtype: str = "auto", device: str
 
     With `load_model=False` only the tokenizer and template are built (`Judge.model` is None), for vLLM.
     """
-    import torch
-    from swift.model import get_model_processor
-
-    run = run_for_checkpoint(run, ck)
-    settings = template_settings(run, template, system, response_prefix)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    weights = base_weights(ck, run, model)
-    dt = torch_dtype(dtype)
-    try:
-        m, tok = get_model_processor(str(weights), model_type=run.args.get("model_type") or model_type,
-                                     torch_dtype=dt, device_map=device, load_model=load_model)
-    except ValueError as e:
-        if "model_type" not in str(e):
-            raise
-        raise InputError(f"{weights}: ms-swift cannot tell the model type ({str(e).splitlines()[0][:300]}); pass "
-                         "--model_type (e.g. llama for SmolLM2, qwen2 for Qwen2/2.5)") from None
-    info = {"weights": str(weights), "dtype": str(dt).replace("torch.", ""), "device": device,
-            "fingerprint": checkpoint_fingerprint(ck, weights)}
+    run, settings, m, tok, info = load_base(ck, run, dtype=dtype, device=device, model=model, template=template,
+                                            system=system, model_type=model_type, response_prefix=response_prefix,
+                                            load_model=load_model)
     if ck.kind == "lora" and load_model:
         from peft import PeftModel
 

@@ -71,13 +71,19 @@ def check_same_settings(results: list[dict]) -> None:
     """Refuse to put results made with other settings in one summary; name the settings and the files."""
     if not results:
         return
-    first = settings_signature(results[0])
-    for r in results[1:]:
-        sig = settings_signature(r)
+    # the pairs must agree across all results; prompt, parser and settings within one scorer (a scalar reward model
+    # and generative judges share a table: see eval.scalar)
+    ref = settings_signature(results[0])
+    firsts: dict = {}
+    for r in results:
+        first_r = firsts.setdefault(r.get("scorer", "generative"), r)
+        first, sig = {**settings_signature(first_r), "data": ref["data"]}, settings_signature(r)
+        if sig["data"] != ref["data"]:
+            first_r = results[0]
         if sig != first:
             diffs = [f"{part}.{k}" for part in first for k in sorted(set(first[part] or {}) | set(sig[part] or {}))
                      if (first[part] or {}).get(k) != (sig[part] or {}).get(k)]
-            raise InputError(f"{r['_path']} and {results[0]['_path']} were made with other settings "
+            raise InputError(f"{r['_path']} and {first_r['_path']} were made with other settings "
                              f"({', '.join(diffs) or 'parser'}); summarize them separately")
 
 

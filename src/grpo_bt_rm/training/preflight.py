@@ -161,9 +161,12 @@ def check_rewards(errors: list[str], a: argparse.Namespace) -> None:
             errors.append(f"REWARD_NAME: unknown reward {name!r}; expected one of {', '.join(known)}")
 
 
-def check_datasets(errors: list[str], a: argparse.Namespace) -> None:
+def check_datasets(errors: list[str], a: argparse.Namespace, read=None) -> None:
+    """Every local --dataset/--val_dataset file exists and passes `read(path, flag)` (default: the pointwise reader);
+    each InputError is appended naming the launcher variable and the flag."""
     from grpo_bt_rm.data.pointwise import read_pointwise
 
+    read = read or (lambda path, flag: read_pointwise(path))
     for flag in ("dataset", "val_dataset"):
         for entry in getattr(a, flag) or []:
             path = Path(str(entry).split("#")[0])  # ms-swift's `file#N` subsamples N rows
@@ -173,7 +176,7 @@ def check_datasets(errors: list[str], a: argparse.Namespace) -> None:
                 errors.append(f"{_name(flag)}: {path} does not exist")
             elif path.suffix == ".jsonl":
                 try:
-                    read_pointwise(path)
+                    read(path, flag)
                 except InputError as e:
                     errors.append(f"{_name(flag)}: {e}")
 
@@ -244,8 +247,9 @@ def preflight(argv: list[str], env: Mapping[str, str] | None = None) -> list[str
     return errors
 
 
-def main(argv: list[str] | None = None) -> int:
-    errors = preflight(sys.argv[1:] if argv is None else argv)
+def main(argv: list[str] | None = None, check=None) -> int:
+    """Print each problem `check` (default: the GRPO `preflight`) finds as `error: ...`; exit code 2 if any."""
+    errors = (check or preflight)(sys.argv[1:] if argv is None else argv)
     for e in errors:
         print(f"error: {e}", file=sys.stderr)
     return 2 if errors else 0
