@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -212,6 +212,37 @@ def write_jsonl(path: str | os.PathLike, rows) -> int:
             f.write("\n")
             n += 1
     return n
+
+
+def append_jsonl(path: str | os.PathLike, rows: Iterable[Any], *, fsync: bool = False) -> int:
+    """Append `rows` to a JSONL file as one write() on an O_APPEND descriptor, so lines that several processes
+    append at once never interleave (the one way this package appends to JSONL: reward dumps, teacher results).
+
+    A torn last line (a crash mid-write) is ended with a newline first, so the new lines stay parseable.
+
+    Args:
+        path: the JSONL file (created, with the process umask, when missing).
+        rows: JSON-serialisable objects (others are written with `str`), one line each.
+        fsync: flush the file to disk before returning.
+
+    Returns:
+        The number of lines appended.
+    """
+    lines = [json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows]
+    if not lines:
+        return 0
+    data = "".join(lines).encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        os.write(fd, data)
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    return len(lines)
 
 
 def manifest_base(**extra: Any) -> dict:

@@ -129,3 +129,15 @@ def test_pairs_disagreeing_on_preferred_side_fail_when_the_sampler_is_built():
     rows = [{"pair_id": p, "side": s, "preferred_side": 1 if (p, s) == (7, 1) else 0} for p in range(8) for s in (0, 1)]
     with pytest.raises(ValueError, match=r"rows 14 and 15 \(pair_id 7\) disagree on preferred_side: 0 vs 1"):
         PairRepeatSampler.from_dataset(FakeDataset(rows), mini_repeat_count=2, batch_size=2)
+
+
+def test_dataset_column_reads_hf_datasets_and_lists():
+    from datasets import Dataset
+
+    from grpo_bt_rm.data.pairs import dataset_column
+
+    rows = [{"pair_id": "a", "side": 0}, {"pair_id": "a", "side": 1}]
+    assert dataset_column(rows, "side") == [0, 1] and dataset_column(rows, "parser_name") is None
+    ds = Dataset.from_list(rows)
+    assert dataset_column(ds, "pair_id") == ["a", "a"] and dataset_column(ds, "density_weight") is None
+    assert dataset_column([], "side") == []

@@ -51,3 +51,21 @@ def test_std_floor_in_trainer():
     floored = bare_trainer("group", min_std=0.5)._compute_advantages([], flat, [])
     assert plain[:4].abs().max() > 0.8 and floored[:4].abs().max() < 0.01  # a near-flat group no longer blows up
     assert torch.allclose(floored[4:], plain[4:])
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_pair_weights_of_another_shape_raise(mode):
+    """Issue 14 §5: a weights/advantages mismatch is a bug and raises, in training and in eval alike (both score and
+    normalise the gathered batch), instead of silently dropping the weights."""
+    t = bare_trainer("group")
+    t.model = SimpleNamespace(training=mode == "train")
+    t._pair_weights = WEIGHTS[:8].clone()  # 8 weights for 16 advantages
+    with pytest.raises(ValueError, match=r"pair weights shape \(8,\) != advantages shape \(16,\)"):
+        t._compute_advantages([], REWARDS, [])
+    assert t._pair_weights is None  # consumed even when it raises: a stale tensor never reaches the next batch
+
+
+def test_no_bt_reward_means_no_weights():
+    t = bare_trainer("group")
+    assert t._pair_weights is None
+    assert t._compute_advantages([], REWARDS, []).shape == (16,)

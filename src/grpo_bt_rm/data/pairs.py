@@ -1,4 +1,8 @@
-"""The Pair record every adapter yields, plus stable ids (`pair_key`, `prompt_id`) and load statistics."""
+"""The Pair record every adapter yields, stable ids (`pair_key`, `prompt_id`), load statistics, and
+`dataset_column` (one column of a loaded dataset, for the trainer and sampler).
+
+    from grpo_bt_rm.data.pairs import pair_key, dataset_column
+"""
 
 from __future__ import annotations
 
@@ -42,6 +46,25 @@ def pair_key(dataset: str, split: str, source_index: int) -> str:
 def prompt_id(context: str) -> str:
     """First 16 hex chars of md5(context): the id shared by the builder, density weights and reports."""
     return hashlib.md5(context.encode("utf-8")).hexdigest()[:16]
+
+
+def dataset_column(dataset, name: str) -> list | None:
+    """One column of a loaded dataset as a list, or None when the dataset has no such column.
+
+    Args:
+        dataset: a Hugging Face `Dataset` (has `column_names`) or any sequence of dicts.
+        name: the column.
+
+    Returns:
+        The column's values in row order; None if the column is absent (judged on the first row for dicts).
+    """
+    names = getattr(dataset, "column_names", None)
+    if names is not None:
+        return list(dataset[name]) if name in names else None
+    rows = [dataset[i] for i in range(len(dataset))]
+    if rows and name not in rows[0]:
+        return None
+    return [r[name] for r in rows]
 
 
 class Drop(Exception):  # noqa: N818  (control flow, not an error)

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from grpo_bt_rm.io import InputError, atomic_write
+from grpo_bt_rm.io import InputError, append_jsonl, atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -123,23 +123,11 @@ def latest_by_key(records: Iterable[dict]) -> dict[str, dict]:
 
 
 def append_records(path: Path, records: list[dict]) -> None:
-    """Append whole lines and fsync, under the lock; repairs a torn tail first so the new lines stay parseable."""
+    """Append whole lines and fsync, under the lock (`io.append_jsonl` repairs a torn tail first)."""
     if not records:
         return
-    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
     with locked(path):
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            size = os.fstat(fd).st_size
-            if size:
-                with open(path, "rb") as f:
-                    f.seek(size - 1)
-                    if f.read(1) != b"\n":
-                        data = b"\n" + data
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_jsonl(path, records, fsync=True)
 
 
 def compact(path: Path) -> dict[str, dict]:

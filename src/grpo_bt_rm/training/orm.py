@@ -10,11 +10,11 @@ and appends one JSON line to BT_REWARD_DUMP when that is set.
 
 from __future__ import annotations
 
-import json
 import os
 
 from swift.rewards import ORM
 
+from grpo_bt_rm.io import append_jsonl
 from grpo_bt_rm.rewards import REWARD_VARIANTS, BTOutput, BTRewardSettings, bt_rewards
 from grpo_bt_rm.training.settings import PairTrainSettings
 
@@ -55,13 +55,7 @@ class BTRewardORM(ORM):
             "scores": out.scores, "rewards": out.rewards, "weights": out.weights,
             "completions": list(completions), "is_truncated": [bool(t) for t in kwargs.get("is_truncated") or []],
         }
-        line = (json.dumps(record, default=str) + "\n").encode("utf-8")
-        # One write() on an O_APPEND descriptor, so lines from several processes do not interleave.
-        fd = os.open(self.dump_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+        append_jsonl(self.dump_path, [record])  # one O_APPEND write: lines from several ranks never interleave
 
 
 ORM_CLASSES: dict[str, type[BTRewardORM]] = {

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch.utils.data import Sampler
 
+from grpo_bt_rm.data.pairs import dataset_column
 from grpo_bt_rm.data.pointwise import whole_pairs
 
 
@@ -44,16 +45,6 @@ def pairs_from_columns(pair_ids: Sequence, sides: Sequence, where: str = "datase
                              f"{preferred[other]!r} vs {preferred[row]!r}")
         slots[side] = row
     return [(a, b) for a, b in whole_pairs(seen, lambda row: f"{where} row {row}", ValueError)]
-
-
-def _column(dataset, name: str) -> list | None:
-    names = getattr(dataset, "column_names", None)
-    if names is not None:
-        return list(dataset[name]) if name in names else None
-    rows = [dataset[i] for i in range(len(dataset))]
-    if rows and name not in rows[0]:
-        return None
-    return [r[name] for r in rows]
 
 
 class PairRepeatSampler(Sampler[int]):
@@ -96,14 +87,14 @@ class PairRepeatSampler(Sampler[int]):
 
     @classmethod
     def from_dataset(cls, dataset, *, weighted: bool = False, **kwargs) -> PairRepeatSampler:
-        pair_ids, sides = _column(dataset, "pair_id"), _column(dataset, "side")
+        pair_ids, sides = dataset_column(dataset, "pair_id"), dataset_column(dataset, "side")
         if pair_ids is None or sides is None:
             raise ValueError("the training dataset has no 'pair_id'/'side' columns: build it with "
                              "`python -m grpo_bt_rm.data.build_dataset` (two rows per pair)")
-        pairs = pairs_from_columns(pair_ids, sides, preferred=_column(dataset, "preferred_side"))
+        pairs = pairs_from_columns(pair_ids, sides, preferred=dataset_column(dataset, "preferred_side"))
         weights = None
         if weighted:
-            dw = _column(dataset, "density_weight")
+            dw = dataset_column(dataset, "density_weight")
             if dw is None:
                 raise ValueError("BT_PAIR_SAMPLING=weighted needs a 'density_weight' column in the training dataset "
                                  "(from the density pipeline)")

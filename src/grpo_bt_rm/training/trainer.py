@@ -17,13 +17,14 @@ import torch
 from accelerate.utils import gather
 from swift.rlhf_trainers import GRPOTrainer
 
+from grpo_bt_rm.data.pairs import dataset_column
 from grpo_bt_rm.data.pointwise import read_pointwise
 from grpo_bt_rm.io import manifest_base, write_json
 from grpo_bt_rm.prompts.prefill import response_prefix_of
 from grpo_bt_rm.rewards import STAT_KEYS, summarize
 from grpo_bt_rm.training.advantages import FLOOR_SCALE_MODES, apply_pair_weights, floor_reward_std
 from grpo_bt_rm.training.orm import BTRewardORM
-from grpo_bt_rm.training.sampler import PairRepeatSampler, _column
+from grpo_bt_rm.training.sampler import PairRepeatSampler
 from grpo_bt_rm.training.settings import PairTrainSettings
 
 log = logging.getLogger("grpo_bt_rm.training.trainer")
@@ -174,7 +175,7 @@ class PairGRPOTrainer(GRPOTrainer):
     # --- start-up -------------------------------------------------------------------------------------------
     def _check_dataset_parsers(self) -> None:
         """Reject an explicit BT_PARSE_FAIL_REWARD that is not below every parser the dataset uses."""
-        names = _column(self.train_dataset, "parser_name") if self.train_dataset is not None else None
+        names = dataset_column(self.train_dataset, "parser_name") if self.train_dataset is not None else None
         for f in self._bt_funcs:
             if f.settings.parser is None and names is None:
                 raise PairConfigError("BT_SCORE_PARSER is not set and the training dataset has no parser_name "
@@ -277,6 +278,6 @@ class PairGRPOTrainer(GRPOTrainer):
             advantages = floor_reward_std(advantages, rewards, k, self.scale_rewards,
                                           self.pair_settings.min_reward_std)
         weights, self._pair_weights = self._pair_weights, None
-        if weights is not None and weights.shape == advantages.shape:
-            advantages = apply_pair_weights(advantages, weights)
-        return advantages
+        # Train and eval both score and normalise the gathered batch, so the shapes always agree; a mismatch is a
+        # bug (or an unsupported ms-swift path) and raises here rather than silently training unweighted.
+        return apply_pair_weights(advantages, weights)
