@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     from grpo_bt_rm.eval.loading import RunInfo, load_judge, resolve_checkpoint
     from grpo_bt_rm.parsing import get_parser
     from grpo_bt_rm.prompts import get_prompt
-    from grpo_bt_rm.tiny import build_tiny
+    from grpo_bt_rm.testing.tiny import build_tiny
 
     hh_sample = Path(grpo_bt_rm.__file__).parent / "data" / "samples" / "hh_sample.jsonl"  # repeated to --pairs
 

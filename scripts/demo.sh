@@ -94,7 +94,7 @@ task() {
 }
 tiny() {
   # shellcheck disable=SC2086  # MODEL_ARGS is word-split on purpose
-  "$GBR_PY" -m grpo_bt_rm.tiny --out "$D/models/random" $MODEL_ARGS --seed "$SEED" --corpus "$D/raw/corpus.txt"
+  "$GBR_PY" -m grpo_bt_rm.testing.tiny --out "$D/models/random" $MODEL_ARGS --seed "$SEED" --corpus "$D/raw/corpus.txt"
 }
 teacher() {
   rm -rf "$D/teacher"

@@ -116,7 +116,7 @@ def test_outputs_honour_the_umask(tmp_path, umask, file_mode, dir_mode):
 
 
 def test_regions_refuses_mismatched_weights_too(pointwise, tmp_path, capsys):
-    from grpo_bt_rm.density import regions
+    from grpo_bt_rm.reports import regions
 
     small = tmp_path / "small.jsonl"
     small.write_text("".join(pointwise.read_text().splitlines(keepends=True)[:6]))

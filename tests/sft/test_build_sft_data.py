@@ -118,7 +118,7 @@ def test_manifest_written_next_to_output(tmp_path, data):
 
 
 def test_from_a_real_teacher_run(tmp_path, data):
-    from grpo_bt_rm.teacher.mock_server import MockServer
+    from grpo_bt_rm.testing.mock_server import MockServer
     from tests.teacher.helpers import run
 
     with MockServer() as s:
@@ -130,7 +130,7 @@ def test_from_a_real_teacher_run(tmp_path, data):
 
 
 def test_prompt_defaults_to_the_teachers(tmp_path, data):
-    from grpo_bt_rm.teacher.mock_server import MockServer
+    from grpo_bt_rm.testing.mock_server import MockServer
     from tests.teacher.helpers import run
 
     with MockServer() as s:
@@ -148,7 +148,7 @@ def test_reasoning_block_never_enters_a_target(tmp_path, data):
 
 
 def test_keep_reasoning_puts_the_teachers_block_first_and_the_target_still_parses(tmp_path, data):
-    from grpo_bt_rm.teacher.mock_server import Faults, MockServer
+    from grpo_bt_rm.testing.mock_server import Faults, MockServer
     from tests.teacher.helpers import run
 
     with MockServer(Faults(think="A first guess would be <s>30</s>, but it answers.")) as s:

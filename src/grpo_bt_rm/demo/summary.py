@@ -18,6 +18,7 @@ from pathlib import Path
 
 from grpo_bt_rm.eval.summary import aggregate, results_in
 from grpo_bt_rm.io import InputError, atomic_write, iter_jsonl, manifest_base, write_json
+from grpo_bt_rm.plots import pyplot, save_png
 
 log = logging.getLogger("grpo_bt_rm.demo.summary")
 
@@ -137,11 +138,7 @@ def markdown(summary: dict) -> str:
 
 
 def plot(summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     grpo = sorted((r for r in summary["checkpoints"] if r["role"] == "grpo"), key=lambda r: r["step"])
     fig, ax = plt.subplots(figsize=(6, 4))
     steps = [0] + [r["step"] for r in grpo]
@@ -158,11 +155,7 @@ def plot(summary: dict, path: Path) -> None:
     ax.legend(loc="lower right")
     ax.set_title("make demo: judge accuracy on held-out pairs")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    save_png(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

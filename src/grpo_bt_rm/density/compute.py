@@ -40,17 +40,13 @@ from grpo_bt_rm.io import (
     write_json,
 )
 from grpo_bt_rm.paths import default_path
+from grpo_bt_rm.plots import pyplot, save_png
 
 log = logging.getLogger("grpo_bt_rm.density.compute")
 
 
 def write_hist(path: Path, weights: np.ndarray, counts: np.ndarray, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = pyplot().subplots(figsize=(6, 3.5))
     lo, hi = float(weights.min()), float(weights.max())
     bins = np.geomspace(lo, hi, 40) if hi > lo * 1.0001 else 10
     ax.hist(weights, bins=bins, weights=counts, color="#4c72b0")
@@ -61,9 +57,7 @@ def write_hist(path: Path, weights: np.ndarray, counts: np.ndarray, title: str) 
     ax.set_ylabel("pairs")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    with atomic_write(path, mode="wb") as f:
-        fig.savefig(f, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 OUTPUTS = ("weights.jsonl", "density_weights.npy", "metadata.json", "weights_hist.png")

@@ -14,7 +14,8 @@ from grpo_bt_rm.parsing.score_tags import (
     get_parser,
     register_parser,
     strip_reasoning,
+    strip_tags,
 )
 
 __all__ = ["DEFAULT_REASONING_TAG", "FAIL_REASONS", "PARSERS", "ParseResult", "ScoreParser", "check_reasoning_tag",
-           "find_tags", "get_parser", "register_parser", "strip_reasoning"]
+           "find_tags", "get_parser", "register_parser", "strip_reasoning", "strip_tags"]

@@ -50,6 +50,15 @@ def find_tags(text: str) -> list[str]:
     return _TAG_RE.findall(text)
 
 
+def strip_tags(text: str, replacement: str = " ") -> str:
+    """`text` with every well-formed score tag replaced by `replacement` (reports count the prose, not the scores).
+
+    >>> strip_tags("<s>80</s> Good answer. <S> 3 </S>")
+    '  Good answer.  '
+    """
+    return _TAG_RE.sub(replacement, text)
+
+
 def check_reasoning_tag(tag: str) -> str:
     """`tag` if it is a usable reasoning tag name ("" = no reasoning blocks), else ValueError naming it."""
     if not isinstance(tag, str) or (tag and not _REASONING_TAG_RE.fullmatch(tag)):

@@ -1,6 +1,6 @@
 """Build a tiny random-weight Qwen2 judge and a locally trained byte-level BPE tokenizer (no hub access).
 
-    python -m grpo_bt_rm.tiny --out outputs/tiny_qwen2 [--hidden 64 --layers 2 --vocab 512 --corpus extra.txt]
+    python -m grpo_bt_rm.testing.tiny --out outputs/tiny_qwen2 [--hidden 64 --layers 2 --vocab 512 --corpus extra.txt]
 
 Useful as a smoke-test model for every stage (pass `--model_type qwen2 --template qwen2_5` to ms-swift).
 `--warm_tags` adds a short plain-torch warm-up (`warm_start_tags`) so the model answers with parseable, varied
@@ -21,7 +21,7 @@ from pathlib import Path
 from grpo_bt_rm.argtypes import COUNT, SEED
 from grpo_bt_rm.io import atomic_dir
 
-log = logging.getLogger("grpo_bt_rm.tiny")
+log = logging.getLogger("grpo_bt_rm.testing.tiny")
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHATML_TEMPLATE = (
@@ -231,7 +231,7 @@ def warm_start_tags(
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.tiny", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.testing.tiny", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output model directory")
     p.add_argument("--hidden", type=COUNT, default=64, help="hidden size")

@@ -1,6 +1,6 @@
 """Diversity / mode-collapse report: compare the writing of two or more models from their saved completions.
 
-    python -m grpo_bt_rm.eval.diversity --completions uniform=uni.jsonl --completions density=dens.jsonl \\
+    python -m grpo_bt_rm.reports.diversity --completions uniform=uni.jsonl --completions density=dens.jsonl \\
         --out_dir reports/diversity
 
 Inputs are eval `--save_completions` files (`completions_0` / `completions_1` lists per pair) or plain JSONL with a
@@ -19,23 +19,16 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from grpo_bt_rm.io import (
-    InputError,
-    atomic_write,
-    iter_jsonl,
-    manifest_base,
-    read_text,
-    sha256_file,
-    where,
-    write_json,
-)
+from grpo_bt_rm.eval.completions import read_texts as read_completion_texts
+from grpo_bt_rm.io import InputError, atomic_write, manifest_base, read_text, sha256_file, write_json
+from grpo_bt_rm.parsing import strip_tags
 from grpo_bt_rm.paths import default_path
+from grpo_bt_rm.plots import pyplot, save_png
 
-log = logging.getLogger("grpo_bt_rm.eval.diversity")
+log = logging.getLogger("grpo_bt_rm.reports.diversity")
 
 WORD_RE = re.compile(r"\w+(?:['’]\w+)*")
 SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
-SCORE_TAG_RE = re.compile(r"<s>\s*-?\d+(?:\.\d+)?\s*</s>")
 
 # Stock constructions over-used by collapsed models; name -> case-insensitive regex. Replace with --patterns.
 DEFAULT_PATTERNS: dict[str, str] = {
@@ -164,25 +157,13 @@ def compute_metrics(texts: list[str], patterns: dict[str, str] | None = None,
 
 
 def read_texts(path: str, strip_score_tags: bool = True) -> list[str]:
-    """Texts of a completions file: every entry of completions_0/completions_1, or the `text` field."""
-    texts: list[str] = []
-    for lineno, row in iter_jsonl(path):
-        if "completions_0" in row or "completions_1" in row:
-            for fld in ("completions_0", "completions_1"):
-                items = row.get(fld, [])
-                if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
-                    raise InputError(f"{where(path, lineno, fld)}: expected a list of strings")
-                texts.extend(items)
-        elif isinstance(row.get("text"), str):
-            texts.append(row["text"])
-        else:
-            raise InputError(f"{where(path, lineno)}: expected 'completions_0'/'completions_1' lists or a 'text' "
-                             "string")
-    if not texts:
-        raise InputError(f"{path}: no completions")
-    if strip_score_tags:
-        texts = [SCORE_TAG_RE.sub(" ", t) for t in texts]
-    return texts
+    """Texts of a completions file (see `eval.completions.read_texts`), score tags removed unless asked to keep them.
+
+    Raises:
+        InputError: the file is not a completions or `text` JSONL file, or holds no texts.
+    """
+    texts = read_completion_texts(path)
+    return [strip_tags(t) for t in texts] if strip_score_tags else texts
 
 
 def verdict(metric: Metric, base: float, value: float) -> tuple[float | None, str]:
@@ -250,11 +231,8 @@ def render_report(results: dict[str, dict], baseline: str, patterns: dict[str, s
 
 
 def write_chart(path: Path, results: dict[str, dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """One bar chart per metric (a bar per model) as a PNG at `path`."""
+    plt = pyplot()
     labels = list(results)
     cols = 4
     rows = math.ceil(len(METRICS) / cols)
@@ -269,9 +247,7 @@ def write_chart(path: Path, results: dict[str, dict]) -> None:
     for ax in list(axes.flat)[len(METRICS):]:
         ax.axis("off")
     fig.tight_layout()
-    with atomic_write(path, mode="wb") as f:
-        fig.savefig(f, format="png", dpi=100)
-    plt.close(fig)
+    save_png(fig, path, dpi=100)
 
 
 def parse_labelled(entries: list[str], minimum: int = 2) -> dict[str, str]:
@@ -336,7 +312,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.eval.diversity", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.reports.diversity", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--completions", action="append", required=True, metavar="LABEL=PATH",
                    help="a model's completions file, repeatable (at least two): eval --save_completions output or "

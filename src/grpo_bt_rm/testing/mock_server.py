@@ -1,7 +1,7 @@
 """A local stand-in for the three teacher APIs (OpenAI chat completions, Anthropic Messages, Gemini
 generateContent) on 127.0.0.1, with fault injection; used by the tests, the benchmark and offline demos.
 
-    python -m grpo_bt_rm.teacher.mock_server --port 8765 --latency 0.2    # then --base_url http://127.0.0.1:8765/v1
+    python -m grpo_bt_rm.testing.mock_server --port 8765 --latency 0.2    # then --base_url http://127.0.0.1:8765/v1
 
 Its "judge" is a fixed rule: longer responses score higher (10 words or more get the top score), with optional
 hash-based noise. It answers `<item id>` batches with `<answer id>` blocks, in any order you ask for.
@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from grpo_bt_rm.teacher.mock_batches import BatchStore
+from grpo_bt_rm.testing.mock_batches import BatchStore
 
 _ITEM_RE = re.compile(r"<item id=\"([^\"]+)\">\n(.*?)\n</item>", re.DOTALL)
 _RANGE_RE = re.compile(r"from (\d+) \([^)]*\) to (\d+) \(")
@@ -116,18 +116,6 @@ def request_text(kind: str, req: dict) -> str:
     if kind == "anthropic":
         return "\n".join(str(m.get("content")) for m in req.get("messages", []))
     return "\n".join(p.get("text", "") for c in req.get("contents", []) for p in c.get("parts", []))
-
-
-def answer_body(server: MockServer, kind: str, req: dict) -> dict:
-    """A successful answer to one request body, counted in the server's stats."""
-    text = request_text(kind, req)
-    out = server.answer(text)
-    tin, tout = max(1, len(text) // 4), max(1, len(out) // 4)
-    with server.stats.lock:
-        server.stats.ok += 1
-        server.stats.input_tokens += tin
-        server.stats.output_tokens += tout + server.faults.thinking_tokens
-    return response_body(kind, req.get("model") or "mock", out, tin, tout, server.faults)
 
 
 def error_body(kind: str, status: int, message: str, faults: Faults) -> dict:
@@ -257,6 +245,25 @@ class MockServer:
             out = out[:f.cut_at]
         return out
 
+    def answer_body(self, kind: str, req: dict) -> dict:
+        """A successful answer to one request body (online, or one request inside a batch), counted in the stats.
+
+        Args:
+            kind: the wire format, "openai", "anthropic" or "gemini".
+            req: the request body as the client sent it.
+
+        Returns:
+            The provider's response body (JSON object) carrying `self.answer` of the request's prompt text.
+        """
+        text = request_text(kind, req)
+        out = self.answer(text)
+        tin, tout = max(1, len(text) // 4), max(1, len(out) // 4)
+        with self.stats.lock:
+            self.stats.ok += 1
+            self.stats.input_tokens += tin
+            self.stats.output_tokens += tout + self.faults.thinking_tokens
+        return response_body(kind, req.get("model") or "mock", out, tin, tout, self.faults)
+
     def _handler(self):
         server = self
 
@@ -341,7 +348,7 @@ class MockServer:
                     return
                 if kind == "gemini":
                     req = {**req, "model": path.rsplit("/", 1)[-1].split(":")[0]}
-                body = answer_body(server, kind, req)
+                body = server.answer_body(kind, req)
                 self._send(200, body)
 
         return Handler

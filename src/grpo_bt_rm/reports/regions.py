@@ -1,7 +1,7 @@
 """Judge accuracy per density region: bin evaluated pairs by their prompt's k-NN distance, compare models per bin.
 
     python -m grpo_bt_rm.density.compute --in train.jsonl --in test.jsonl --out_dir D   # test prompts included
-    python -m grpo_bt_rm.density.regions --weights D --dataset test.jsonl \\
+    python -m grpo_bt_rm.reports.regions --weights D --dataset test.jsonl \\
         --completions uniform=uni.completions.jsonl --completions density=dens.completions.jsonl --out_dir R
 
 `--dataset` is the evaluated pointwise file (built with --add_meta) that maps eval pair keys to prompt ids; the
@@ -23,6 +23,8 @@ from grpo_bt_rm.data.pairs import pair_key
 from grpo_bt_rm.data.pointwise import read_pointwise
 from grpo_bt_rm.density.attach import check_metadata
 from grpo_bt_rm.density.inputs import row_prompt_id
+from grpo_bt_rm.eval.completions import read_completions, to_pair_scores
+from grpo_bt_rm.eval.metrics import pair_metrics
 from grpo_bt_rm.io import (
     CLI_ERRORS,
     InputError,
@@ -34,9 +36,11 @@ from grpo_bt_rm.io import (
     where,
     write_json,
 )
+from grpo_bt_rm.parsing import get_parser
 from grpo_bt_rm.paths import default_path
+from grpo_bt_rm.reports.diversity import parse_labelled
 
-log = logging.getLogger("grpo_bt_rm.density.regions")
+log = logging.getLogger("grpo_bt_rm.reports.regions")
 
 
 def load_knn(path: str | Path) -> dict[str, float]:
@@ -75,11 +79,6 @@ def region_edges(dists: np.ndarray, bins: int) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from grpo_bt_rm.eval.completions import read_completions, to_pair_scores
-    from grpo_bt_rm.eval.diversity import parse_labelled
-    from grpo_bt_rm.eval.metrics import pair_metrics
-    from grpo_bt_rm.parsing import get_parser
-
     files = parse_labelled(args.completions, minimum=1)
     knn = load_knn(args.weights)
     keys, dataset_parser = pair_prompts(args.dataset)
@@ -150,7 +149,7 @@ def render(regions: list[dict], labels: list[str]) -> str:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.density.regions", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.reports.regions", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", required=True,
                    help="density.compute --out_dir whose prompts include the evaluated ones (or its weights.jsonl)")
