@@ -177,7 +177,7 @@ def build(args: argparse.Namespace) -> dict:
     return manifest
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.data.build_dataset", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output JSONL path (written atomically, plus <out>.manifest.json)")
@@ -206,7 +206,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = make_parser().parse_args(argv)
+    args = build_argparser().parse_args(argv)
     args.dataset = args.dataset or ["summarize_from_feedback"]
     try:
         m = build(args)

@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> dict:
     return meta
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.density.compute", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--in", dest="inputs", action="append", default=None,
@@ -190,7 +190,7 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    args = make_parser().parse_args(argv)
+    args = build_argparser().parse_args(argv)
     args.out_dir = args.out_dir or str(default_path("density", "latest"))
     try:
         meta = run(args)

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.eval.metrics import REQUIRED_METRICS
 from grpo_bt_rm.io import InputError, atomic_write, write_json
 
-log = logging.getLogger("grpo_bt_rm.eval.summary")
+log = logging.getLogger(__name__)
 
 SUMMARY_METRICS = ("acc_all", "acc_parsed", "nontie_acc", "tie_rate", "logloss_all", "logloss_nontie", "ece",
                    "parse_fail_rate", "pair_fail_rate", "truncated_rate", "n_pairs")
@@ -189,7 +190,7 @@ def upload_wandb(files: dict, rows: list[dict], *, project: str | None = None, n
     return run_dir
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.eval.summary", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("eval_dir", help="directory of eval_bt result JSON files (e.g. RUN/eval)")
@@ -202,22 +203,20 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
+def summarize_dir(args: argparse.Namespace, force_wandb: bool = False) -> str:
+    """Write summary.* for the results in `args.eval_dir` (and upload them); returns summary.md + the files."""
+    results = results_in(args.eval_dir)
+    files = write_summary(results, args.out_dir or args.eval_dir, args.title, plot=not args.no_plot)
+    if args.wandb or force_wandb:
+        rows = aggregate(results)
+        files["wandb_run_dir"] = upload_wandb(files, rows, project=args.wandb_project,
+                                              name=args.wandb_name or Path(args.eval_dir).name)
+    return Path(files["md"]).read_text(encoding="utf-8") + "\n" + json.dumps(files, indent=2)
+
+
 def main(argv: list[str] | None = None, *, force_wandb: bool = False) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = make_parser().parse_args(argv)
-    try:
-        results = results_in(args.eval_dir)
-        files = write_summary(results, args.out_dir or args.eval_dir, args.title, plot=not args.no_plot)
-        if args.wandb or force_wandb:
-            rows = aggregate(results)
-            files["wandb_run_dir"] = upload_wandb(files, rows, project=args.wandb_project,
-                                                  name=args.wandb_name or Path(args.eval_dir).name)
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(Path(files["md"]).read_text(encoding="utf-8"))
-    print(json.dumps(files, indent=2))
-    return 0
+    args = build_argparser().parse_args(argv)
+    return run_cli(lambda: summarize_dir(args, force_wandb))
 
 
 if __name__ == "__main__":

@@ -290,7 +290,7 @@ def _score(args: argparse.Namespace, prompt: PromptSpec, pairs: list[Pair], todo
     return 0
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("teacher")
     g.add_argument("--backend", required=True, help=f"teacher API: {', '.join(BACKENDS.names())} (or one a --plugin "
@@ -361,7 +361,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    args = build_argparser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "anthropic", "google_genai", "aiohttp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -23,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from grpo_bt_rm.argtypes import float_in
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.data import Pair, load_pairs
 from grpo_bt_rm.io import InputError, atomic_write, manifest_base, sha256_file, write_json
 from grpo_bt_rm.parsing import find_tags, get_parser, strip_reasoning
@@ -30,7 +31,7 @@ from grpo_bt_rm.prompts import SCALES, PromptSpec, get_prompt
 from grpo_bt_rm.teacher import records as rec_io
 from grpo_bt_rm.teacher.tasks import content_hash, reasoning_of
 
-log = logging.getLogger("grpo_bt_rm.sft_data")
+log = logging.getLogger(__name__)
 
 
 def assistant_turn(prompt: PromptSpec, score: float, reasoning: str, thinking: str = "") -> str:
@@ -180,7 +181,7 @@ def _drop_reason(rec: dict, args: argparse.Namespace, low: float, high: float) -
     return None
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input_dirs", action="extend", nargs="+", required=True, help="teacher run directories or globs (each holding "
                    "results.jsonl); a pair found in several is used once (first directory wins)")
@@ -204,15 +205,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        report = build(args)
-    except (InputError, KeyError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(report, indent=2))
-    return 0
+    args = build_argparser().parse_args(argv)
+    return run_cli(lambda: json.dumps(build(args), indent=2))
 
 
 if __name__ == "__main__":
