@@ -20,7 +20,8 @@ from grpo_bt_rm.argtypes import COUNT, SEED
 from grpo_bt_rm.data.adapters import ADAPTERS, load_pairs
 from grpo_bt_rm.data.pairs import LoadStats, Pair, prompt_id
 from grpo_bt_rm.io import CLI_ERRORS, InputError, cli_error, manifest_base, sha256_file, write_with_manifest
-from grpo_bt_rm.prompts import PROMPTS, PromptSpec, get_prompt
+from grpo_bt_rm.prompts import FAMILIES, PROMPTS, PromptSpec, get_prompt
+from grpo_bt_rm.prompts import default_prompt as family_default_prompt
 
 log = logging.getLogger("grpo_bt_rm.build_dataset")
 
@@ -46,18 +47,26 @@ def parse_sources(datasets: list[str], data_files: list[str] | None) -> list[tup
     return [(n, files.get(n)) for n in names]
 
 
-# The judge prompt that fits each adapter family, used when --prompt is not given (build_dataset and eval_bt).
-FAMILY_PROMPTS = {"sff": "score100_v1", "hh": "hh_score100_v1", "generic": "generic_score100_v1"}
-
-
 def default_prompt(datasets: list[str]) -> str:
-    """The default judge prompt for these datasets: their family's (a Reddit-summary prompt never judges dialogues)."""
+    """The default judge prompt for these datasets: their family's (`prompts.default_prompt`), so a Reddit-summary
+    prompt never judges dialogues.
+
+    Args:
+        datasets: adapter names, each entry possibly comma-separated (as --dataset takes them).
+
+    Returns:
+        The prompt name, e.g. "hh_score100_v1" for anthropic_hh.
+
+    Raises:
+        InputError: the datasets belong to different prompt families.
+        KeyError: an unknown adapter name (the message lists the valid ones).
+    """
     names = [d.strip() for item in datasets for d in item.split(",") if d.strip()]
     families = sorted({ADAPTERS.get(n).family for n in names})
     if len(families) != 1:
         raise InputError(f"--dataset {names}: sources of different prompt families ({', '.join(families)}); "
                          f"pass --prompt (one of {PROMPTS.names()})")
-    return FAMILY_PROMPTS[families[0]]
+    return family_default_prompt(families[0]).name
 
 
 def side_flip(seed: int, key: str) -> bool:
@@ -191,7 +200,7 @@ def build_argparser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=COUNT, default=None, help="keep at most this many pairs (after dedupe/shuffle)")
     p.add_argument("--prompt", default=None,
                    help=f"judge prompt, one of {PROMPTS.names()} (default: the dataset family's: "
-                   + ", ".join(f"{k} -> {v}" for k, v in FAMILY_PROMPTS.items()) + ")")
+                   + ", ".join(f"{f} -> {family_default_prompt(f).name}" for f in FAMILIES) + ")")
     p.add_argument("--add_meta", action="store_true",
                    help="add prompt_name/version, parser_name, dataset, split, source_index, prompt_id to rows")
     p.add_argument("--seed", type=SEED, default=0, help="seed for --shuffle and --randomize_sides")

@@ -21,6 +21,7 @@ from pathlib import Path
 from grpo_bt_rm.argtypes import COUNT, SEED
 from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.io import manifest_base, write_json, write_jsonl
+from grpo_bt_rm.parsing import format_tag
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def corpus_lines() -> list[str]:
     lines += NAMES
     # The launchers' default system prompt, chat roles and score tags (repeated, so BPE merges them).
     lines += ["You are a careful, impartial judge of response quality.", "system", "user", "assistant"] * 20
-    lines += [f"<s>{i}</s>" for i in range(101)] * 10
+    lines += [format_tag(i) for i in range(101)] * 10
     return lines
 
 

@@ -27,7 +27,7 @@ from grpo_bt_rm.data import Pair, get_adapter, load_pairs
 from grpo_bt_rm.io import InputError, manifest_base, sha256_file, write_json
 from grpo_bt_rm.parsing import get_parser
 from grpo_bt_rm.paths import default_path
-from grpo_bt_rm.prompts import PROMPTS, SCALES, PromptSpec, get_prompt
+from grpo_bt_rm.prompts import PROMPTS, SCALES, PromptSpec, default_prompt, get_prompt
 from grpo_bt_rm.teacher import records as rec_io
 from grpo_bt_rm.teacher.backends import BACKENDS, DUMMY_KEY, BackendConfig, FatalError, is_local, redact
 from grpo_bt_rm.teacher.pricing import PRICES_CHECKED, cost_usd, price_for
@@ -38,7 +38,6 @@ log = logging.getLogger("grpo_bt_rm.teacher")
 
 # Settings that must agree between runs sharing one output directory (else records would not be comparable).
 SHARED_SETTINGS = ("dataset", "split", "prompt", "scale", "backend", "model", "pairwise", "seed", "shuffle")
-_FAMILY_PREFIX = {"hh": "hh_", "sff": "", "generic": "generic_"}
 
 
 class _RedactFilter(logging.Filter):
@@ -58,9 +57,7 @@ def resolve_prompt(args: argparse.Namespace) -> PromptSpec:
         if args.scale and args.scale != prompt.scale:
             raise InputError(f"--scale {args.scale} disagrees with --prompt {prompt.name} (scale {prompt.scale})")
         return prompt
-    scale = args.scale or "score100"
-    family = get_adapter(args.dataset).family
-    return get_prompt(f"{_FAMILY_PREFIX[family]}{scale}_v1")
+    return default_prompt(get_adapter(args.dataset).family, args.scale or "score100")
 
 
 def resolve_key(args: argparse.Namespace) -> str | None:

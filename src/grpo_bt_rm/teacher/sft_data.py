@@ -86,7 +86,7 @@ def build(args: argparse.Namespace) -> dict:
     prompt = get_prompt(args.prompt or _only(manifests, "prompt", "--prompt"))
     if args.scale and args.scale != prompt.scale:
         raise InputError(f"--scale {args.scale} disagrees with --prompt {prompt.name} (scale {prompt.scale})")
-    low, high = SCALES[prompt.scale]
+    low, high = prompt.score_range
     dataset = args.dataset or _only(manifests, "dataset", "--dataset")
     split = args.split or _only(manifests, "split", "--split")
     files = args.data_files or next((m["data_files"] for m in manifests.values() if m.get("data_files")), None)

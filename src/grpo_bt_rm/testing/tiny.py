@@ -20,6 +20,7 @@ from pathlib import Path
 
 from grpo_bt_rm.argtypes import COUNT, SEED
 from grpo_bt_rm.io import atomic_dir
+from grpo_bt_rm.parsing import format_tag
 
 log = logging.getLogger("grpo_bt_rm.testing.tiny")
 
@@ -39,7 +40,7 @@ def default_corpus() -> list[str]:
         spec = PROMPTS.get(name)
         lines.extend(spec.render("Human: hello there, can you help me?", "Sure, I can help with that.")[-1]
                      ["content"].splitlines())
-    lines += [f"<s>{i}</s>" for i in range(101)]
+    lines += [format_tag(i) for i in range(101)]
     lines += ["You are a helpful assistant.", "The answer is correct.", "The answer is wrong.",
               "The response is helpful, honest and harmless.", "This reply does not answer the question."]
     return lines
@@ -131,7 +132,7 @@ def _warm_examples(rng, prompts, n: int, system: str | None, fail_frac: float):
         if rng.random() < fail_frac:
             answer = "The answer is helpful."
         else:
-            answer = f"<s>{rng.randint(low, high)}</s>"
+            answer = format_tag(rng.randint(low, high))
         out.append((messages, answer))
     return out
 
