@@ -1,5 +1,5 @@
 """The pointwise GRPO row that build_dataset writes. One reader checks it for every consumer (the trainer's
-start-up check, density.compute, density.attach, density.regions), naming file, line and field.
+start-up check, density.compute, density.attach, reports.regions), naming file, line and field.
 
     rows = read_pointwise("hh_train.jsonl")            # [(line_number, row)]; InputError on the first bad row
     python -m grpo_bt_rm.data.pointwise hh_train.jsonl [more.jsonl]   # the same check from a shell

@@ -80,6 +80,11 @@ METRICS = [
 
 
 def words(text: str) -> list[str]:
+    """Lower-cased words of `text`: runs of letters/digits, apostrophes kept inside a word.
+
+    >>> words("It's a Test, isn't it?")
+    ["it's", 'a', 'test', "isn't", 'it']
+    """
     return WORD_RE.findall(text.lower())
 
 
@@ -190,6 +195,16 @@ def _fmt_rel(rel: float | None) -> str:
 
 
 def render_report(results: dict[str, dict], baseline: str, patterns: dict[str, str]) -> str:
+    """report.md: the models side by side, each against `baseline` (relative change and ✅/❌ per metric).
+
+    Args:
+        results: label -> `compute_metrics` output, in report order.
+        baseline: the label the others are compared against.
+        patterns: the stock-construction patterns used (name -> regex), listed with their counts.
+
+    Returns:
+        The Markdown text.
+    """
     labels = list(results)
     others = [x for x in labels if x != baseline]
     lines = ["# Diversity / mode-collapse report", "",
@@ -251,6 +266,11 @@ def write_chart(path: Path, results: dict[str, dict]) -> None:
 
 
 def parse_labelled(entries: list[str], minimum: int = 2) -> dict[str, str]:
+    """label -> path from repeated `--completions LABEL=PATH` flags (shared by the reports).
+
+    Raises:
+        InputError: an entry is not LABEL=PATH, a label repeats, a file is missing, or fewer than `minimum`.
+    """
     out: dict[str, str] = {}
     for e in entries:
         label, sep, path = e.partition("=")
@@ -267,6 +287,11 @@ def parse_labelled(entries: list[str], minimum: int = 2) -> dict[str, str]:
 
 
 def load_patterns(path: str | None, extra: list[str] | None) -> dict[str, str]:
+    """The stock-construction patterns: DEFAULT_PATTERNS, or a JSON file {name: regex} instead, plus NAME=REGEX extras.
+
+    Raises:
+        InputError: the file is not a JSON object of strings, an extra is not NAME=REGEX, or a regex is invalid.
+    """
     patterns = dict(DEFAULT_PATTERNS)
     if path:
         try:

@@ -44,6 +44,14 @@ log = logging.getLogger("grpo_bt_rm.reports.regions")
 
 
 def load_knn(path: str | Path) -> dict[str, float]:
+    """prompt_id -> knn_mean_dist (cosine distance, mean over the k nearest prompts) from a density.compute output.
+
+    Args:
+        path: the density.compute --out_dir, or its weights.jsonl.
+
+    Raises:
+        InputError: no weights.jsonl, a malformed line, or a weights file that disagrees with its metadata.json.
+    """
     path = Path(path)
     file = path / "weights.jsonl" if path.is_dir() else path
     if not file.is_file():
@@ -130,6 +138,7 @@ def _fmt(x) -> str:
 
 
 def render(regions: list[dict], labels: list[str]) -> str:
+    """regions.md: per density region, its distance span, pair count, and each model's acc_all and parse-fail rate."""
     lines = ["# Judge accuracy per density region", "",
              "Regions are quantile bins of each evaluated prompt's mean cosine distance to its k nearest prompts: "
              "region 1 is the most crowded, the last region the most isolated. acc_all counts pairs with a "
