@@ -19,7 +19,6 @@ from grpo_bt_rm.io import CLI_ERRORS, cli_error
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-
 class CommandFailed(Exception):
     """A command ran but did not succeed: its message is printed as `error: <message>`, the exit code is `code`.
 

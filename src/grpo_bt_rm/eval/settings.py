@@ -23,6 +23,7 @@ from grpo_bt_rm.eval.engine import SamplingSettings
 from grpo_bt_rm.io import InputError, SettingsError
 from grpo_bt_rm.parsing import PARSERS, check_reasoning_tag
 from grpo_bt_rm.prompts import PROMPTS
+from grpo_bt_rm.settings import check_lower_bounds, settings_from_args
 
 ENGINES = ("transformers", "vllm")
 
@@ -130,11 +131,7 @@ class JudgeSettings:
             object.__setattr__(self, "data_files", tuple(self.data_files))
         if self.engine not in ENGINES:
             raise SettingsError(f"--engine {self.engine!r}: expected one of {', '.join(ENGINES)}")
-        for flag, value, low in (("--n_pairs", self.n_pairs, 0), ("--data_seed", self.data_seed, 0),
-                                 ("--seed", self.seed, 0), ("--batch_pairs", self.batch_pairs, 1),
-                                 ("--top_k", self.top_k, 0)):
-            if not isinstance(value, int) or value < low:
-                raise SettingsError(f"{flag} must be >= {low}, got {value}")
+        check_lower_bounds(self, (("n_pairs", 0), ("data_seed", 0), ("seed", 0), ("batch_pairs", 1), ("top_k", 0)))
         if self.reasoning_tag is not None:
             try:
                 check_reasoning_tag(self.reasoning_tag)
@@ -165,9 +162,7 @@ class JudgeSettings:
         Raises:
             SettingsError: as the constructor.
         """
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in vars(args).items() if k in names}
-        return cls(**{**values, **overrides})
+        return settings_from_args(cls, args, **overrides)
 
     def as_dict(self) -> dict:
         """Every field by flag name (JSON-ready: tuples become lists when dumped)."""
@@ -198,8 +193,7 @@ class EvalSettings(JudgeSettings):
         super().__post_init__()
         if self.bt_temp is not None and not (math.isfinite(self.bt_temp) and self.bt_temp > 0):
             raise SettingsError(f"--bt_temp {self.bt_temp}: expected a finite number > 0")
-        if not isinstance(self.n_boot, int) or self.n_boot < 1:
-            raise SettingsError(f"--n_boot must be >= 1, got {self.n_boot}")
+        check_lower_bounds(self, (("n_boot", 1),))
 
 
 @dataclass(frozen=True)
