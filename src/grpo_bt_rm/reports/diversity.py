@@ -19,13 +19,15 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.eval.completions import read_texts as read_completion_texts
 from grpo_bt_rm.io import InputError, atomic_write, manifest_base, read_text, sha256_file, write_json
 from grpo_bt_rm.parsing import strip_tags
 from grpo_bt_rm.paths import default_path
 from grpo_bt_rm.plots import pyplot, save_png
+from grpo_bt_rm.settings import settings_from_args
 
-log = logging.getLogger("grpo_bt_rm.reports.diversity")
+log = logging.getLogger(__name__)
 
 WORD_RE = re.compile(r"\w+(?:['’]\w+)*")
 SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -314,8 +316,32 @@ def load_patterns(path: str | None, extra: list[str] | None) -> dict[str, str]:
     return patterns
 
 
-def run(args: argparse.Namespace) -> dict:
-    files = parse_labelled(args.completions)
+@dataclass(frozen=True)
+class DiversitySettings:
+    """The report's settings, one field per flag; `out_dir` None means $GRPO_BT_RM_BASE_DIR/diversity."""
+
+    completions: tuple[str, ...]
+    baseline: str | None = None
+    out_dir: str | None = None
+    patterns: str | None = None
+    add_pattern: tuple[str, ...] | None = None
+    keep_score_tags: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "completions", tuple(self.completions))
+        if self.add_pattern is not None:
+            object.__setattr__(self, "add_pattern", tuple(self.add_pattern))
+        if self.out_dir is None:
+            object.__setattr__(self, "out_dir", str(default_path("diversity")))
+
+
+def run(args: DiversitySettings) -> dict:
+    """Compute every metric per model and write report.md, metrics.png and metrics.json (returned).
+
+    Raises:
+        InputError: a bad LABEL=PATH, an unknown --baseline, an unreadable file or pattern.
+    """
+    files = parse_labelled(list(args.completions))
     baseline = args.baseline or next(iter(files))
     if baseline not in files:
         raise InputError(f"--baseline {baseline!r}: expected one of the labels {list(files)}")
@@ -336,7 +362,7 @@ def run(args: argparse.Namespace) -> dict:
     return payload
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.reports.diversity", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--completions", action="append", required=True, metavar="LABEL=PATH",
@@ -356,16 +382,9 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = make_parser().parse_args(argv)
-    args.out_dir = args.out_dir or str(default_path("diversity"))
-    try:
-        payload = run(args)
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.out_dir}/report.md, metrics.json, metrics.png ({len(payload['metrics'])} models)")
-    return 0
+    settings = settings_from_args(DiversitySettings, build_argparser().parse_args(argv))
+    return run_cli(lambda: f"wrote {settings.out_dir}/report.md, metrics.json, metrics.png "
+                           f"({len(run(settings)['metrics'])} models)")
 
 
 if __name__ == "__main__":

@@ -19,10 +19,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from grpo_bt_rm.argtypes import COUNT, SEED
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.io import atomic_dir
 from grpo_bt_rm.parsing import format_tag
 
-log = logging.getLogger("grpo_bt_rm.testing.tiny")
+log = logging.getLogger(__name__)
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHATML_TEMPLATE = (
@@ -230,8 +231,7 @@ def warm_start_tags(
     return out_dir
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.testing.tiny", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output model directory")
@@ -249,7 +249,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warm_steps", type=COUNT, default=150, help="optimizer steps of the --warm_tags warm-up")
     p.add_argument("--warm_prompts", default="hh_score100_v1,score100_v1,generic_score100_v1",
                    help="comma-separated prompt names the --warm_tags warm-up renders its examples with")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_argparser().parse_args(argv)
+    return run_cli(lambda: _build(args))
+
+
+def _build(args: argparse.Namespace) -> None:
     extra: list[str] = []
     for path in args.corpus:
         extra.extend(Path(path).read_text(encoding="utf-8").splitlines())
@@ -258,7 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.warm_tags:
         warm_start_tags(out, out, steps=args.warm_steps, prompts=[x for x in args.warm_prompts.split(",") if x])
     log.info("tiny model written to %s", out)
-    return 0
 
 
 if __name__ == "__main__":
