@@ -16,6 +16,7 @@ from grpo_bt_rm.prompts import get_prompt
 from grpo_bt_rm.teacher import generate
 from grpo_bt_rm.teacher.runner import RunSettings
 from grpo_bt_rm.teacher.settings import TeacherSettings
+from grpo_bt_rm.teacher.sft_data import SftDataSettings
 
 TEACHER = {"backend": "openai", "model": "m"}
 
@@ -44,6 +45,8 @@ CASES = [
     (TeacherSettings, {**TEACHER, "reasoning_effort": "max"}, "--reasoning_effort"),
     (RunSettings, {**TEACHER, "prompt": None, "batch_size": 0}, "--batch_size"),
     (RunSettings, {**TEACHER, "prompt": None, "rpm_limit": -1}, "--rpm_limit"),
+    (SftDataSettings, {"input_dirs": ["t"], "output": "o", "min_margin": -2.0}, "--min_margin"),
+    (SftDataSettings, {"input_dirs": [], "output": "o"}, "--input_dirs"),
 ]
 
 

@@ -7,7 +7,7 @@ import pytest
 from grpo_bt_rm.io import InputError
 from grpo_bt_rm.parsing import find_tags, get_parser
 from grpo_bt_rm.prompts import get_prompt
-from grpo_bt_rm.teacher.sft_data import assistant_turn, build, build_argparser
+from grpo_bt_rm.teacher.sft_data import SftDataSettings, assistant_turn, build, build_argparser
 from grpo_bt_rm.teacher.sft_data import main as sft_main
 from tests.data.rawfixtures import hh_rows, write_jsonl
 
@@ -37,7 +37,7 @@ def data(tmp_path):
 def _build(tmp_path, *flags):
     out = tmp_path / "sft.jsonl"
     args = build_argparser().parse_args(["--output", str(out), *flags])
-    report = build(args)
+    report = build(SftDataSettings.from_args(args))
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     return report, rows
 

@@ -203,20 +203,35 @@ def build_argparser() -> argparse.ArgumentParser:
     return p
 
 
-def summarize_dir(args: argparse.Namespace, force_wandb: bool = False) -> str:
-    """Write summary.* for the results in `args.eval_dir` (and upload them); returns summary.md + the files."""
-    results = results_in(args.eval_dir)
-    files = write_summary(results, args.out_dir or args.eval_dir, args.title, plot=not args.no_plot)
-    if args.wandb or force_wandb:
-        rows = aggregate(results)
-        files["wandb_run_dir"] = upload_wandb(files, rows, project=args.wandb_project,
-                                              name=args.wandb_name or Path(args.eval_dir).name)
+def summarize_dir(eval_dir: str, out_dir: str | None = None, title: str = "", *, plot: bool = True,
+                  wandb: bool = False, wandb_project: str | None = None, wandb_name: str | None = None) -> str:
+    """Write summary.csv/md/json(/png) for the eval_bt results in `eval_dir` (and upload them to W&B).
+
+    Args:
+        eval_dir: directory of eval_bt result JSON files.
+        out_dir: where summary.* go (default: `eval_dir`).
+        title: title of summary.md and the plot.
+        plot: also write summary.png.
+        wandb: upload (project: `wandb_project`, else $WANDB_PROJECT; run name: `wandb_name`, else the dir name).
+
+    Returns:
+        The report: summary.md, then the written files as JSON.
+
+    Raises:
+        InputError: no complete result in `eval_dir`, results made with different settings, no W&B project.
+    """
+    results = results_in(eval_dir)
+    files = write_summary(results, out_dir or eval_dir, title, plot=plot)
+    if wandb:
+        files["wandb_run_dir"] = upload_wandb(files, aggregate(results), project=wandb_project,
+                                              name=wandb_name or Path(eval_dir).name)
     return Path(files["md"]).read_text(encoding="utf-8") + "\n" + json.dumps(files, indent=2)
 
 
 def main(argv: list[str] | None = None, *, force_wandb: bool = False) -> int:
-    args = build_argparser().parse_args(argv)
-    return run_cli(lambda: summarize_dir(args, force_wandb))
+    a = build_argparser().parse_args(argv)
+    return run_cli(lambda: summarize_dir(a.eval_dir, a.out_dir, a.title, plot=not a.no_plot, wandb=a.wandb or force_wandb,
+                                         wandb_project=a.wandb_project, wandb_name=a.wandb_name))
 
 
 if __name__ == "__main__":
