@@ -132,7 +132,7 @@ DEFAULT_PLAN = [
 ]
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python bench/bench_density.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("case", nargs="?", choices=["plan", "knn", "embed"], default="plan",
@@ -154,7 +154,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = make_parser().parse_args(argv)
+    args = build_argparser().parse_args(argv)
     if args.case == "knn":
         print(json.dumps(run_knn(args)), flush=True)
         return 0

@@ -42,11 +42,11 @@ def main(argv=None) -> int:
 
     import grpo_bt_rm
     from grpo_bt_rm.eval.engine import SamplingSettings, TransformersEngine, stop_token_ids
-    from grpo_bt_rm.eval.eval_bt import generate_records, select_pairs
+    from grpo_bt_rm.eval.judge import generate_records, select_pairs
     from grpo_bt_rm.eval.loading import RunInfo, load_judge, resolve_checkpoint
     from grpo_bt_rm.parsing import get_parser
     from grpo_bt_rm.prompts import get_prompt
-    from grpo_bt_rm.tiny import build_tiny
+    from grpo_bt_rm.testing.tiny import build_tiny
 
     hh_sample = Path(grpo_bt_rm.__file__).parent / "data" / "samples" / "hh_sample.jsonl"  # repeated to --pairs
 

@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     import torch
 
     from grpo_bt_rm.eval.engine import SamplingSettings, TransformersEngine, stop_token_ids
-    from grpo_bt_rm.eval.eval_bt import encode_prompt, generate_records, select_pairs
+    from grpo_bt_rm.eval.judge import encode_prompt, generate_records, select_pairs
     from grpo_bt_rm.eval.loading import RunInfo, load_judge, resolve_checkpoint
     from grpo_bt_rm.parsing import get_parser
     from grpo_bt_rm.prompts import get_prompt

@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_teacher.py [--requests 500 --latency 0.2 --concurrency 32 --backend openai]
 
 Runs the real CLI (real SDK client, results appended and fsynced, summary written) against
-`python -m grpo_bt_rm.teacher.mock_server` in a separate process, and reports requests/s for each
+`python -m grpo_bt_rm.testing.mock_server` in a separate process, and reports requests/s for each
 concurrency, their ratio, and the fraction of the ideal throughput (concurrency / latency).
 """
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json_out", help="also write the result JSON here")
     args = p.parse_args(argv)
 
-    server = subprocess.Popen([sys.executable, "-m", "grpo_bt_rm.teacher.mock_server", "--latency",
+    server = subprocess.Popen([sys.executable, "-m", "grpo_bt_rm.testing.mock_server", "--latency",
                                str(args.latency)], stdout=subprocess.PIPE, text=True)
     try:
         url = server.stdout.readline().split(" on ")[1].split(" ")[0]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench_teacher import _hh_rows
 
-from grpo_bt_rm.teacher.mock_server import Faults, MockServer
+from grpo_bt_rm.testing.mock_server import Faults, MockServer
 
 SUFFIX = {"openai": "/v1", "anthropic": "", "gemini": ""}
 NEW_SRC = str(Path(__file__).resolve().parents[1] / "src")

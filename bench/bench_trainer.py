@@ -235,7 +235,7 @@ def main(argv=None) -> int:
         if args.model:
             model = Path(args.model)
         else:
-            from grpo_bt_rm.tiny import build_tiny, warm_start_tags
+            from grpo_bt_rm.testing.tiny import build_tiny, warm_start_tags
 
             model = warm_start_tags(build_tiny(work / "tiny"), work / "tiny_warm")
         dataset = work / "train.jsonl"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Shared by the launchers (train_grpo.sh, train_sft.sh, train_rm.sh, merge_lora.sh, run_eval_sweep.sh): source, don't run.
+# Shared by the launchers (train_grpo.sh, train_sft.sh, train_rm.sh, merge_lora.sh, run_eval_sweep.sh, demo.sh,
+# demo_real.sh, tools/run_variance_test.sh): source, don't run.
 # Resolves the repo root and Python, and turns a device argument (`0,1` or `cpu`) into ms-swift settings.
 
 GBR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -67,6 +68,30 @@ gbr_show_config() {
   echo "=="
 }
 
+# gbr_offline [force]: the one place the launchers cut the HF stack (hub, transformers, datasets) off the network.
+# Values the user already exported are kept; `force` sets them all to 1 (the demos must never reach the network).
+gbr_offline() {
+  if [ "${1:-}" = "force" ]; then
+    export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
+  else
+    export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TRANSFORMERS_OFFLINE="${TRANSFORMERS_OFFLINE:-1}"
+    export HF_DATASETS_OFFLINE="${HF_DATASETS_OFFLINE:-1}"
+  fi
+}
+
+# gbr_gpus_flag <default> "$@": sets GBR_GPUS to the value of a `--gpus X` / `--gpus=X` flag among the arguments
+# (the last one wins), else <default>. For launchers that pass --gpus through to Python but must know it is `cpu`.
+gbr_gpus_flag() {
+  local prev="" arg
+  GBR_GPUS="$1"
+  shift
+  for arg in "$@"; do
+    if [ "$prev" = "--gpus" ]; then GBR_GPUS="$arg"; fi
+    case "$arg" in --gpus=*) GBR_GPUS="${arg#--gpus=}" ;; esac
+    prev="$arg"
+  done
+}
+
 # gbr_devices <gpu_list|cpu>: sets GBR_DEVICE_ARGS (array) and exports CUDA_VISIBLE_DEVICES / NPROC_PER_NODE.
 gbr_devices() {
   local spec="${1:-}"
@@ -74,8 +99,7 @@ gbr_devices() {
   GBR_DEVICE_ARGS=()
   if [ "$spec" = "cpu" ]; then
     export CUDA_VISIBLE_DEVICES=""
-    export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TRANSFORMERS_OFFLINE="${TRANSFORMERS_OFFLINE:-1}"
-    export HF_DATASETS_OFFLINE="${HF_DATASETS_OFFLINE:-1}"
+    gbr_offline
     export NPROC_PER_NODE="${NPROC_PER_NODE:-1}"
     GBR_DEVICE_ARGS+=(--use_cpu true --check_model false --dataloader_num_workers 0 --dataloader_pin_memory false)
     if [ "$NPROC_PER_NODE" -gt 1 ]; then

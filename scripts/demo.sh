@@ -33,7 +33,7 @@ cd "$GBR_ROOT"
 : "${EVAL_WORKERS:=2}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 export TOKENIZERS_PARALLELISM=false WANDB_MODE="${WANDB_MODE:-disabled}"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
+gbr_offline force
 
 if [ "${FRESH:-0}" = "1" ]; then
   rm -rf "$DEMO_DIR"
@@ -94,7 +94,7 @@ task() {
 }
 tiny() {
   # shellcheck disable=SC2086  # MODEL_ARGS is word-split on purpose
-  "$GBR_PY" -m grpo_bt_rm.tiny --out "$D/models/random" $MODEL_ARGS --seed "$SEED" --corpus "$D/raw/corpus.txt"
+  "$GBR_PY" -m grpo_bt_rm.testing.tiny --out "$D/models/random" $MODEL_ARGS --seed "$SEED" --corpus "$D/raw/corpus.txt"
 }
 teacher() {
   rm -rf "$D/teacher"

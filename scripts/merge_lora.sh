@@ -28,8 +28,7 @@ if [ ! -f "$adapter/adapter_config.json" ]; then
 fi
 [ -e "$out" ] && gbr_die "output '$out' already exists; remove it or choose another"
 
-export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TRANSFORMERS_OFFLINE="${TRANSFORMERS_OFFLINE:-1}"
-export HF_DATASETS_OFFLINE="${HF_DATASETS_OFFLINE:-1}"
+gbr_offline
 [ -n "${CUDA_VISIBLE_DEVICES+x}" ] || export CUDA_VISIBLE_DEVICES=""
 type_args=()
 [ -n "${MODEL_TYPE:-}" ] && type_args=(--model_type "$MODEL_TYPE")

@@ -17,17 +17,10 @@ for arg in "$@"; do
 done
 
 # With --gpus cpu (or no --gpus) nothing may reach the network: set the offline flags the way the trainers get them.
-gpus="cpu"
-prev=""
-for arg in "$@"; do
-  if [ "$prev" = "--gpus" ]; then gpus="$arg"; fi
-  case "$arg" in --gpus=*) gpus="${arg#--gpus=}" ;; esac
-  prev="$arg"
-done
-if [ "$gpus" = "cpu" ]; then
+gbr_gpus_flag cpu "$@"
+if [ "$GBR_GPUS" = "cpu" ]; then
   export CUDA_VISIBLE_DEVICES=""
-  export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TRANSFORMERS_OFFLINE="${TRANSFORMERS_OFFLINE:-1}"
-  export HF_DATASETS_OFFLINE="${HF_DATASETS_OFFLINE:-1}"
+  gbr_offline
 fi
 
 exec "$GBR_PY" -m grpo_bt_rm.eval.sweep "$@"

@@ -19,7 +19,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A tiny Qwen2 + BPE tokenizer on disk (built in a few seconds, shared by the whole session)."""
-    from grpo_bt_rm.tiny import build_tiny
+    from grpo_bt_rm.testing.tiny import build_tiny
 
     return build_tiny(tmp_path_factory.mktemp("tiny") / "tiny_qwen2")
 
@@ -30,7 +30,7 @@ def warm_model_dir(tiny_model_dir, tmp_path_factory):
 
     Built once per session (~10-15 s on 2 cores). Do not write into it; copy it if a test must modify it.
     """
-    from grpo_bt_rm.tiny import warm_start_tags
+    from grpo_bt_rm.testing.tiny import warm_start_tags
 
     return warm_start_tags(tiny_model_dir, tmp_path_factory.mktemp("warm") / "tiny_qwen2_warm")
 

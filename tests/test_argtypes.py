@@ -10,8 +10,9 @@ import pytest
 from grpo_bt_rm.argtypes import COUNT, SEED, float_in, int_at_least
 from grpo_bt_rm.data import build_dataset
 from grpo_bt_rm.demo import task
-from grpo_bt_rm.density import compute, regions
+from grpo_bt_rm.density import compute
 from grpo_bt_rm.eval import sweep
+from grpo_bt_rm.reports import regions
 
 # (value, parser, expected: a number or the error text)
 TYPE_CASES = [

@@ -64,7 +64,8 @@ def test_density_compute_swaps_the_whole_dir_or_nothing(pointwise, tmp_path, mon
     old = {p.name: p.read_bytes() for p in out.iterdir()}
     monkeypatch.setattr(compute, "write_hist", disk_full)  # fails after the new weights are written
     with pytest.raises(OSError):
-        compute.run(compute.make_parser().parse_args(compute_argv(pointwise, out)))
+        args = compute.build_argparser().parse_args(compute_argv(pointwise, out))
+        compute.run(compute.DensitySettings.from_args(args))
     assert {p.name: p.read_bytes() for p in out.iterdir()} == old, "new weights beside the old metadata"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "a temp dir was left"
     # an out dir holding other files is refused, not wiped
@@ -116,7 +117,7 @@ def test_outputs_honour_the_umask(tmp_path, umask, file_mode, dir_mode):
 
 
 def test_regions_refuses_mismatched_weights_too(pointwise, tmp_path, capsys):
-    from grpo_bt_rm.density import regions
+    from grpo_bt_rm.reports import regions
 
     small = tmp_path / "small.jsonl"
     small.write_text("".join(pointwise.read_text().splitlines(keepends=True)[:6]))

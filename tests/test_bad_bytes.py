@@ -8,8 +8,9 @@ import json
 import pytest
 
 from grpo_bt_rm.data.build_dataset import main as build_main
-from grpo_bt_rm.density import compute, regions
-from grpo_bt_rm.eval import diversity, eval_bt
+from grpo_bt_rm.density import compute
+from grpo_bt_rm.eval import eval_bt
+from grpo_bt_rm.reports import diversity, regions
 from tests.eval.conftest import HH_SAMPLE
 from tests.eval.fixtures import write_fixture
 

@@ -8,16 +8,16 @@ from grpo_bt_rm.teacher import generate, sft_data
 
 
 @pytest.mark.parametrize("make,argv,message", [
-    (variance.make_parser, ["--n_samples", "1"], "argument --n_samples: expected an integer >= 2, got '1'"),
-    (variance.make_parser, ["--num_shards", "0"], "argument --num_shards"),
-    (variance.make_parser, ["--n_pairs", "-5"], "argument --n_pairs"),
-    (generate.make_parser, ["--concurrency", "0"], "argument --concurrency: expected an integer >= 1"),
-    (generate.make_parser, ["--max_retries", "-1"], "argument --max_retries"),
-    (generate.make_parser, ["--n_pairs", "-5"], "argument --n_pairs"),
-    (generate.make_parser, ["--max_tokens", "1e3"], "argument --max_tokens"),
-    (generate.make_parser, ["--price_in", "-1"], "argument --price_in"),
-    (generate.make_parser, ["--timeout", "0"], "argument --timeout"),
-    (sft_data.make_parser, ["--input_dirs", "x", "--min_margin", "-2"], "argument --min_margin"),
+    (variance.build_argparser, ["--n_samples", "1"], "argument --n_samples: expected an integer >= 2, got '1'"),
+    (variance.build_argparser, ["--num_shards", "0"], "argument --num_shards"),
+    (variance.build_argparser, ["--n_pairs", "-5"], "argument --n_pairs"),
+    (generate.build_argparser, ["--concurrency", "0"], "argument --concurrency: expected an integer >= 1"),
+    (generate.build_argparser, ["--max_retries", "-1"], "argument --max_retries"),
+    (generate.build_argparser, ["--n_pairs", "-5"], "argument --n_pairs"),
+    (generate.build_argparser, ["--max_tokens", "1e3"], "argument --max_tokens"),
+    (generate.build_argparser, ["--price_in", "-1"], "argument --price_in"),
+    (generate.build_argparser, ["--timeout", "0"], "argument --timeout"),
+    (sft_data.build_argparser, ["--input_dirs", "x", "--min_margin", "-2"], "argument --min_margin"),
 ])
 def test_bad_counts_are_usage_errors(make, argv, message, capsys):
     with pytest.raises(SystemExit) as e:
@@ -26,8 +26,8 @@ def test_bad_counts_are_usage_errors(make, argv, message, capsys):
 
 
 def test_repeated_list_flags_keep_every_value():
-    args = generate.make_parser().parse_args(["--backend", "openai", "--model", "m", "--data_files", "a", "b",
+    args = generate.build_argparser().parse_args(["--backend", "openai", "--model", "m", "--data_files", "a", "b",
                                               "--data_files", "c"])
     assert args.data_files == ["a", "b", "c"]
-    args = sft_data.make_parser().parse_args(["--input_dirs", "r1", "--input_dirs", "r2", "r3", "--output", "o"])
+    args = sft_data.build_argparser().parse_args(["--input_dirs", "r1", "--input_dirs", "r2", "r3", "--output", "o"])
     assert args.input_dirs == ["r1", "r2", "r3"]

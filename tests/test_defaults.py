@@ -37,7 +37,7 @@ def test_data_files_forms(tmp_path, form):
     out = tmp_path / "o.jsonl"
     assert build_dataset.main(["--dataset", "anthropic_hh", "--split", "sample", *files, "--out", str(out)]) == 0
     assert json.loads((tmp_path / "o.jsonl.manifest.json").read_text())["pairs"] == 8
-    args = compute.make_parser().parse_args(["--dataset", "anthropic_hh", *files])
+    args = compute.build_argparser().parse_args(["--dataset", "anthropic_hh", *files])
     assert args.data_files == [str(a), str(b)]
 
 

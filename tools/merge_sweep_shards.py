@@ -14,8 +14,9 @@ import json
 import sys
 from pathlib import Path
 
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.eval.summary import check_same_settings, read_result, results_in, write_summary
-from grpo_bt_rm.io import CLI_ERRORS, InputError, cli_error, write_json
+from grpo_bt_rm.io import InputError, write_json
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -54,22 +55,27 @@ def merge(shard_dirs: list[str], out_dir: str) -> list[dict]:
     return results
 
 
-def main(argv=None) -> int:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tools/merge_sweep_shards.py", description=__doc__, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("shard_dirs", nargs="+", help="each shard's results directory (the sweep's RUN/<eval_subdir>)")
     p.add_argument("--out_dir", required=True, help="where the merged results and summary.* go")
     p.add_argument("--title", default="", help="title of summary.md / summary.png")
     p.add_argument("--no_plot", action="store_true", help="skip summary.png")
-    args = p.parse_args(argv)
-    try:
-        results = merge(args.shard_dirs, args.out_dir)
-        files = write_summary(results, args.out_dir, args.title, plot=not args.no_plot)
-    except CLI_ERRORS as e:
-        return cli_error(e)
-    print(Path(files["md"]).read_text(encoding="utf-8"))
-    print(json.dumps({"results": len(results), **files}, indent=2))
-    return 0
+    return p
+
+
+def merge_and_summarize(args: argparse.Namespace) -> str:
+    """Merge, write summary.*, and return the report: summary.md and the written files as JSON."""
+    results = merge(args.shard_dirs, args.out_dir)
+    files = write_summary(results, args.out_dir, args.title, plot=not args.no_plot)
+    return Path(files["md"]).read_text(encoding="utf-8") + "\n" + json.dumps({"results": len(results), **files},
+                                                                             indent=2)
+
+
+def main(argv=None) -> int:
+    args = build_argparser().parse_args(argv)
+    return run_cli(lambda: merge_and_summarize(args))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.eval.completions import read_many
 from grpo_bt_rm.eval.variance import add_metric_args, format_summary, merge, parse_thresholds, write_outputs
-from grpo_bt_rm.io import InputError, write_jsonl
+from grpo_bt_rm.io import write_jsonl
 from grpo_bt_rm.parsing import PARSERS
 
 
-def main(argv=None) -> int:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tools/merge_variance_shards.py", description=__doc__, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("shards", nargs="+", help="shard JSONL files from `variance --save_jsonl`")
@@ -26,19 +27,21 @@ def main(argv=None) -> int:
     p.add_argument("--out_json", required=True, help="merged result JSON (+ .log and .hist.png next to it)")
     p.add_argument("--save_jsonl", default=None, help="also write all shards' records as one JSONL")
     p.add_argument("--no_plot", action="store_true", help="skip the histogram PNG")
-    args = p.parse_args(argv)
-    try:
-        result = merge(args.shards, args.parser, parse_thresholds(args.range_thresholds), args.unc_low,
-                       args.unc_high)
-        if args.save_jsonl:
-            write_jsonl(args.save_jsonl, sorted(read_many(args.shards), key=lambda r: r.get("pair_index", 0)))
-        write_outputs(result, Path(args.out_json), plot=not args.no_plot)
-    except (InputError, KeyError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(format_summary(result["metrics"]))
-    print(f"result: {args.out_json}")
-    return 0
+    return p
+
+
+def merge_shards(args: argparse.Namespace) -> str:
+    """Merge the shard files, write the result (+ .log, .hist.png) and return the report text."""
+    result = merge(args.shards, args.parser, parse_thresholds(args.range_thresholds), args.unc_low, args.unc_high)
+    if args.save_jsonl:
+        write_jsonl(args.save_jsonl, sorted(read_many(args.shards), key=lambda r: r.get("pair_index", 0)))
+    write_outputs(result, Path(args.out_json), plot=not args.no_plot)
+    return f"{format_summary(result['metrics'])}\nresult: {args.out_json}"
+
+
+def main(argv=None) -> int:
+    args = build_argparser().parse_args(argv)
+    return run_cli(lambda: merge_shards(args))
 
 
 if __name__ == "__main__":

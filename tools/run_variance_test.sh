@@ -45,8 +45,7 @@ fi
 
 if [ "$gpus" = "cpu" ]; then
   devs=("")
-  export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TRANSFORMERS_OFFLINE="${TRANSFORMERS_OFFLINE:-1}"
-  export HF_DATASETS_OFFLINE="${HF_DATASETS_OFFLINE:-1}"
+  gbr_offline
 else
   IFS=', ' read -r -a devs <<<"$gpus"
 fi

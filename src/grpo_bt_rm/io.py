@@ -22,6 +22,13 @@ class InputError(ValueError):
     """Bad user input: the message names the file, line and field (or variable) and what was expected."""
 
 
+class SettingsError(InputError):
+    """A stage's settings are invalid: the message names the flag (or variable) and what was expected.
+
+    A kind of InputError (bad input, from the command line rather than a file), so callers that catch input
+    errors catch it too."""
+
+
 def where(path: str | os.PathLike, line: int | None = None, field: str | None = None) -> str:
     loc = str(path)
     if line is not None:
@@ -250,15 +257,23 @@ def manifest_base(**extra: Any) -> dict:
     return {"package": "grpo_bt_rm", "package_version": __version__, **extra}
 
 
-# Errors a CLI reports as one clean line (exit code 2) instead of a traceback: bad input, and registry lookups
-# (whose KeyError message lists the valid names).
-CLI_ERRORS = (InputError, KeyError)
+# Errors a CLI reports as one clean line (exit code 2) instead of a traceback: bad input, bad settings, and
+# registry lookups (whose KeyError message lists the valid names). See grpo_bt_rm.cli.run_cli.
+CLI_ERRORS = (InputError, SettingsError, KeyError)
 
 
-def cli_error(e: BaseException) -> int:
-    """Print `error: <message>` to stderr and return the CLI exit code 2."""
+def cli_error(e: BaseException, clean: Callable[[str], str] | None = None) -> int:
+    """Print `error: <message>` to stderr and return the CLI exit code 2.
+
+    Args:
+        e: the error; a KeyError's message is its first argument (str() would quote it).
+        clean: applied to the message first (e.g. to redact secrets).
+
+    Returns:
+        2, the exit code of a usage or input error.
+    """
     import sys
 
     msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-    print(f"error: {msg}", file=sys.stderr)
+    print(f"error: {clean(str(msg)) if clean else msg}", file=sys.stderr)
     return 2

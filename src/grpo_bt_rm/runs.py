@@ -16,9 +16,10 @@ import re
 import sys
 from pathlib import Path
 
-from grpo_bt_rm.io import CLI_ERRORS, InputError, cli_error
+from grpo_bt_rm.cli import run_cli
+from grpo_bt_rm.io import InputError
 
-log = logging.getLogger("grpo_bt_rm.runs")
+log = logging.getLogger(__name__)
 
 
 def run_version(p: Path) -> int | None:
@@ -64,19 +65,18 @@ def latest_checkpoint(d: str | Path) -> Path:
     raise InputError(f"{d}: no checkpoint-<step> folder here nor in a vN-<time>/ run with args.json")
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.runs", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     lc = sub.add_parser("latest-checkpoint", help="print the highest-step checkpoint under DIR")
     lc.add_argument("dir", help="a run dir (vN-<time>/) or an output dir holding runs")
-    args = p.parse_args(argv)
-    try:
-        print(latest_checkpoint(args.dir).resolve())
-    except CLI_ERRORS as e:
-        return cli_error(e)
-    return 0
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_argparser().parse_args(argv)
+    return run_cli(lambda: str(latest_checkpoint(args.dir).resolve()))
 
 
 if __name__ == "__main__":

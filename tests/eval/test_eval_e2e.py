@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from types import SimpleNamespace
@@ -10,9 +9,11 @@ from types import SimpleNamespace
 import pytest
 
 from grpo_bt_rm.eval import eval_bt
+from grpo_bt_rm.eval import judge as eval_judge
 from grpo_bt_rm.eval.completions import read_completions
 from grpo_bt_rm.eval.loading import build_template, load_judge, resolve_checkpoint, resolve_run, template_settings
 from grpo_bt_rm.eval.metrics import REQUIRED_METRICS
+from grpo_bt_rm.eval.settings import EvalSettings
 from grpo_bt_rm.io import InputError
 from grpo_bt_rm.parsing import get_parser
 from grpo_bt_rm.prompts import get_prompt
@@ -26,12 +27,12 @@ def eval_argv(run_dir, checkpoint, out, *extra):
 
 
 def _eval_prompt_ids(judge) -> dict:
-    pairs, _ = eval_bt.select_pairs("anthropic_hh", "sample", [str(HH_SAMPLE)], 0, 0)
+    pairs, _ = eval_judge.select_pairs("anthropic_hh", "sample", [str(HH_SAMPLE)], 0, 0)
     prompt = get_prompt(PROMPT)
     ids = {}
     for p in pairs:
         for response in (p.response_0, p.response_1):
-            enc = eval_bt.encode_prompt(judge.template, prompt.render(p.context, response))
+            enc = eval_judge.encode_prompt(judge.template, prompt.render(p.context, response))
             ids[tuple(enc)] = judge.template.safe_decode(enc)
     return ids
 
@@ -59,9 +60,9 @@ def test_prompt_parity_with_grpo_rollout_and_response_prefix(grpo_runs):
 def test_eval_with_response_prefix_parses_prefix_plus_completion(grpo_runs, tmp_path):
     out = tmp_path / "full.json"
     comp = tmp_path / "full.completions.jsonl"
-    result = eval_bt.run(eval_bt.make_parser().parse_args(
+    result = eval_bt.run(EvalSettings.from_args(eval_bt.build_argparser().parse_args(
         eval_argv(grpo_runs.full_run, "checkpoint-1", out, "--no_plot", "--save_completions", str(comp),
-                  "--max_new_tokens", "4")))
+                  "--max_new_tokens", "4"))))
     assert result["settings"]["response_prefix"] == PREFIX and result["template"]["response_prefix"] == PREFIX
     assert result["parser"]["reasoning_tag"] == "think"
     records = read_completions(comp)
@@ -161,8 +162,8 @@ def test_checkpoint_errors(grpo_runs, tmp_path):
     with pytest.raises(InputError, match="disagrees"):
         template_settings(run, system="something else")
     # without --prompt, the prompt is the one named in the run's training rows
-    ns = argparse.Namespace(run_dir=str(grpo_runs.lora_run), prompt=None, from_completions=None)
-    assert eval_bt.resolve_prompt_name(ns) == (PROMPT, "training rows (prompt_name)")
+    settings = EvalSettings(run_dir=str(grpo_runs.lora_run))
+    assert eval_judge.resolve_prompt_name(settings) == (PROMPT, "training rows (prompt_name)")
 
 
 def test_base_model_from_model_dir_when_model_is_a_hub_id(tmp_path, grpo_runs):

@@ -1,6 +1,15 @@
 import pytest
 
-from grpo_bt_rm.parsing import PARSERS, find_tags, get_parser, strip_reasoning
+from grpo_bt_rm.parsing import (
+    PARSERS,
+    SCALES,
+    find_tags,
+    format_tag,
+    get_parser,
+    get_scale,
+    strip_reasoning,
+    strip_tags,
+)
 
 # (parser, text, expected score, expected failure reason)
 CASES = [
@@ -176,3 +185,27 @@ def test_prefix_warning_for_reason_first_and_last():
     assert prefix_warning("<s>", "score_first", "first") is None
     assert prefix_warning("<think>\n\n</think>\n\n", "reason_first", "last") is None
     assert prefix_warning(None, "reason_first", "last") is None
+
+
+@pytest.mark.parametrize("scale", sorted(SCALES))
+def test_scale_table_generates_the_parsers(scale):
+    # one _first and one _last parser per scale, with the scale's inclusive range
+    sc = get_scale(scale)
+    for pos in ("first", "last"):
+        p = get_parser(f"{scale}_{pos}")
+        assert (p.low, p.high, p.position) == (sc.low, sc.high, pos)
+    assert sc.low < sc.example < sc.high and f"from {sc.low} (" in sc.wording and f"to {sc.high} (" in sc.wording
+
+
+def test_scale_table_is_the_parser_registry():
+    assert sorted(PARSERS.names()) == sorted(f"{s}_{pos}" for s in SCALES for pos in ("first", "last"))
+    with pytest.raises(KeyError, match="score100"):
+        get_scale("score7")
+
+
+def test_format_tag_is_what_parsers_read_and_strip_tags_removes():
+    assert format_tag(72) == "<s>72</s>" and format_tag(2.5) == "<s>2.5</s>"  # %g: no trailing ".0"
+    assert get_parser("score100_first").format(72) == format_tag(72)
+    text = f"{format_tag(80)} Good. <S> 3 </S> <s>unclosed"
+    assert strip_tags(text) == "  Good.   <s>unclosed"  # only well-formed tags go, as find_tags sees them
+    assert find_tags(strip_tags(text)) == []

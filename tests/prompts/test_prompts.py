@@ -1,7 +1,8 @@
 import pytest
 
-from grpo_bt_rm.parsing import PARSERS, get_parser
-from grpo_bt_rm.prompts import PROMPTS, PromptSpec, get_prompt, register_prompt
+from grpo_bt_rm.data import ADAPTERS, build_dataset
+from grpo_bt_rm.parsing import PARSERS, SCALES, format_tag, get_parser
+from grpo_bt_rm.prompts import PROMPTS, PromptSpec, default_prompt, find_prompt, get_prompt, register_prompt
 
 REQUIRED = (
     ["score100_v1"]
@@ -69,3 +70,46 @@ def test_duplicate_registration_raises():
 def test_bad_spec_rejected():
     with pytest.raises(ValueError, match="scale"):
         PromptSpec("x", 1, "hh", "score7", "score_first", "score100_first", "{context}{response}")
+
+
+# --- one default prompt per family and scale, one table of scales ------------------------------------------------
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS.names())
+@pytest.mark.parametrize("scale", sorted(SCALES))
+def test_every_adapter_family_has_a_default_prompt(adapter, scale):
+    family = ADAPTERS.get(adapter).family
+    spec = default_prompt(family, scale)
+    assert (spec.family, spec.scale) == (family, scale)  # never another family's prompt (sff for HH data)
+    assert spec.order == "score_first" and spec.version == 1
+
+
+def test_default_prompt_for_hh_data_is_the_dialogue_prompt():
+    # build_dataset and eval_bt resolve --prompt through the same function; HH must not get the Reddit prompt
+    assert build_dataset.default_prompt(["anthropic_hh"]) == "hh_score100_v1"
+    assert build_dataset.default_prompt(["summarize_from_feedback"]) == "score100_v1"
+    with pytest.raises(KeyError, match="valid"):
+        default_prompt("poetry")
+    with pytest.raises(KeyError, match="score100"):
+        default_prompt("hh", "score7")
+
+
+@pytest.mark.parametrize("name", PROMPTS.names())
+def test_prompt_wording_comes_from_the_scale_table(name):
+    spec = get_prompt(name)
+    scale = SCALES[spec.scale]
+    assert spec.score_range == (scale.low, scale.high)
+    assert get_parser(spec.parser).low == scale.low and get_parser(spec.parser).high == scale.high
+    user = spec.render("c", "r")[-1]["content"]
+    if name != "generic_score100_brief":  # the terse prompt words its range itself, with tags at both ends
+        assert scale.wording in user and format_tag(scale.example) in user
+
+
+@pytest.mark.parametrize("name", PROMPTS.names())
+def test_find_prompt_inverts_render(name):
+    spec = get_prompt(name)
+    context, response = "Human: hi {x}\n\nAssistant: yes", "First line.\n\nSecond paragraph."
+    user = spec.render(context, response)[-1]["content"]
+    assert find_prompt(user) == (spec, context, response)
+    assert find_prompt("system text\n" + user)[0] == spec  # a user turn inside a longer request text
+    assert find_prompt("no prompt here") is None

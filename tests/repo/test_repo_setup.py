@@ -15,6 +15,17 @@ def test_layout():
         assert (ROOT / p).exists(), p
 
 
+def test_readme_layout_table_matches_the_folders():
+    # every sub-package has a row, and every folder a row names exists
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("## Layout"):text.index("## Setup")]
+    rows = {line.split("`")[1] for line in table.splitlines() if line.startswith("| `")}
+    packages = {f"src/grpo_bt_rm/{p.parent.name}/" for p in (ROOT / "src/grpo_bt_rm").glob("*/__init__.py")}
+    assert packages <= rows, sorted(packages - rows)
+    assert all((ROOT / r).exists() for r in rows if "*" not in r), [r for r in rows if "*" not in r
+                                                                    and not (ROOT / r).exists()]
+
+
 def test_pyproject_extras_pin_ms_swift():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert "ms-swift==4.6.0" in extras["swift"] and any(d.startswith("msgspec") for d in extras["swift"])

@@ -7,7 +7,7 @@ import pytest
 from grpo_bt_rm.io import InputError
 from grpo_bt_rm.parsing import find_tags, get_parser
 from grpo_bt_rm.prompts import get_prompt
-from grpo_bt_rm.teacher.sft_data import assistant_turn, build, make_parser
+from grpo_bt_rm.teacher.sft_data import SftDataSettings, assistant_turn, build, build_argparser
 from grpo_bt_rm.teacher.sft_data import main as sft_main
 from tests.data.rawfixtures import hh_rows, write_jsonl
 
@@ -36,8 +36,8 @@ def data(tmp_path):
 
 def _build(tmp_path, *flags):
     out = tmp_path / "sft.jsonl"
-    args = make_parser().parse_args(["--output", str(out), *flags])
-    report = build(args)
+    args = build_argparser().parse_args(["--output", str(out), *flags])
+    report = build(SftDataSettings.from_args(args))
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     return report, rows
 
@@ -118,7 +118,7 @@ def test_manifest_written_next_to_output(tmp_path, data):
 
 
 def test_from_a_real_teacher_run(tmp_path, data):
-    from grpo_bt_rm.teacher.mock_server import MockServer
+    from grpo_bt_rm.testing.mock_server import MockServer
     from tests.teacher.helpers import run
 
     with MockServer() as s:
@@ -130,7 +130,7 @@ def test_from_a_real_teacher_run(tmp_path, data):
 
 
 def test_prompt_defaults_to_the_teachers(tmp_path, data):
-    from grpo_bt_rm.teacher.mock_server import MockServer
+    from grpo_bt_rm.testing.mock_server import MockServer
     from tests.teacher.helpers import run
 
     with MockServer() as s:
@@ -148,7 +148,7 @@ def test_reasoning_block_never_enters_a_target(tmp_path, data):
 
 
 def test_keep_reasoning_puts_the_teachers_block_first_and_the_target_still_parses(tmp_path, data):
-    from grpo_bt_rm.teacher.mock_server import Faults, MockServer
+    from grpo_bt_rm.testing.mock_server import Faults, MockServer
     from tests.teacher.helpers import run
 
     with MockServer(Faults(think="A first guess would be <s>30</s>, but it answers.")) as s:

@@ -17,9 +17,10 @@ def test_train_sft_cpu_then_merge(tmp_path, tiny_model_dir):
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    # The whole warm-up chain: teacher scores (mock API) -> build_sft_data -> train_sft.sh cpu -> merge_lora.sh
-    from grpo_bt_rm.teacher.mock_server import MockServer
     from grpo_bt_rm.teacher.sft_data import main as sft_main
+
+    # The whole warm-up chain: teacher scores (mock API) -> build_sft_data -> train_sft.sh cpu -> merge_lora.sh
+    from grpo_bt_rm.testing.mock_server import MockServer
     from tests.teacher.helpers import hh_file, run
 
     with MockServer() as server:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from grpo_bt_rm.teacher.mock_server import STOPS, Faults, MockServer
+from grpo_bt_rm.testing.mock_server import STOPS, Faults, MockServer
 from tests.teacher.helpers import hh_file, records, run, run_dir, summary
 
 BACKENDS = ["openai", "anthropic", "gemini"]

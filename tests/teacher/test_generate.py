@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from grpo_bt_rm.teacher.mock_server import Faults, MockServer
+from grpo_bt_rm.testing.mock_server import Faults, MockServer
 from tests.teacher.helpers import expected_score, hh_file, records, run, run_dir, summary
 
 BACKENDS = ["openai", "anthropic", "gemini"]

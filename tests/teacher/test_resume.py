@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from grpo_bt_rm.teacher.generate import main as generate_main
-from grpo_bt_rm.teacher.mock_server import Faults, MockServer
+from grpo_bt_rm.testing.mock_server import Faults, MockServer
 from tests.teacher.helpers import gen_args, hh_file, records, run, run_dir
 
 
@@ -71,7 +71,7 @@ def test_torn_last_line_is_dropped_and_redone(tmp_path):
 
 
 def _start_server(latency: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "grpo_bt_rm.teacher.mock_server", "--latency", str(latency)],
+    proc = subprocess.Popen([sys.executable, "-m", "grpo_bt_rm.testing.mock_server", "--latency", str(latency)],
                             stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     return proc, line.split(" on ")[1].split(" ")[0]

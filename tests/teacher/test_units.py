@@ -10,7 +10,14 @@ from grpo_bt_rm.teacher.backends import FatalError, TransientError, classify_sta
 from grpo_bt_rm.teacher.pricing import Price, cost_usd, price_for
 from grpo_bt_rm.teacher.records import latest_by_key, summarize
 from grpo_bt_rm.teacher.runner import RunSettings, backoff_delay, make_units
-from grpo_bt_rm.teacher.tasks import build_request, pair_items, parse_answer, reasoning_of
+from grpo_bt_rm.teacher.tasks import (
+    build_request,
+    format_answer,
+    pair_items,
+    parse_answer,
+    reasoning_of,
+    split_items,
+)
 
 PROMPT = get_prompt("hh_score100_v1")
 
@@ -235,3 +242,17 @@ def test_claims_hide_held_pairs_until_released(tmp_path):
     assert live_claims(tmp_path) == {"a": os.getpid(), "b": os.getpid()}  # a second open file sees the flock
     claim.release()
     assert live_claims(tmp_path) == {} and not list((tmp_path / "claims").iterdir())
+
+
+@pytest.mark.parametrize("pairwise", [False, True])
+def test_split_items_inverts_build_request(pairwise):
+    # the fakes read batches with split_items: every item comes back, in order, with its rendered user turn
+    items = [it for p in _pairs(2) for it in pair_items(p, 0, pairwise)]
+    _system, user = build_request(items, PROMPT, pairwise)
+    split = split_items(user)
+    assert [iid for iid, _ in split] == [it.item_id for it in items]
+    assert split[0][1] == PROMPT.render(items[0].pair.context, items[0].pair.response_0 if items[0].side == 0
+                                        else items[0].pair.response_1)[-1]["content"]
+    assert split_items(PROMPT.render("c", "r")[-1]["content"]) == []  # a single item is not wrapped
+    answers = "".join(format_answer(iid, f"<s>{k}</s>") for k, (iid, _) in enumerate(split))
+    assert [r.score for r in parse_answer(items, answers, PROMPT, pairwise).values()] == [0.0, 1.0, 2.0, 3.0]

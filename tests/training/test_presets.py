@@ -11,9 +11,10 @@ from grpo_bt_rm.rewards import REWARD_VARIANTS, BTRewardSettings
 from grpo_bt_rm.training.settings import PairTrainSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-NOT_OURS = {"hh_density.env", "demo_cpu.env"}  # owned by the density and demo presets' authors
+NOT_OURS = {"demo_cpu.env"}  # owned by the demo preset's author
+# _*.env files are building blocks the presets source (_base_7b.env, _bt_defaults.env), not presets;
 # rm_*.env are scalar reward-model presets (scripts/train_rm.sh, no GRPO reward): tests/training/test_rm.py
-PRESETS = sorted(p for p in (ROOT / "configs/runs").glob("*.env") if p.name not in NOT_OURS
+PRESETS = sorted(p for p in (ROOT / "configs/runs").glob("*.env") if p.name not in NOT_OURS and p.name[0] != "_"
                  and not p.name.startswith("rm_"))
 REQUIRED = ["MODEL", "DATASET", "OUT_DIR", "REWARD_NAME", "NUM_GENERATIONS", "PER_DEVICE_TRAIN_BS",
             "MAX_COMPLETION_LENGTH", "BT_SCORE_PARSER", "BT_DELTA_TEMP", "BT_DELTA_CLIP", "BT_DELTA_NEG_CLIP",
@@ -79,3 +80,27 @@ def test_resourcing_presets_leaves_no_leftovers(tmp_path):
     assert third == f"{tmp_path}/runs/tiny_cpu|bt_pointwise_baseline|uniform|unset"
     assert fourth.startswith("/somewhere/mine|")  # set by the user: an input, kept
     assert fifth.startswith("/somewhere/mine|bt_pointwise_density|")  # still the user's; DENSITY_MODE default
+
+
+def _assignments(path: Path) -> set[tuple[str, str]]:
+    """(variable, value) of every `export A=B C=D` word in a file, comments dropped."""
+    out = set()
+    for line in path.read_text().splitlines():
+        words = line.split("#", 1)[0].split()
+        if words[:1] == ["export"]:
+            out.update(tuple(w.split("=", 1)) for w in words[1:] if "=" in w)
+    return out
+
+
+@pytest.mark.parametrize("preset", [p for p in PRESETS if "_base_7b.env" in p.read_text()], ids=lambda p: p.stem)
+def test_gpu_preset_states_only_its_deltas(preset):
+    # a value the shared base (or the BT defaults it sources) already sets is not repeated in the preset
+    base = _assignments(ROOT / "configs/runs/_base_7b.env") | _assignments(ROOT / "configs/runs/_bt_defaults.env")
+    assert _assignments(preset) & base == set()
+
+
+def test_every_gpu_preset_sources_the_7b_base(tmp_path):
+    # the LoRA (GPU) presets share one base; the CPU presets (tiny model, full fine-tune) do not need it
+    lora = [p for p in PRESETS if sourced(p, tmp_path)["TUNER_TYPE"] == "lora"]
+    assert len(lora) == 6, [p.name for p in lora]
+    assert all('source "$(dirname "${BASH_SOURCE[0]}")/_base_7b.env"' in p.read_text() for p in lora)

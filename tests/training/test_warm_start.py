@@ -7,7 +7,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from grpo_bt_rm.parsing import get_parser
 from grpo_bt_rm.prompts import get_prompt
-from grpo_bt_rm.tiny import DEFAULT_WARM_SYSTEM
+from grpo_bt_rm.testing.tiny import DEFAULT_WARM_SYSTEM
 
 
 def _sample(model_dir, n=24):

@@ -14,15 +14,65 @@ import random
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from grpo_bt_rm.argtypes import COUNT, SEED
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.data.adapters import ADAPTERS, load_pairs
 from grpo_bt_rm.data.pairs import LoadStats, Pair, prompt_id
-from grpo_bt_rm.io import CLI_ERRORS, InputError, cli_error, manifest_base, sha256_file, write_with_manifest
-from grpo_bt_rm.prompts import PROMPTS, PromptSpec, get_prompt
+from grpo_bt_rm.io import InputError, SettingsError, manifest_base, sha256_file, write_with_manifest
+from grpo_bt_rm.prompts import FAMILIES, PROMPTS, PromptSpec, get_prompt
+from grpo_bt_rm.prompts import default_prompt as family_default_prompt
+from grpo_bt_rm.settings import check_lower_bounds, settings_from_args
 
-log = logging.getLogger("grpo_bt_rm.build_dataset")
+log = logging.getLogger(__name__)
+
+DEFAULT_DATASET = "summarize_from_feedback"
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """build_dataset's settings, one field per flag (same name), validated on construction.
+
+    `dataset` holds the --dataset values as given (each may be comma-separated); None means
+    summarize_from_feedback. `prompt` None means the dataset family's default (resolved by `build`, not stored here).
+
+    Raises:
+        SettingsError: a value out of range; the message names the flag.
+    """
+
+    out: str
+    dataset: tuple[str, ...] | None = None
+    split: str = "train"
+    data_files: tuple[str, ...] | None = None
+    limit: int | None = None
+    prompt: str | None = None
+    add_meta: bool = False
+    seed: int = 0
+    shuffle: bool = False
+    randomize_sides: bool = True
+    dedupe: bool = False
+    skip_bad: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.dataset:
+            object.__setattr__(self, "dataset", (DEFAULT_DATASET,))
+        for name in ("dataset", "data_files"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+        if not self.out:
+            raise SettingsError("--out: expected an output path")
+        check_lower_bounds(self, (("limit", 1), ("seed", 0)))
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> BuildSettings:
+        """The settings from `build_argparser()`'s parsed flags."""
+        return settings_from_args(cls, args)
+
+    def as_dict(self) -> dict:
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
 
 
 def parse_sources(datasets: list[str], data_files: list[str] | None) -> list[tuple[str, list[str] | None]]:
@@ -46,18 +96,26 @@ def parse_sources(datasets: list[str], data_files: list[str] | None) -> list[tup
     return [(n, files.get(n)) for n in names]
 
 
-# The judge prompt that fits each adapter family, used when --prompt is not given (build_dataset and eval_bt).
-FAMILY_PROMPTS = {"sff": "score100_v1", "hh": "hh_score100_v1", "generic": "generic_score100_v1"}
-
-
 def default_prompt(datasets: list[str]) -> str:
-    """The default judge prompt for these datasets: their family's (a Reddit-summary prompt never judges dialogues)."""
+    """The default judge prompt for these datasets: their family's (`prompts.default_prompt`), so a Reddit-summary
+    prompt never judges dialogues.
+
+    Args:
+        datasets: adapter names, each entry possibly comma-separated (as --dataset takes them).
+
+    Returns:
+        The prompt name, e.g. "hh_score100_v1" for anthropic_hh.
+
+    Raises:
+        InputError: the datasets belong to different prompt families.
+        KeyError: an unknown adapter name (the message lists the valid ones).
+    """
     names = [d.strip() for item in datasets for d in item.split(",") if d.strip()]
     families = sorted({ADAPTERS.get(n).family for n in names})
     if len(families) != 1:
         raise InputError(f"--dataset {names}: sources of different prompt families ({', '.join(families)}); "
                          f"pass --prompt (one of {PROMPTS.names()})")
-    return FAMILY_PROMPTS[families[0]]
+    return family_default_prompt(families[0]).name
 
 
 def side_flip(seed: int, key: str) -> bool:
@@ -125,13 +183,27 @@ def pointwise_rows(pairs: Iterable[Pair], prompt: PromptSpec, add_meta: bool) ->
             yield row
 
 
-def build(args: argparse.Namespace) -> dict:
+def build(args: BuildSettings) -> dict:
+    """Read the pairs, write two pointwise rows per pair to `args.out` with its manifest (atomically, together).
+
+    Args:
+        args: the settings (field names are the flags').
+
+    Returns:
+        The manifest written to `<out>.manifest.json` (counts, drops, prompt, sources, input files, settings).
+
+    Raises:
+        InputError: unreadable or malformed raw rows (without --skip_bad), no pairs left, mixed prompt families.
+        KeyError: an unknown dataset or prompt name.
+    """
     start = time.time()
-    sources = parse_sources(args.dataset, args.data_files)
-    if args.prompt is None:
-        args.prompt = default_prompt(args.dataset)
-        log.info("--prompt not given: %s (the default for %s)", args.prompt, ", ".join(args.dataset))
-    prompt = get_prompt(args.prompt)
+    datasets = list(args.dataset)
+    sources = parse_sources(datasets, args.data_files)
+    prompt_name = args.prompt
+    if prompt_name is None:
+        prompt_name = default_prompt(datasets)
+        log.info("--prompt not given: %s (the default for %s)", prompt_name, ", ".join(datasets))
+    prompt = get_prompt(prompt_name)
     pairs, stats = prepare_pairs(
         sources,
         args.split,
@@ -168,7 +240,7 @@ def build(args: argparse.Namespace) -> dict:
             prompt={"name": prompt.name, "version": prompt.version, "parser": prompt.parser},
             sources=[{"dataset": n, "data_files": f} for n, f in sources],
             input_files=stats.files,
-            args=vars(args),
+            args={**args.as_dict(), "prompt": prompt.name},  # the flags, with the prompt as resolved
             seconds=round(time.time() - start, 3),
         )
 
@@ -177,7 +249,7 @@ def build(args: argparse.Namespace) -> dict:
     return manifest
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.data.build_dataset", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output JSONL path (written atomically, plus <out>.manifest.json)")
@@ -191,7 +263,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=COUNT, default=None, help="keep at most this many pairs (after dedupe/shuffle)")
     p.add_argument("--prompt", default=None,
                    help=f"judge prompt, one of {PROMPTS.names()} (default: the dataset family's: "
-                   + ", ".join(f"{k} -> {v}" for k, v in FAMILY_PROMPTS.items()) + ")")
+                   + ", ".join(f"{f} -> {family_default_prompt(f).name}" for f in FAMILIES) + ")")
     p.add_argument("--add_meta", action="store_true",
                    help="add prompt_name/version, parser_name, dataset, split, source_index, prompt_id to rows")
     p.add_argument("--seed", type=SEED, default=0, help="seed for --shuffle and --randomize_sides")
@@ -205,16 +277,15 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = make_parser().parse_args(argv)
-    args.dataset = args.dataset or ["summarize_from_feedback"]
-    try:
-        m = build(args)
-    except CLI_ERRORS as e:
-        return cli_error(e)
-    log.info("wrote %d rows (%d pairs) to %s; dropped %s; malformed %d; %.1fs", m["rows"], m["pairs"], args.out,
-             m["dropped"], m["malformed"], m["seconds"])
-    return 0
+    args = build_argparser().parse_args(argv)
+
+    def command() -> None:
+        settings = BuildSettings.from_args(args)
+        m = build(settings)
+        log.info("wrote %d rows (%d pairs) to %s; dropped %s; malformed %d; %.1fs", m["rows"], m["pairs"],
+                 settings.out, m["dropped"], m["malformed"], m["seconds"])
+
+    return run_cli(command)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The pointwise GRPO row that build_dataset writes. One reader checks it for every consumer (the trainer's
-start-up check, density.compute, density.attach, density.regions), naming file, line and field.
+start-up check, density.compute, density.attach, reports.regions), naming file, line and field.
 
     rows = read_pointwise("hh_train.jsonl")            # [(line_number, row)]; InputError on the first bad row
     python -m grpo_bt_rm.data.pointwise hh_train.jsonl [more.jsonl]   # the same check from a shell
@@ -14,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from grpo_bt_rm.io import CLI_ERRORS, InputError, cli_error, iter_jsonl, where
+from grpo_bt_rm.cli import run_cli
+from grpo_bt_rm.io import InputError, iter_jsonl, where
 
 
 def _binary(row: dict, path, lineno: int, name: str) -> None:
@@ -78,20 +79,27 @@ def read_pointwise(path: str | Path, check_pairing: bool = True) -> list[tuple[i
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.data.pointwise", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", help="pointwise JSONL file(s) from build_dataset")
-    args = p.parse_args(argv)
-    try:
-        for f in args.files:
-            if not Path(f).is_file():
-                raise InputError(f"{f}: no such file")
-            n = len(read_pointwise(f))
-            print(f"{f}: {n} rows, {n // 2} pairs, ok")
-    except CLI_ERRORS as e:
-        return cli_error(e)
-    return 0
+    return p
+
+
+def check_files(files: list[str]) -> str:
+    """One `<file>: <rows> rows, <pairs> pairs, ok` line per file; raises InputError on the first bad one."""
+    lines = []
+    for f in files:
+        if not Path(f).is_file():
+            raise InputError(f"{f}: no such file")
+        n = len(read_pointwise(f))
+        lines.append(f"{f}: {n} rows, {n // 2} pairs, ok")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_argparser().parse_args(argv)
+    return run_cli(lambda: check_files(args.files))
 
 
 if __name__ == "__main__":

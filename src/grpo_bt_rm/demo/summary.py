@@ -16,10 +16,12 @@ import logging
 import sys
 from pathlib import Path
 
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.eval.summary import aggregate, results_in
 from grpo_bt_rm.io import InputError, atomic_write, iter_jsonl, manifest_base, write_json
+from grpo_bt_rm.plots import pyplot, save_png
 
-log = logging.getLogger("grpo_bt_rm.demo.summary")
+log = logging.getLogger(__name__)
 
 TARGET_GAIN = 0.10
 TARGET_MAX_FAIL = 0.05
@@ -137,11 +139,7 @@ def markdown(summary: dict) -> str:
 
 
 def plot(summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     grpo = sorted((r for r in summary["checkpoints"] if r["role"] == "grpo"), key=lambda r: r["step"])
     fig, ax = plt.subplots(figsize=(6, 4))
     steps = [0] + [r["step"] for r in grpo]
@@ -158,35 +156,39 @@ def plot(summary: dict, path: Path) -> None:
     ax.legend(loc="lower right")
     ax.set_title("make demo: judge accuracy on held-out pairs")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    save_png(fig, path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.demo.summary", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--demo_dir", required=True, help="the demo's output directory (DEMO_DIR of scripts/demo.sh)")
     p.add_argument("--eval_dir", help="directory of the sweep's eval_bt JSON results (default DEMO_DIR/grpo/eval)")
     p.add_argument("--no_plot", action="store_true", help="skip demo_plot.png")
-    args = p.parse_args(argv)
-    demo_dir = Path(args.demo_dir)
-    eval_dir = Path(args.eval_dir) if args.eval_dir else demo_dir / "grpo" / "eval"
-    try:
-        summary = build_summary(demo_dir, eval_dir)
-    except InputError as e:
-        p.error(str(e))
+    return p
+
+
+def write_demo_summary(demo_dir: Path, eval_dir: Path, with_plot: bool = True) -> str:
+    """Write summary.json, summary.md (and demo_plot.png) into `demo_dir`; returns the markdown.
+
+    Raises:
+        InputError: a result the summary needs is missing or incomplete.
+    """
+    summary = build_summary(demo_dir, eval_dir)
     write_json(demo_dir / "summary.json", summary)
     text = markdown(summary)
     with atomic_write(demo_dir / "summary.md") as f:
         f.write(text)
-    if not args.no_plot:
+    if with_plot:
         plot(summary, demo_dir / "demo_plot.png")
-    print(text)
-    return 0
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_argparser().parse_args(argv)
+    demo_dir = Path(args.demo_dir)
+    eval_dir = Path(args.eval_dir) if args.eval_dir else demo_dir / "grpo" / "eval"
+    return run_cli(lambda: write_demo_summary(demo_dir, eval_dir, not args.no_plot))
 
 
 if __name__ == "__main__":

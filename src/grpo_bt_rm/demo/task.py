@@ -19,9 +19,11 @@ import sys
 from pathlib import Path
 
 from grpo_bt_rm.argtypes import COUNT, SEED
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.io import manifest_base, write_json, write_jsonl
+from grpo_bt_rm.parsing import format_tag
 
-log = logging.getLogger("grpo_bt_rm.demo.task")
+log = logging.getLogger(__name__)
 
 TASK_VERSION = 1
 
@@ -138,7 +140,7 @@ def corpus_lines() -> list[str]:
     lines += NAMES
     # The launchers' default system prompt, chat roles and score tags (repeated, so BPE merges them).
     lines += ["You are a careful, impartial judge of response quality.", "system", "user", "assistant"] * 20
-    lines += [f"<s>{i}</s>" for i in range(101)] * 10
+    lines += [format_tag(i) for i in range(101)] * 10
     return lines
 
 
@@ -161,8 +163,7 @@ def write_task(out: str | Path, sizes: dict[str, int], seed: int) -> dict[str, P
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.demo.task", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output directory for train/val/test .jsonl and corpus.txt")
@@ -170,13 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n_val", type=COUNT, default=250, help="validation pairs (for choosing settings; not the test)")
     p.add_argument("--n_test", type=COUNT, default=500, help="held-out test pairs (speakers never seen in training)")
     p.add_argument("--seed", type=SEED, default=0, help="seed for the speaker split and the pair draws")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_argparser()
     args = p.parse_args(argv)
     try:
-        paths = write_task(args.out, {"train": args.n_train, "val": args.n_val, "test": args.n_test}, args.seed)
-    except ValueError as e:
+        sizes = {"train": args.n_train, "val": args.n_val, "test": args.n_test}
+        return run_cli(lambda: str({k: str(v) for k, v in write_task(args.out, sizes, args.seed).items()}))
+    except ValueError as e:  # write_task's own checks on the sizes: a usage error
         p.error(str(e))
-    print({k: str(v) for k, v in paths.items()})
-    return 0
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ import re
 from dataclasses import dataclass
 
 from grpo_bt_rm.demo.task import CATEGORIES, RUDE_MARKERS, category_of
+from grpo_bt_rm.parsing import format_tag
+from grpo_bt_rm.prompts import find_prompt
+from grpo_bt_rm.teacher.tasks import format_answer, split_items
 
 _WORD_RE = re.compile(r"[A-Za-z]+")
 
@@ -83,20 +86,29 @@ class RuleTeacher:
 
 # --- the `rule` backend for scripts/teacher_generate.py -------------------------------------------------------
 # Registered when this module is imported: `scripts/teacher_generate.py --plugin grpo_bt_rm.demo.teacher
-# --backend rule --model rule-v1 ...`. It reads the pair texts back out of the rendered judge prompt, so it works
-# with any generic_* prompt, single items and batched `<item id>` requests alike.
-
-_ITEM_RE = re.compile(r"<item id=\"([^\"]+)\">\n(.*?)\n</item>", re.DOTALL)
-_BODY_RE = re.compile(r"REQUEST:\n(.*?)\n\nRESPONSE:\n(.*?)(?:\n\n|\Z)", re.DOTALL)
+# --backend rule --model rule-v1 ...`. It reads the pair texts back out of the rendered judge prompt with
+# `prompts.find_prompt`, so it answers any registered prompt, single items and batched `<item id>` requests alike.
 
 
-def _judge_text(teacher: RuleTeacher, user_text: str) -> str:
-    m = _BODY_RE.search(user_text)
-    if m is None:
-        return "I cannot find a REQUEST and a RESPONSE to judge."  # no tag: the pipeline counts a parse failure
-    score = teacher.score(m.group(1), m.group(2))
+def judge_text(teacher: RuleTeacher, user_text: str) -> str:
+    """The rule teacher's answer to one rendered judge prompt: the score tag on the prompt's scale, then a verdict.
+
+    Args:
+        teacher: the rule that scores (context, response) on 0..100.
+        user_text: a user turn rendered by a registered prompt (or one `<item>` of a batch).
+
+    Returns:
+        "<s>N</s> The response ...", N the 0..100 rule score mapped linearly onto the prompt's scale (unchanged on
+        score100); a text without a tag when no registered prompt rendered `user_text` (a parse failure).
+    """
+    found = find_prompt(user_text)
+    if found is None:
+        return "I cannot find a registered judge prompt to answer."  # no tag: the pipeline counts a parse failure
+    spec, context, response = found
+    score = teacher.score(context, response)
+    low, high = spec.score_range
     verdict = "names what was asked for" if score >= 50 else "does not name what was asked for"
-    return f"<s>{score}</s> The response {verdict}."
+    return f"{format_tag(low + round((high - low) * score / 100))} The response {verdict}."
 
 
 class RuleBackend:
@@ -113,11 +125,11 @@ class RuleBackend:
     async def complete(self, system, user, *, max_tokens, temperature):
         from grpo_bt_rm.teacher.backends import Completion
 
-        items = _ITEM_RE.findall(user)
+        items = split_items(user)
         if items:
-            text = "\n".join(f"<answer id=\"{iid}\">{_judge_text(self.teacher, body)}</answer>" for iid, body in items)
+            text = "\n".join(format_answer(iid, judge_text(self.teacher, body)) for iid, body in items)
         else:
-            text = _judge_text(self.teacher, user)
+            text = judge_text(self.teacher, user)
         return Completion(text, len(user.split()), len(text.split()))
 
     async def aclose(self):

@@ -15,12 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.data.pointwise import read_pointwise
 from grpo_bt_rm.density.inputs import row_prompt_id
 from grpo_bt_rm.io import (
-    CLI_ERRORS,
     InputError,
-    cli_error,
     iter_jsonl,
     manifest_base,
     read_text,
@@ -29,7 +28,7 @@ from grpo_bt_rm.io import (
     write_with_manifest,
 )
 
-log = logging.getLogger("grpo_bt_rm.density.attach")
+log = logging.getLogger(__name__)
 
 COLUMN = "density_weight"
 
@@ -118,7 +117,7 @@ def attach(in_path: str, weights: dict[str, float], out_path: str, renormalize: 
     return stats
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.density.attach", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--in", dest="inp", required=True, help="pointwise JSONL from build_dataset")
@@ -130,30 +129,37 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = make_parser().parse_args(argv)
+def attach_files(inp: str, weights_path: str, out: str, renormalize: bool = False) -> str:
+    """Attach the weights at `weights_path` to the pointwise file `inp`, write `out` (+ manifest).
+
+    Returns:
+        The one-line report: rows, pairs and the weight range written.
+
+    Raises:
+        InputError: unreadable inputs, a weights file whose metadata disagrees with it, or rows without weights.
+    """
     t0 = time.time()
-    try:
-        weights, wfile = load_weights(args.weights)
-        meta = check_metadata(wfile, len(weights))
-        stats = attach(args.inp, weights, args.out, renormalize=args.renormalize,
-                       manifest=lambda written, stats: manifest_base(
-                           kind="density_attached_dataset",
-                           input={"path": args.inp, "sha256": sha256_file(args.inp)},
-                           weights={"path": str(wfile), "sha256": sha256_file(wfile), "metadata": meta},
-                           output={"path": args.out, "sha256": sha256_file(written)},
-                           column=COLUMN,
-                           seconds=round(time.time() - t0, 3),
-                           **stats))
-    except CLI_ERRORS as e:
-        return cli_error(e)
-    if abs(stats["mean_before_renormalize"] - 1.0) > 0.05 and not args.renormalize:
+    weights, wfile = load_weights(weights_path)
+    meta = check_metadata(wfile, len(weights))
+    stats = attach(inp, weights, out, renormalize=renormalize,
+                   manifest=lambda written, stats: manifest_base(
+                       kind="density_attached_dataset",
+                       input={"path": inp, "sha256": sha256_file(inp)},
+                       weights={"path": str(wfile), "sha256": sha256_file(wfile), "metadata": meta},
+                       output={"path": out, "sha256": sha256_file(written)},
+                       column=COLUMN,
+                       seconds=round(time.time() - t0, 3),
+                       **stats))
+    if abs(stats["mean_before_renormalize"] - 1.0) > 0.05 and not renormalize:
         log.warning("mean weight over this file's pairs is %.3f, not 1: the weights were computed on other data "
                     "(pass --renormalize to rescale)", stats["mean_before_renormalize"])
-    print(f"wrote {args.out}: {stats['rows']} rows, {stats['pairs']} pairs, weight {stats['min']:.3f}.."
-          f"{stats['max']:.3f}, mean over pairs {stats['mean_weight_over_pairs']:.3f}")
-    return 0
+    return (f"wrote {out}: {stats['rows']} rows, {stats['pairs']} pairs, weight {stats['min']:.3f}.."
+            f"{stats['max']:.3f}, mean over pairs {stats['mean_weight_over_pairs']:.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_argparser().parse_args(argv)
+    return run_cli(lambda: attach_files(args.inp, args.weights, args.out, args.renormalize))
 
 
 if __name__ == "__main__":

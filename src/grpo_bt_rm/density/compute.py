@@ -12,13 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from grpo_bt_rm.argtypes import COUNT, SEED, float_in
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.density.embed import DEFAULT_EMBEDDER, embed_cached, get_embedder
 from grpo_bt_rm.density.inputs import collect_prompts
 from grpo_bt_rm.density.knn import (
@@ -29,28 +32,69 @@ from grpo_bt_rm.density.knn import (
     effective_sample_size,
     knn_mean_dist,
 )
-from grpo_bt_rm.io import (
-    CLI_ERRORS,
-    InputError,
-    atomic_dir,
-    atomic_write,
-    cli_error,
-    manifest_base,
-    sha256_file,
-    write_json,
-)
+from grpo_bt_rm.io import InputError, SettingsError, atomic_dir, atomic_write, manifest_base, sha256_file, write_json
 from grpo_bt_rm.paths import default_path
+from grpo_bt_rm.plots import pyplot, save_png
+from grpo_bt_rm.settings import check_lower_bounds, settings_from_args
 
-log = logging.getLogger("grpo_bt_rm.density.compute")
+log = logging.getLogger(__name__)
+
+INDEX_KINDS = ("auto", "exact", "ivf", "hnsw")
+
+
+@dataclass(frozen=True)
+class DensitySettings:
+    """density.compute's settings, one field per flag (same name; `inputs` is --in), validated on construction.
+
+    Raises:
+        SettingsError: no input (--in or --dataset), or a value out of range; the message names the flag.
+    """
+
+    inputs: tuple[str, ...] | None = None
+    dataset: tuple[str, ...] | None = None
+    data_files: tuple[str, ...] | None = None
+    split: str = "train"
+    skip_bad: bool = False
+    out_dir: str | None = None  # None: $GRPO_BT_RM_BASE_DIR/density/latest
+    embedder: str = DEFAULT_EMBEDDER
+    device: str | None = None
+    batch_size: int = 128
+    cache_dir: str | None = None  # None: $GRPO_BT_RM_BASE_DIR/density/embed_cache; "none" disables
+    k: int = 10
+    alpha: float = 1.0
+    max_ratio: float = 100.0
+    index: str = "auto"
+    exact_threshold: int = EXACT_THRESHOLD
+    nprobe: int = 8
+    ef_search: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("inputs", "dataset", "data_files"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+        if self.out_dir is None:
+            object.__setattr__(self, "out_dir", str(default_path("density", "latest")))
+        if self.cache_dir is None:
+            object.__setattr__(self, "cache_dir", str(default_path("density", "embed_cache")))
+        if not self.inputs and not self.dataset:
+            raise SettingsError("give at least one --in file or --dataset source")
+        if self.index not in INDEX_KINDS:
+            raise SettingsError(f"--index {self.index!r}: expected one of {', '.join(INDEX_KINDS)}")
+        check_lower_bounds(self, (("k", 1), ("batch_size", 1), ("exact_threshold", 1), ("nprobe", 1), ("ef_search", 1),
+                                  ("seed", 0), ("alpha", 0), ("max_ratio", 1)))
+        if not (math.isfinite(self.alpha) and math.isfinite(self.max_ratio)):
+            raise SettingsError(f"--alpha {self.alpha} / --max_ratio {self.max_ratio}: expected finite numbers")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> DensitySettings:
+        """The settings from `build_argparser()`'s parsed flags."""
+        return settings_from_args(cls, args)
 
 
 def write_hist(path: Path, weights: np.ndarray, counts: np.ndarray, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = pyplot().subplots(figsize=(6, 3.5))
     lo, hi = float(weights.min()), float(weights.max())
     bins = np.geomspace(lo, hi, 40) if hi > lo * 1.0001 else 10
     ax.hist(weights, bins=bins, weights=counts, color="#4c72b0")
@@ -61,9 +105,7 @@ def write_hist(path: Path, weights: np.ndarray, counts: np.ndarray, title: str) 
     ax.set_ylabel("pairs")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    with atomic_write(path, mode="wb") as f:
-        fig.savefig(f, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 OUTPUTS = ("weights.jsonl", "density_weights.npy", "metadata.json", "weights_hist.png")
@@ -79,14 +121,23 @@ def check_out_dir(out: Path) -> None:
                          "it is replaced as a whole, so choose an empty or new directory")
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: DensitySettings) -> dict:
+    """Embed the unique prompts, find their k nearest neighbours and write the weights (see the module doc).
+
+    Args:
+        args: the settings (field names are the flags').
+
+    Returns:
+        The metadata written to metadata.json (counts, weight range, ESS, timings in seconds, file hashes).
+
+    Raises:
+        InputError: unreadable inputs, fewer than 2 unique prompts, an --out_dir holding other files.
+    """
     from grpo_bt_rm.data.build_dataset import parse_sources
 
     t0 = time.time()
-    sources = parse_sources(args.dataset, args.data_files) if args.dataset else []
-    if not args.inputs and not sources:
-        raise InputError("give at least one --in file or --dataset source")
-    table = collect_prompts(args.inputs or [], sources, split=args.split, skip_bad=args.skip_bad)
+    sources = parse_sources(list(args.dataset), args.data_files) if args.dataset else []
+    table = collect_prompts(list(args.inputs or []), sources, split=args.split, skip_bad=args.skip_bad)
     n = len(table.ids)
     if n < 2:
         raise InputError(f"found {n} unique prompt(s) in the inputs; k-NN density needs at least 2")
@@ -149,7 +200,7 @@ def run(args: argparse.Namespace) -> dict:
     return meta
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.density.compute", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--in", dest="inputs", action="append", default=None,
@@ -171,7 +222,7 @@ def make_parser() -> argparse.ArgumentParser:
                    "model")
     p.add_argument("--device", default=None, help="torch device for the embedder (default cpu)")
     p.add_argument("--batch_size", type=COUNT, default=128, help="prompts per embedding batch (default 128)")
-    p.add_argument("--cache_dir", default=str(default_path("density", "embed_cache")),
+    p.add_argument("--cache_dir", default=None,
                    help="embedding cache root, one sub-folder per embedder; 'none' disables "
                    "(default $GRPO_BT_RM_BASE_DIR/density/embed_cache)")
     p.add_argument("--k", type=COUNT, default=10, help="neighbours per prompt, excluding itself (default 10)")
@@ -179,7 +230,7 @@ def make_parser() -> argparse.ArgumentParser:
                    help="weight ∝ density^(-alpha); 0 gives uniform weights (default 1)")
     p.add_argument("--max_ratio", type=float_in(1), default=100.0,
                    help="clip so that max weight / min weight <= this (default 100)")
-    p.add_argument("--index", choices=["auto", "exact", "ivf", "hnsw"], default="auto",
+    p.add_argument("--index", choices=INDEX_KINDS, default="auto",
                    help="faiss index: exact flat search, IVF with 4-bit PQ fast-scan codes re-ranked exactly, or an "
                    "HNSW graph (2x memory); auto = exact up to --exact_threshold prompts, IVF above")
     p.add_argument("--exact_threshold", type=COUNT, default=EXACT_THRESHOLD,
@@ -193,19 +244,21 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
+def report(settings: DensitySettings, meta: dict) -> str:
+    """The one-line summary main prints."""
+    return (f"wrote {settings.out_dir}: {meta['counts']['prompts']} prompts, {meta['counts']['pairs']} pairs, "
+            f"weights {meta['min']:.3f}..{meta['max']:.3f}, ESS {meta['effective_sample_size']:.1f} "
+            f"({meta['ess_fraction']:.2%}), {meta['seconds']['total']:.1f}s")
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    args = make_parser().parse_args(argv)
-    args.out_dir = args.out_dir or str(default_path("density", "latest"))
-    try:
-        meta = run(args)
-    except CLI_ERRORS as e:
-        return cli_error(e)
-    print(f"wrote {args.out_dir}: {meta['counts']['prompts']} prompts, {meta['counts']['pairs']} pairs, "
-          f"weights {meta['min']:.3f}..{meta['max']:.3f}, ESS {meta['effective_sample_size']:.1f} "
-          f"({meta['ess_fraction']:.2%}), {meta['seconds']['total']:.1f}s")
-    return 0
+    args = build_argparser().parse_args(argv)
+
+    def command() -> str:
+        settings = DensitySettings.from_args(args)
+        return report(settings, run(settings))
+
+    return run_cli(command, quiet=["faiss.loader"])
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ Completions are the whole assistant text: with a response prefix (assistant pre-
 front of the generated continuation, so a file re-parses the same without knowing the prefix. `truncated_*` may be
 absent in files written before it existed (read as not cut off).
 
-It is the input of `eval_bt --from_completions` and of the diversity report. When read back, scores are always
+It is the input of `eval_bt --from_completions` and of the reports (`grpo_bt_rm.reports`). When read back, scores are always
 re-parsed from the raw completions with the parser asked for, never taken from `scores_*`.
 """
 
@@ -77,15 +77,20 @@ def completion_report(records: Iterable[dict], parser: ScoreParser) -> dict:
     return {"n_completions": n, "truncated_rate": n_trunc / n if n else None, "fail_reasons": dict(reasons)}
 
 
+def _check_texts(path: str | os.PathLike, lineno: int, obj: dict, side: str) -> list[str]:
+    value = obj.get(side)
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise InputError(f"{where(path, lineno, side)}: expected a list of strings")
+    return value
+
+
 def _check(path: str | os.PathLike, lineno: int, obj: dict) -> dict:
     if not isinstance(obj.get("pair_key"), str):
         raise InputError(f"{where(path, lineno, 'pair_key')}: expected a string")
     if obj.get("preferred_side") not in (0, 1) or isinstance(obj.get("preferred_side"), bool):
         raise InputError(f"{where(path, lineno, 'preferred_side')}: expected 0 or 1, got {obj.get('preferred_side')!r}")
     for side in ("completions_0", "completions_1"):
-        value = obj.get(side)
-        if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-            raise InputError(f"{where(path, lineno, side)}: expected a list of strings")
+        value = _check_texts(path, lineno, obj, side)
         flags = obj.get(side.replace("completions", "truncated"))
         if flags is not None and (not isinstance(flags, list) or len(flags) != len(value)
                                   or not all(isinstance(t, bool) for t in flags)):
@@ -107,6 +112,34 @@ def read_completions(path: str | os.PathLike) -> list[dict]:
     if not records:
         raise InputError(f"{path}: no records")
     return records
+
+
+def read_texts(path: str | os.PathLike) -> list[str]:
+    """Every completion text of a file, for reports that look at the writing only (no pair metadata needed).
+
+    Args:
+        path: a completions file (each line's `completions_0` then `completions_1` entries, in order) or plain
+            JSONL with one `text` string per line; the two kinds of line may be mixed.
+
+    Returns:
+        The texts in file order, unmodified (score tags included).
+
+    Raises:
+        InputError: a line has neither completions lists of strings nor a `text` string, or the file has no texts.
+    """
+    texts: list[str] = []
+    for lineno, row in iter_jsonl(path):
+        if "completions_0" in row or "completions_1" in row:
+            for side in ("completions_0", "completions_1"):
+                texts.extend(_check_texts(path, lineno, row, side) if side in row else [])
+        elif isinstance(row.get("text"), str):
+            texts.append(row["text"])
+        else:
+            raise InputError(f"{where(path, lineno)}: expected 'completions_0'/'completions_1' lists or a 'text' "
+                             "string")
+    if not texts:
+        raise InputError(f"{path}: no completions")
+    return texts
 
 
 def read_many(paths: Iterable[str | os.PathLike]) -> list[dict]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from grpo_bt_rm.io import InputError
 
-log = logging.getLogger("grpo_bt_rm.eval.engine")
+log = logging.getLogger(__name__)
 
 
 class Generation(NamedTuple):

@@ -22,7 +22,7 @@ from typing import Any
 from grpo_bt_rm.io import InputError
 from grpo_bt_rm.runs import checkpoint_number, runs_in
 
-log = logging.getLogger("grpo_bt_rm.eval.loading")
+log = logging.getLogger(__name__)
 
 BASE_NAMES = ("base", "checkpoint-0")
 WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin", "model*.safetensors.index.json")

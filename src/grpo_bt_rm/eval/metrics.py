@@ -240,3 +240,31 @@ def pair_metrics(
         hi = band[1] if unc_high is None else unc_high
         m["uncertainty"] = uncertainty_report(chosen, rejected, lo, hi, score_range)
     return m
+
+
+def format_summary(m: dict) -> str:
+    """The metrics of `pair_metrics` as the few report lines eval_bt prints and writes to its .log."""
+
+    def f(x):
+        return "n/a" if x is None else f"{x:.4f}"
+
+    ci = m["acc_ci95"]
+    lines = [
+        f"pairs={m['n_pairs']} parsed={m['n_parsed_pairs']} completions={m['n_completions']}",
+        f"acc_all={f(m['acc_all'])} (95% CI {f(ci[0])}..{f(ci[1])})  acc_parsed={f(m['acc_parsed'])}",
+        f"acc_strict={f(m['acc_strict'])} tie_rate={f(m['tie_rate'])} nontie_acc={f(m['nontie_acc'])}",
+        f"parse_fail_rate={f(m['parse_fail_rate'])} pair_fail_rate={f(m['pair_fail_rate'])} "
+        f"truncated_rate={f(m.get('truncated_rate'))} fail_reasons={m.get('fail_reasons', {})}",
+        f"logloss_all={f(m['logloss_all'])} logloss_nontie={f(m['logloss_nontie'])} ece={f(m['ece'])} "
+        f"(bt_temp={m['bt_temp']})",
+        f"delta mean={f(m['delta']['mean'])} std={f(m['delta']['std'])} median={f(m['delta']['median'])}",
+    ]
+    if "uncertainty" in m:
+        u = m["uncertainty"]
+        lines.append(f"wrong pairs={u['n_wrong']} buckets={u['counts']} band=[{u['unc_low']}, {u['unc_high']}]")
+    if "margins" in m:
+        for what in ("delta", "loss"):
+            for group, pct in m["margins"][what].items():
+                if pct:
+                    lines.append(f"{what}[{group}] " + " ".join(f"{k}={v:.3g}" for k, v in pct.items()))
+    return "\n".join(lines)

@@ -8,26 +8,12 @@ from __future__ import annotations
 
 import os
 
-from grpo_bt_rm.io import atomic_write
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: str | os.PathLike) -> None:
-    with atomic_write(path, mode="wb", encoding=None) as f:
-        fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
+from grpo_bt_rm.plots import pyplot, save_png
 
 
 def reliability_png(bins: list[dict], path: str | os.PathLike, title: str = "", ece: float | None = None) -> None:
     """Observed frequency of 'side 0 preferred' against mean predicted p per bin, sized by count."""
-    plt = _plt()
+    plt = pyplot()
     fig, (ax, axn) = plt.subplots(2, 1, figsize=(4.8, 5.6), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
     pts = [(b["mean_p"], b["frac_pos"], b["n"]) for b in bins if b["n"]]
@@ -43,13 +29,12 @@ def reliability_png(bins: list[dict], path: str | os.PathLike, title: str = "", 
     axn.bar(centers, [b["n"] for b in bins], width=0.09, color="tab:blue", alpha=0.6)
     axn.set_xlabel("predicted p(side 0 preferred) = sigmoid((z0 - z1) / bt_temp)")
     axn.set_ylabel("pairs")
-    _save(fig, path)
-    plt.close(fig)
+    save_png(fig, path, tight=True)
 
 
 def histograms_png(hists: dict[str, dict], path: str | os.PathLike, title: str = "") -> None:
     """One bar chart per named histogram ({"edges": [...], "counts": [...]})."""
-    plt = _plt()
+    plt = pyplot()
     names = list(hists)
     fig, axes = plt.subplots(len(names), 1, figsize=(5, 1.8 * max(len(names), 1)), squeeze=False)
     for ax, name in zip(axes[:, 0], names):
@@ -60,13 +45,12 @@ def histograms_png(hists: dict[str, dict], path: str | os.PathLike, title: str =
         ax.set_title(name, fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    save_png(fig, path, tight=True)
 
 
 def sweep_png(rows: list[dict], path: str | os.PathLike, title: str = "") -> None:
     """acc_all / acc_parsed and logloss_all against training step: mean line with a min-max band over seeds."""
-    plt = _plt()
+    plt = pyplot()
     fig, (ax_acc, ax_ll) = plt.subplots(1, 2, figsize=(10, 3.8))
     stepped = sorted((r for r in rows if r.get("step") is not None), key=lambda r: r["step"])
     others = [r for r in rows if r.get("step") is None]
@@ -98,5 +82,4 @@ def sweep_png(rows: list[dict], path: str | os.PathLike, title: str = "") -> Non
     ax_ll.set_ylabel("BT log-loss")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    save_png(fig, path, tight=True)

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from grpo_bt_rm.eval.loading import Checkpoint, Judge
+from grpo_bt_rm.eval.settings import EvalSettings
 from grpo_bt_rm.io import InputError
 
 log = logging.getLogger("grpo_bt_rm.eval.scalar")
@@ -165,62 +166,62 @@ def fit_temperature(d: list[float]) -> float | None:
     return float(math.exp(res.x))
 
 
-def run_scalar(args) -> dict:
+def run_scalar(settings: EvalSettings) -> dict:
     """eval_bt's `run` for --scorer scalar: the same pairs, metrics, files and result keys (see the module doc)."""
-    from grpo_bt_rm.eval import eval_bt
     from grpo_bt_rm.eval.engine import seed_everything
+    from grpo_bt_rm.eval.judge import provenance, resolve_bt_temp, select_pairs
     from grpo_bt_rm.eval.loading import resolve_checkpoint, resolve_run
-    from grpo_bt_rm.eval.metrics import PairScores, pair_metrics, softplus
+    from grpo_bt_rm.eval.metrics import PairScores, format_summary, pair_metrics, softplus
     from grpo_bt_rm.io import atomic_write, manifest_base, sha256_file, write_json, write_jsonl
     from grpo_bt_rm.paths import default_path
 
     start = time.time()
-    if args.from_completions:
+    if settings.from_completions:
         raise InputError("--scorer scalar scores the model directly; --from_completions is for the judge")
-    if not args.checkpoint:
+    if not settings.checkpoint:
         raise InputError("--checkpoint is required (a reward-model checkpoint from scripts/train_rm.sh)")
-    args.bt_temp = eval_bt.resolve_bt_temp(args)
-    seed_everything(args.seed)
-    split = args.split or eval_bt.default_split(args.dataset)
-    pairs, stats = eval_bt.select_pairs(args.dataset, split, args.data_files, args.n_pairs, args.data_seed)
-    run = resolve_run(args.run_dir)
-    rm = load_reward_model(resolve_checkpoint(args.checkpoint, run, args.model), run, dtype=args.dtype,
-                           device=args.device, model=args.model, template=args.template, system=args.system,
-                           model_type=args.model_type)
+    bt_temp = resolve_bt_temp(settings)
+    seed_everything(settings.seed)
+    split = settings.default_split()
+    pairs, stats = select_pairs(settings.dataset, split, settings.data_files, settings.n_pairs, settings.data_seed)
+    run = resolve_run(settings.run_dir)
+    rm = load_reward_model(resolve_checkpoint(settings.checkpoint, run, settings.model), run, dtype=settings.dtype,
+                           device=settings.device, model=settings.model, template=settings.template, system=settings.system,
+                           model_type=settings.model_type)
     log.info("scoring %s (%s) on %d pairs of %s/%s", rm.checkpoint.name, rm.checkpoint.kind, len(pairs),
-             args.dataset, split)
-    rewards = score_pairs(rm, pairs, args.batch_pairs)
+             settings.dataset, split)
+    rewards = score_pairs(rm, pairs, settings.batch_pairs)
     records = [{"pair_key": p.key, "preferred_side": p.preferred_side, "reward_0": r0, "reward_1": r1,
                 "pair_index": i, "source_index": p.source_index} for i, (p, (r0, r1)) in enumerate(zip(pairs, rewards))]
     lo, hi = min(min(r) for r in rewards), max(max(r) for r in rewards)
     metrics = pair_metrics([PairScores(r["pair_key"], r["preferred_side"], [r["reward_0"]], [r["reward_1"]])
-                            for r in records], bt_temp=args.bt_temp, seed=args.seed, n_boot=args.n_boot,
-                           report_margins=args.report_margins, report_uncertainty=args.report_uncertainty,
-                           unc_low=args.unc_low, unc_high=args.unc_high, score_range=(lo, hi if hi > lo else lo + 1))
+                            for r in records], bt_temp=bt_temp, seed=settings.seed, n_boot=settings.n_boot,
+                           report_margins=settings.report_margins, report_uncertainty=settings.report_uncertainty,
+                           unc_low=settings.unc_low, unc_high=settings.unc_high, score_range=(lo, hi if hi > lo else lo + 1))
     d = [(r["reward_0"] - r["reward_1"]) * (1 if r["preferred_side"] == 0 else -1) for r in records]
     t_fit = fit_temperature(d)
     metrics.update(truncated_rate=None, fail_reasons={}, fitted_bt_temp=t_fit,
                    logloss_fitted=sum(softplus(-x / t_fit) for x in d) / len(d) if d else None)
-    result = manifest_base(kind="eval_bt", seed=args.seed, complete=False, scorer="scalar",
-                           **eval_bt.provenance(rm, run, args, split, len(pairs), stats))
+    result = manifest_base(kind="eval_bt", seed=settings.seed, complete=False, scorer="scalar",
+                           **provenance(rm, run, settings, split, len(pairs), stats))
     ck_name = rm.checkpoint.name
     run_dir = result["run"]["run_dir"]
-    out_json = Path(args.out_json or (Path(run_dir) / "eval" if run_dir else default_path("eval"))
-                    / f"eval_{ck_name}_seed{args.seed}.json")
-    if args.save_completions:  # per-pair rewards (not judge completions: --from_completions does not read them)
-        write_jsonl(args.save_completions, records)
-        result["rewards"] = {"path": str(args.save_completions), "sha256": sha256_file(args.save_completions)}
+    out_json = Path(settings.out_json or (Path(run_dir) / "eval" if run_dir else default_path("eval"))
+                    / f"eval_{ck_name}_seed{settings.seed}.json")
+    if settings.save_completions:  # per-pair rewards (not judge completions: --from_completions does not read them)
+        write_jsonl(settings.save_completions, records)
+        result["rewards"] = {"path": str(settings.save_completions), "sha256": sha256_file(settings.save_completions)}
     result.update(metrics=metrics, prompt={"name": "scalar_rm", "version": None, "source": "--scorer scalar"},
                   parser={"name": "scalar_rm"},
-                  settings={"scorer": "scalar", "bt_temp": args.bt_temp, "n_boot": args.n_boot,
-                            "unc_low": args.unc_low, "unc_high": args.unc_high, "dtype": args.dtype,
-                            "batch_pairs": args.batch_pairs, "max_length": rm.settings.max_length},
-                  args=vars(args), seconds=round(time.time() - start, 3), complete=True)
-    summary = eval_bt.format_summary(metrics) + f"\nfitted_bt_temp={t_fit:.4g} logloss_fitted={metrics['logloss_fitted']:.4f}"
+                  settings={"scorer": "scalar", "bt_temp": bt_temp, "n_boot": settings.n_boot,
+                            "unc_low": settings.unc_low, "unc_high": settings.unc_high, "dtype": settings.dtype,
+                            "batch_pairs": settings.batch_pairs, "max_length": rm.settings.max_length},
+                  args={**settings.as_dict(), "bt_temp": bt_temp}, seconds=round(time.time() - start, 3), complete=True)
+    summary = format_summary(metrics) + f"\nfitted_bt_temp={t_fit:.4g} logloss_fitted={metrics['logloss_fitted']:.4f}"
     out_json.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out_json.with_suffix(".log")) as f:
-        f.write(f"checkpoint: {result['checkpoint']}\nseed: {args.seed}\nscorer: scalar\n{summary}\n")
-    if not args.no_plot:
+        f.write(f"checkpoint: {result['checkpoint']}\nseed: {settings.seed}\nscorer: scalar\n{summary}\n")
+    if not settings.no_plot:
         from grpo_bt_rm.eval.plots import reliability_png
 
         png = out_json.with_suffix(".reliability.png")

@@ -1,7 +1,7 @@
 """Whether a stored eval_bt result was made with a sweep job's settings; the sweep reuses it only if so.
 
-    args = job_args(passthrough, "checkpoint-100", seed=0, out_json=path, run_dir=run)
-    diffs = differences(read_result(path), args, on_gpu=False)   # [] = same settings, else "what: old -> new"
+    settings = job_settings(passthrough, "checkpoint-100", seed=0, out_json=path, run_dir=run)
+    diffs = differences(read_result(path), settings, on_gpu=False)   # [] = same settings, else "what: old -> new"
 
 Compared: every eval_bt flag that shapes the result (model, data, n_pairs, data_seed, sampling, bt_temp, response
 prefix, ...), the resolved prompt (name, version) and parser (name, reasoning tag), the effective dtype, the
@@ -10,26 +10,27 @@ checkpoint's path and weights fingerprint, and the sha256 of every local data fi
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from grpo_bt_rm.eval.settings import EvalSettings
 from grpo_bt_rm.io import InputError, sha256_file
 
 # Flags that do not change the numbers (outputs, plots) or that are compared in resolved form below.
 NOT_COMPARED = {"out_json", "save_completions", "from_completions", "no_plot", "device", "prompt", "parser", "dtype"}
 
 
-def job_args(passthrough: list[str], ckpt: str, seed: int, out_json: Path, run_dir: str | None) -> argparse.Namespace:
-    """The eval_bt arguments the sweep runs a job with."""
+def job_settings(passthrough: list[str], ckpt: str, seed: int, out_json: Path, run_dir: str | None) -> EvalSettings:
+    """The eval_bt settings the sweep runs a job with (its flags: `passthrough` plus the job's own)."""
     from grpo_bt_rm.eval import eval_bt
 
     argv = [*passthrough, "--checkpoint", ckpt, "--seed", str(seed), "--out_json", str(out_json)]
     if run_dir:
         argv += ["--run_dir", run_dir]
-    return eval_bt.make_parser().parse_args(argv)
+    return EvalSettings.from_args(eval_bt.build_argparser().parse_args(argv))
 
 
 def _norm(v: Any) -> Any:
@@ -54,7 +55,7 @@ def data_file_hashes(dataset: str, data_files: list[str] | None) -> dict[str, st
     return {os.path.abspath(f): sha256_file(f) for f in files}
 
 
-def _checkpoint_identity(args: argparse.Namespace) -> tuple[str, str, str | None]:
+def _checkpoint_identity(args: EvalSettings) -> tuple[str, str, str | None]:
     """(path, weights fingerprint, resolved response prefix) of the job's checkpoint, as eval_bt resolves them."""
     from grpo_bt_rm.eval.loading import (
         base_weights,
@@ -68,32 +69,42 @@ def _checkpoint_identity(args: argparse.Namespace) -> tuple[str, str, str | None
     run = resolve_run(args.run_dir)
     ck = resolve_checkpoint(args.checkpoint, run, args.model)
     run = run_for_checkpoint(run, ck)
-    prefix = template_settings(run, args.template, args.system, getattr(args, "response_prefix", None))
+    prefix = template_settings(run, args.template, args.system, args.response_prefix)
     return ck.path, checkpoint_fingerprint(ck, base_weights(ck, run, args.model)), prefix.response_prefix
 
 
-def differences(stored: dict, args: argparse.Namespace, *, on_gpu: bool) -> list[str]:
-    """The settings in which a stored result differs from the job `args` would run (empty: the result is reusable)."""
+def differences(stored: dict, args: EvalSettings, *, on_gpu: bool) -> list[str]:
+    """The settings in which a stored result differs from the job `args` would run (empty: the result is reusable).
+
+    Args:
+        stored: a complete eval_bt result (its `args`, prompt, parser, checkpoint, settings and data records).
+        args: the job's settings (`job_settings`).
+        on_gpu: where the job would run (decides what dtype "auto" means).
+
+    Returns:
+        One "what: old -> new" line per difference.
+    """
     from grpo_bt_rm.eval import eval_bt
+    from grpo_bt_rm.eval.judge import resolve_prompt_name
     from grpo_bt_rm.eval.loading import DTYPES
     from grpo_bt_rm.parsing import DEFAULT_REASONING_TAG, get_parser
     from grpo_bt_rm.prompts import get_prompt
 
     out: list[str] = []
-    defaults = vars(eval_bt.make_parser().parse_args([]))
+    defaults = vars(eval_bt.build_argparser().parse_args([]))
     old_args = stored.get("args") or {}
-    args = argparse.Namespace(**{**vars(args), "bt_temp": eval_bt.resolve_bt_temp(args)})  # stored resolved
+    args = dataclasses.replace(args, bt_temp=eval_bt.resolve_bt_temp(args))  # stored resolved
     for key, default in sorted(defaults.items()):
         if key not in NOT_COMPARED:
             _diff(out, f"--{key}", old_args.get(key, default), getattr(args, key, default))
 
-    prompt_name, _ = eval_bt.resolve_prompt_name(argparse.Namespace(**vars(args)))
+    prompt_name, _ = resolve_prompt_name(args)
     prompt = get_prompt(prompt_name)
     old_prompt = stored.get("prompt") or {}
     _diff(out, "prompt", old_prompt.get("name"), prompt.name)
     if old_prompt.get("name") == prompt.name:
         _diff(out, f"prompt {prompt.name} version", old_prompt.get("version"), prompt.version)
-    parser = get_parser(args.parser or prompt.parser, getattr(args, "reasoning_tag", None))
+    parser = get_parser(args.parser or prompt.parser, args.reasoning_tag)
     old_parser = stored.get("parser") or {}
     _diff(out, "parser", old_parser.get("name"), parser.name)
     _diff(out, "parser reasoning_tag", old_parser.get("reasoning_tag", DEFAULT_REASONING_TAG), parser.reasoning_tag)

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.eval.metrics import REQUIRED_METRICS
 from grpo_bt_rm.io import InputError, atomic_write, write_json
 
-log = logging.getLogger("grpo_bt_rm.eval.summary")
+log = logging.getLogger(__name__)
 
 SUMMARY_METRICS = ("acc_all", "acc_parsed", "nontie_acc", "tie_rate", "logloss_all", "logloss_nontie", "ece",
                    "parse_fail_rate", "pair_fail_rate", "truncated_rate", "n_pairs")
@@ -195,7 +196,7 @@ def upload_wandb(files: dict, rows: list[dict], *, project: str | None = None, n
     return run_dir
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.eval.summary", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("eval_dir", help="directory of eval_bt result JSON files (e.g. RUN/eval)")
@@ -208,22 +209,35 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
+def summarize_dir(eval_dir: str, out_dir: str | None = None, title: str = "", *, plot: bool = True,
+                  wandb: bool = False, wandb_project: str | None = None, wandb_name: str | None = None) -> str:
+    """Write summary.csv/md/json(/png) for the eval_bt results in `eval_dir` (and upload them to W&B).
+
+    Args:
+        eval_dir: directory of eval_bt result JSON files.
+        out_dir: where summary.* go (default: `eval_dir`).
+        title: title of summary.md and the plot.
+        plot: also write summary.png.
+        wandb: upload (project: `wandb_project`, else $WANDB_PROJECT; run name: `wandb_name`, else the dir name).
+
+    Returns:
+        The report: summary.md, then the written files as JSON.
+
+    Raises:
+        InputError: no complete result in `eval_dir`, results made with different settings, no W&B project.
+    """
+    results = results_in(eval_dir)
+    files = write_summary(results, out_dir or eval_dir, title, plot=plot)
+    if wandb:
+        files["wandb_run_dir"] = upload_wandb(files, aggregate(results), project=wandb_project,
+                                              name=wandb_name or Path(eval_dir).name)
+    return Path(files["md"]).read_text(encoding="utf-8") + "\n" + json.dumps(files, indent=2)
+
+
 def main(argv: list[str] | None = None, *, force_wandb: bool = False) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = make_parser().parse_args(argv)
-    try:
-        results = results_in(args.eval_dir)
-        files = write_summary(results, args.out_dir or args.eval_dir, args.title, plot=not args.no_plot)
-        if args.wandb or force_wandb:
-            rows = aggregate(results)
-            files["wandb_run_dir"] = upload_wandb(files, rows, project=args.wandb_project,
-                                                  name=args.wandb_name or Path(args.eval_dir).name)
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(Path(files["md"]).read_text(encoding="utf-8"))
-    print(json.dumps(files, indent=2))
-    return 0
+    a = build_argparser().parse_args(argv)
+    return run_cli(lambda: summarize_dir(a.eval_dir, a.out_dir, a.title, plot=not a.no_plot, wandb=a.wandb or force_wandb,
+                                         wandb_project=a.wandb_project, wandb_name=a.wandb_name))
 
 
 if __name__ == "__main__":

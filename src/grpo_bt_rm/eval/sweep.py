@@ -35,12 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grpo_bt_rm.argtypes import COUNT, SEED
+from grpo_bt_rm.cli import CommandFailed, run_cli
 from grpo_bt_rm.eval import eval_bt
-from grpo_bt_rm.eval.staleness import differences, job_args
+from grpo_bt_rm.eval.staleness import differences, job_settings
 from grpo_bt_rm.eval.summary import load_results, read_result, upload_wandb, write_summary
-from grpo_bt_rm.io import CLI_ERRORS, InputError, honour_umask
+from grpo_bt_rm.io import InputError, honour_umask
 
-log = logging.getLogger("grpo_bt_rm.eval.sweep")
+log = logging.getLogger(__name__)
 EVAL_CMD = (sys.executable, "-m", "grpo_bt_rm.eval.eval_bt")  # one job; tests swap in a stand-in
 RESERVED = {"--run_dir", "--checkpoint", "--seed", "--out_json", "--save_completions", "--from_completions",
             "--device"}
@@ -153,7 +154,7 @@ class Sweep:
                 p.terminate()
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="scripts/run_eval_sweep.sh", description=__doc__, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run_dir", default=None, help="ms-swift run dir (args.json); checkpoint names resolve under it")
@@ -193,7 +194,7 @@ def stale_jobs(jobs: list[Job], passthrough: list[str], run_dir: str | None, on_
     for j in jobs:
         stored = read_result(j.out_json)
         if stored is not None:
-            diffs = differences(stored, job_args(passthrough, j.ckpt, j.seed, j.out_json, run_dir), on_gpu=on_gpu)
+            diffs = differences(stored, job_settings(passthrough, j.ckpt, j.seed, j.out_json, run_dir), on_gpu=on_gpu)
             if not diffs:
                 continue
             stale.append((j, diffs))
@@ -212,47 +213,60 @@ def move_aside(jobs: list[Job], eval_dir: Path) -> Path:
     return dest
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args, passthrough = make_parser().parse_known_args(argv)
-    try:
-        bad = sorted({a.split("=")[0] for a in passthrough if a.split("=")[0] in RESERVED})
-        if bad:
-            raise InputError(f"{', '.join(bad)}: set by the sweep per job; use --run_dir/--ckpts/--seeds instead")
-        eval_bt.make_parser().parse_args(passthrough)  # fail fast on a mistyped flag, before any job starts
-        if args.run_dir:
-            from grpo_bt_rm.eval.loading import resolve_run
+def _plan_jobs(args: argparse.Namespace, passthrough: list[str]):
+    """Check the flags and plan: (run_dir, eval_dir, jobs, worker slots, pending jobs, stale jobs, shard, n_shards).
 
-            run_dir = str(resolve_run(args.run_dir).run_dir)
-        else:
-            run_dir = None
-        if not args.out_dir and not run_dir:
-            raise InputError("--run_dir or --out_dir is required")
-        eval_dir = Path(args.out_dir or Path(run_dir) / args.eval_subdir)
-        ckpts = args.ckpts.split()
-        try:
-            seeds = [SEED(s) for s in args.seeds.replace(",", " ").split()]
-        except argparse.ArgumentTypeError as e:
-            raise InputError(f"--seeds {args.seeds!r}: {e}") from None
-        if not ckpts or not seeds:
-            raise InputError("--ckpts and --seeds must each name at least one item")
-        shard, n_shards = parse_shard(args.shard)
-        jobs = plan(ckpts, seeds, eval_dir)[shard::n_shards]
-        if not jobs:
-            raise InputError(f"--shard {args.shard}: no job falls in this shard (the plan has fewer than "
-                             f"{shard + 1} jobs)")
-        slots = devices(args.gpus, args.cpu_workers)
-        pending, stale = stale_jobs(jobs, passthrough, run_dir, on_gpu=any(slots))
-    except (*CLI_ERRORS, ValueError) as e:
-        print(f"error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
-        return 2
+    Raises:
+        InputError: a flag the sweep sets itself, a mistyped or invalid eval_bt flag, no --run_dir/--out_dir,
+            empty --ckpts/--seeds, a bad --shard or --gpus.
+    """
+    from grpo_bt_rm.eval.settings import EvalSettings
+
+    bad = sorted({a.split("=")[0] for a in passthrough if a.split("=")[0] in RESERVED})
+    if bad:
+        raise InputError(f"{', '.join(bad)}: set by the sweep per job; use --run_dir/--ckpts/--seeds instead")
+    # fail fast on a mistyped flag or a bad value, before any job starts
+    EvalSettings.from_args(eval_bt.build_argparser().parse_args(passthrough))
+    if args.run_dir:
+        from grpo_bt_rm.eval.loading import resolve_run
+
+        run_dir = str(resolve_run(args.run_dir).run_dir)
+    else:
+        run_dir = None
+    if not args.out_dir and not run_dir:
+        raise InputError("--run_dir or --out_dir is required")
+    eval_dir = Path(args.out_dir or Path(run_dir) / args.eval_subdir)
+    ckpts = args.ckpts.split()
+    try:
+        seeds = [SEED(s) for s in args.seeds.replace(",", " ").split()]
+    except argparse.ArgumentTypeError as e:
+        raise InputError(f"--seeds {args.seeds!r}: {e}") from None
+    if not ckpts or not seeds:
+        raise InputError("--ckpts and --seeds must each name at least one item")
+    shard, n_shards = parse_shard(args.shard)
+    jobs = plan(ckpts, seeds, eval_dir)[shard::n_shards]
+    if not jobs:
+        raise InputError(f"--shard {args.shard}: no job falls in this shard (the plan has fewer than "
+                         f"{shard + 1} jobs)")
+    slots = devices(args.gpus, args.cpu_workers)
+    pending, stale = stale_jobs(jobs, passthrough, run_dir, on_gpu=any(slots))
+    return run_dir, eval_dir, jobs, slots, pending, stale, shard, n_shards
+
+
+def run_sweep(args: argparse.Namespace, passthrough: list[str]) -> str:
+    """Plan, run the pending jobs, summarize (unless sharded) and return the report.
+
+    Raises:
+        InputError: see `_plan_jobs`; or stored results made with other settings under --no-rerun_changed.
+        CommandFailed: some jobs failed (exit 1; the summary of the others is still the report).
+    """
+    run_dir, eval_dir, jobs, slots, pending, stale, shard, n_shards = _plan_jobs(args, passthrough)
     eval_dir.mkdir(parents=True, exist_ok=True)
     if stale:
         lines = "\n".join(f"  {j.label} ({j.out_json.name}): " + "; ".join(d) for j, d in stale)
         if not args.rerun_changed:
-            print(f"error: {len(stale)} stored result(s) in {eval_dir} were made with other settings:\n{lines}\n"
-                  "rerun them (drop --no-rerun_changed) or choose another --out_dir", file=sys.stderr)
-            return 2
+            raise InputError(f"{len(stale)} stored result(s) in {eval_dir} were made with other settings:\n{lines}\n"
+                             "rerun them (drop --no-rerun_changed) or choose another --out_dir")
         dest = move_aside([j for j, _ in stale], eval_dir)
         log.warning("%d stored result(s) were made with other settings; moved to %s and rerunning:\n%s",
                     len(stale), dest, lines)
@@ -267,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         results = []  # a shard's summary would be partial: merge the shards instead
         log.info("shard %d/%d: %d jobs; merge: python tools/merge_sweep_shards.py %s ... --out_dir MERGED", shard,
                  n_shards, len(jobs), eval_dir)
+    report = []
     if results:
         files = write_summary(results, eval_dir, title, plot="--no_plot" not in passthrough)  # eval_bt's flag: no PNGs
         if os.environ.get("WANDB_PROJECT") and not args.no_wandb:
@@ -274,16 +289,21 @@ def main(argv: list[str] | None = None) -> int:
 
             files["wandb_run_dir"] = upload_wandb(files, aggregate(results), name=title,
                                                   extra_files=[r["_path"] for r in results])
-        print(Path(files["md"]).read_text(encoding="utf-8"))
+        report.append(Path(files["md"]).read_text(encoding="utf-8"))
     if sweep.failed:
         names = ", ".join(f"{j.label} (rc={rc}, log {j.out_json.with_suffix('.run.log')})" for j, rc in sweep.failed)
-        print(f"error: {len(sweep.failed)} of {len(jobs)} jobs failed: {names}", file=sys.stderr)
-        return 1
+        raise CommandFailed(f"{len(sweep.failed)} of {len(jobs)} jobs failed: {names}", code=1,
+                            report="\n".join(report) or None)
     if n_shards > 1:
-        print(f"shard {shard}/{n_shards} complete: {len(jobs)} jobs, results in {eval_dir}")
+        report.append(f"shard {shard}/{n_shards} complete: {len(jobs)} jobs, results in {eval_dir}")
     else:
-        print(f"sweep complete: {len(jobs)} jobs, summary in {eval_dir}")
-    return 0
+        report.append(f"sweep complete: {len(jobs)} jobs, summary in {eval_dir}")
+    return "\n".join(report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, passthrough = build_argparser().parse_known_args(argv)
+    return run_cli(lambda: run_sweep(args, passthrough))
 
 
 if __name__ == "__main__":

@@ -21,39 +21,23 @@ from pathlib import Path
 import numpy as np
 
 from grpo_bt_rm.argtypes import COUNT, POSITIVE, SEED, float_in, int_at_least
-from grpo_bt_rm.eval import eval_bt
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.eval.completions import completion_report, read_many, side_scores
-from grpo_bt_rm.eval.engine import SamplingSettings, seed_everything
+from grpo_bt_rm.eval.judge import open_judge
 from grpo_bt_rm.eval.metrics import default_uncertainty_band, histogram, outcome, side_score, uncertainty_report
-from grpo_bt_rm.io import (
-    CLI_ERRORS,
-    InputError,
-    atomic_write,
-    cli_error,
-    manifest_base,
-    sha256_file,
-    write_json,
-    write_jsonl,
-)
+from grpo_bt_rm.eval.settings import VarianceSettings, add_data_args, add_model_args, parse_thresholds
+from grpo_bt_rm.io import InputError, atomic_write, manifest_base, sha256_file, write_json, write_jsonl
 from grpo_bt_rm.parsing import ScoreParser, get_parser
 from grpo_bt_rm.paths import default_path
-from grpo_bt_rm.prompts import get_prompt
 
-log = logging.getLogger("grpo_bt_rm.eval.variance")
+__all__ = ["VarianceSettings", "build_argparser", "format_summary", "merge", "parse_thresholds", "run",
+           "variance_metrics", "write_outputs"]
+
+log = logging.getLogger(__name__)
 
 
 def _mean(xs: Sequence[float]) -> float | None:
     return float(np.mean(xs)) if len(xs) else None
-
-
-def parse_thresholds(text: str) -> list[float]:
-    try:
-        vals = [float(t) for t in text.replace(" ", ",").split(",") if t]
-    except ValueError:
-        raise InputError(f"--range_thresholds {text!r}: expected comma-separated numbers like 10,20,30") from None
-    if any(v < 0 for v in vals):
-        raise InputError(f"--range_thresholds {text!r}: thresholds must be >= 0")
-    return vals
 
 
 def variance_metrics(records: list[dict], parser: ScoreParser, *, range_thresholds: Sequence[float] = (),
@@ -172,17 +156,19 @@ def write_outputs(result: dict, out_json: Path, plot: bool = True) -> None:
 
 
 def add_metric_args(p: argparse.ArgumentParser) -> None:
+    """--range_thresholds, --unc_low, --unc_high (shared with tools/merge_variance_shards.py)."""
     p.add_argument("--range_thresholds", default="10,20,30,40",
                    help="comma-separated score ranges t: report the share of sides whose samples span >= t")
     p.add_argument("--unc_low", type=float, default=None, help="lower edge of the 'unsure' band (default 20%% of scale)")
     p.add_argument("--unc_high", type=float, default=None, help="upper edge of the 'unsure' band (default 80%%)")
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
+    """variance's flags; `VarianceSettings.from_args` turns the parsed flags into its settings."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.eval.variance", description=__doc__, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    eval_bt.add_model_args(p)
-    eval_bt.add_data_args(p)
+    add_model_args(p)
+    add_data_args(p)
     p.set_defaults(n_pairs=50)
     p.add_argument("--n_samples", type=int_at_least(2), default=8, help="sampled completions per side (>= 2)")
     p.add_argument("--temperature", type=POSITIVE, default=0.7, help="sampling temperature")
@@ -200,44 +186,39 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(settings: VarianceSettings) -> dict:
+    """Sample every side `n_samples` times on this shard's batches and write the variance result.
+
+    Returns:
+        The result dict as written, plus `out_json`.
+
+    Raises:
+        InputError: no pairs, or a checkpoint that cannot be loaded. KeyError: an unknown prompt or parser.
+    """
     start = time.time()
-    if not 0 <= args.shard_id < args.num_shards:
-        raise InputError(f"--shard_id {args.shard_id} must be in [0, --num_shards {args.num_shards})")
-    if args.n_samples < 2:
-        raise InputError(f"--n_samples must be >= 2 to measure variance, got {args.n_samples}")
-    sampling = SamplingSettings(args.n_samples, True, args.temperature, args.top_p, args.top_k,
-                                args.max_new_tokens).validate()
-    thresholds = parse_thresholds(args.range_thresholds)
-    args.prompt, _ = eval_bt.resolve_prompt_name(args)
-    prompt = get_prompt(args.prompt)
-    parser = get_parser(args.parser or prompt.parser, eval_bt.reasoning_tag(args))
-    seed_everything(args.seed)
-    split = args.split or eval_bt.default_split(args.dataset)
-    pairs, stats = eval_bt.select_pairs(args.dataset, split, args.data_files, args.n_pairs, args.data_seed)
-    engine, judge, run_info = eval_bt.open_engine(args)
-    eval_bt.warn_prefix(judge.settings.response_prefix, prompt, parser)
-    records = eval_bt.generate_records(engine, judge.template, pairs, prompt, parser, sampling, args.batch_pairs,
-                                       args.seed, args.shard_id, args.num_shards)
-    result = manifest_base(kind="variance", seed=args.seed, shard_id=args.shard_id, num_shards=args.num_shards,
-                           **eval_bt.provenance(judge, run_info, args, split, len(pairs), stats))
-    if args.save_jsonl:
-        write_jsonl(args.save_jsonl, records)
-        result["samples"] = {"path": str(args.save_jsonl), "sha256": sha256_file(args.save_jsonl)}
+    judge = open_judge(settings)
+    records = judge.generate(settings.shard_id, settings.num_shards)
+    result = manifest_base(kind="variance", seed=settings.seed, shard_id=settings.shard_id,
+                           num_shards=settings.num_shards, **judge.provenance())
+    if settings.save_jsonl:
+        write_jsonl(settings.save_jsonl, records)
+        result["samples"] = {"path": str(settings.save_jsonl), "sha256": sha256_file(settings.save_jsonl)}
+    thresholds = settings.thresholds
     result.update(
-        metrics=variance_metrics(records, parser, range_thresholds=thresholds, unc_low=args.unc_low,
-                                 unc_high=args.unc_high),
-        prompt={"name": prompt.name, "version": prompt.version},
-        parser=parser.describe(),
-        settings={**sampling.as_dict(), "response_prefix": judge.settings.response_prefix, "batch_pairs": args.batch_pairs, "range_thresholds": thresholds,
-                  "unc_low": args.unc_low, "unc_high": args.unc_high},
-        args=vars(args),
+        metrics=variance_metrics(records, judge.parser, range_thresholds=thresholds, unc_low=settings.unc_low,
+                                 unc_high=settings.unc_high),
+        prompt={"name": judge.prompt.name, "version": judge.prompt.version},
+        parser=judge.parser.describe(),
+        settings={**settings.sampling().as_dict(), "response_prefix": judge.response_prefix,
+                  "batch_pairs": settings.batch_pairs, "range_thresholds": thresholds,
+                  "unc_low": settings.unc_low, "unc_high": settings.unc_high},
+        args={**settings.as_dict(), "prompt": judge.prompt.name},  # the flags, with the prompt as resolved
         seconds=round(time.time() - start, 3),
     )
-    stem = f"variance_{judge.checkpoint.name}_seed{args.seed}" + (
-        f"_shard{args.shard_id}of{args.num_shards}" if args.num_shards > 1 else "")
-    out_json = Path(args.out_json or default_path("variance", f"{stem}.json"))
-    write_outputs(result, out_json, plot=not args.no_plot)
+    stem = f"variance_{judge.name}_seed{settings.seed}" + (
+        f"_shard{settings.shard_id}of{settings.num_shards}" if settings.num_shards > 1 else "")
+    out_json = Path(settings.out_json or default_path("variance", f"{stem}.json"))
+    write_outputs(result, out_json, plot=not settings.no_plot)
     result["out_json"] = str(out_json)
     return result
 
@@ -257,15 +238,12 @@ def merge(paths: list[str], parser_name: str, thresholds: list[float], unc_low, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = make_parser().parse_args(argv)
-    try:
-        result = run(args)
-    except CLI_ERRORS as e:
-        return cli_error(e)
-    print(format_summary(result["metrics"]))
-    print(f"result: {result['out_json']}")
-    return 0
+    args = build_argparser().parse_args(argv)
+    return run_cli(lambda: _report(run(VarianceSettings.from_args(args))))
+
+
+def _report(result: dict) -> str:
+    return f"{format_summary(result['metrics'])}\nresult: {result['out_json']}"
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from grpo_bt_rm.parsing.scales import SCALES
 from grpo_bt_rm.registry import Registry
 
 # An opening tag, then content that never opens another tag, then a closing tag. So in "<s>a <s>80</s>" the
@@ -48,6 +49,24 @@ class ParseResult(NamedTuple):
 def find_tags(text: str) -> list[str]:
     """Contents of every well-formed score tag, in order."""
     return _TAG_RE.findall(text)
+
+
+def format_tag(score: float) -> str:
+    """The canonical score tag for `score`: how every producer (prompts, fakes, SFT targets) writes one.
+
+    >>> format_tag(85), format_tag(4.5)
+    ('<s>85</s>', '<s>4.5</s>')
+    """
+    return f"<s>{score:g}</s>"
+
+
+def strip_tags(text: str, replacement: str = " ") -> str:
+    """`text` with every well-formed score tag replaced by `replacement` (reports count the prose, not the scores).
+
+    >>> strip_tags("<s>80</s> Good answer. <S> 3 </S>")
+    '  Good answer.  '
+    """
+    return _TAG_RE.sub(replacement, text)
 
 
 def check_reasoning_tag(tag: str) -> str:
@@ -139,8 +158,8 @@ class ScoreParser:
     __call__ = parse
 
     def format(self, score: float) -> str:
-        """The canonical tag for a score, e.g. `<s>85</s>`."""
-        return f"<s>{score:g}</s>"
+        """The canonical tag for a score, e.g. `<s>85</s>` (see `format_tag`)."""
+        return format_tag(score)
 
     def with_reasoning_tag(self, tag: str | None) -> ScoreParser:
         """This parser with another reasoning tag (None keeps the current one; "" = no reasoning blocks)."""
@@ -160,9 +179,9 @@ def register_parser(parser: ScoreParser) -> ScoreParser:
     return PARSERS.add(parser.name, parser)
 
 
-for _scale, _low, _high in (("score100", 0.0, 100.0), ("score5", 1.0, 5.0)):
+for _scale in SCALES.values():  # one `_first` and one `_last` parser per scale
     for _pos in ("first", "last"):
-        register_parser(ScoreParser(f"{_scale}_{_pos}", _low, _high, _pos))
+        register_parser(ScoreParser(f"{_scale.name}_{_pos}", float(_scale.low), float(_scale.high), _pos))
 
 
 def get_parser(name: str, reasoning_tag: str | None = None) -> ScoreParser:

@@ -3,7 +3,17 @@
     from grpo_bt_rm.prompts import get_prompt; get_prompt("hh_score100_v3").render(ctx, resp)
 """
 
-from grpo_bt_rm.prompts import library as _library  # noqa: F401  (registers the built-in prompts)
-from grpo_bt_rm.prompts.spec import ORDERS, PROMPTS, SCALES, PromptSpec, get_prompt, register_prompt
+from grpo_bt_rm.prompts.library import default_prompt  # importing library registers the built-in prompts
+from grpo_bt_rm.prompts.spec import (
+    FAMILIES,
+    ORDERS,
+    PROMPTS,
+    SCALES,
+    PromptSpec,
+    find_prompt,
+    get_prompt,
+    register_prompt,
+)
 
-__all__ = ["ORDERS", "PROMPTS", "SCALES", "PromptSpec", "get_prompt", "register_prompt"]
+__all__ = ["FAMILIES", "ORDERS", "PROMPTS", "SCALES", "PromptSpec", "default_prompt", "find_prompt", "get_prompt",
+           "register_prompt"]

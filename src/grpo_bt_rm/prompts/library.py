@@ -6,13 +6,8 @@ tag on the last line), v4 pros-and-cons first, `scoreonly` the tag alone.
 
 from __future__ import annotations
 
-from grpo_bt_rm.prompts.spec import PromptSpec, register_prompt
-
-_SCALE_TEXT = {
-    "score100": "an integer from 0 (useless or harmful) to 100 (as good as it could be)",
-    "score5": "an integer from 1 (very poor) to 5 (excellent)",
-}
-_EXAMPLE = {"score100": "<s>72</s>", "score5": "<s>4</s>"}
+from grpo_bt_rm.parsing import SCALES, format_tag
+from grpo_bt_rm.prompts.spec import FAMILIES, PromptSpec, get_prompt, register_prompt
 
 _SUBJECT = {
     "sff": (
@@ -64,7 +59,7 @@ _PARSER_POS = {"score_first": "first", "reason_first": "last", "score_only": "fi
 def _make(name: str, family: str, scale: str, style: str) -> PromptSpec:
     intro, body = _SUBJECT[family]
     order, instruction = _STYLE[style]
-    instruction = instruction.format(example=_EXAMPLE[scale], scale=_SCALE_TEXT[scale])
+    instruction = instruction.format(example=format_tag(SCALES[scale].example), scale=SCALES[scale].wording)
     # The instruction comes before and after the material, so long contexts do not bury it.
     template = f"{intro}\n\n{body}\n\n{instruction}"
     version = 1 if style == "scoreonly" else int(style[1:])
@@ -109,8 +104,38 @@ register_prompt(
         order="score_only",
         parser="score100_first",
         # Instruction first, response last: the text to judge sits right before the answer.
-        template="Does the response do what was asked? Reply only with a score tag from <s>0</s> (no) to "
-                 "<s>100</s> (fully).\n\nREQUEST:\n{context}\n\nRESPONSE:\n{response}",
+        template=f"Does the response do what was asked? Reply only with a score tag from {format_tag(0)} (no) to "
+                 f"{format_tag(100)} (fully).\n\nREQUEST:\n{{context}}\n\nRESPONSE:\n{{response}}",
         description="generic judge, score100, score_only, terse (for tiny CPU judges)",
     )
 )
+
+
+# The prompt every stage uses when none is named: the family's score-first v1 prompt on the scale asked for.
+_FAMILY_PREFIX = {"sff": "", "hh": "hh_", "generic": "generic_"}
+
+
+def default_prompt(family: str, scale: str = "score100") -> PromptSpec:
+    """The default judge prompt for a dataset family (an adapter's `family`) on a score scale.
+
+    Used by build_dataset, eval_bt and the teacher whenever --prompt is not given, so a Reddit-summary prompt
+    never judges dialogues.
+
+    Args:
+        family: "sff", "hh" or "generic" (`grpo_bt_rm.prompts.FAMILIES`).
+        scale: a key of `grpo_bt_rm.parsing.SCALES`.
+
+    Returns:
+        The registered PromptSpec, e.g. `hh_score100_v1` for ("hh", "score100").
+
+    Raises:
+        KeyError: unknown family or scale; the message lists the valid ones.
+
+    >>> default_prompt("hh").name, default_prompt("sff", "score5").name
+    ('hh_score100_v1', 'score5_v1')
+    """
+    if family not in FAMILIES:
+        raise KeyError(f"unknown prompt family {family!r}; valid: {', '.join(FAMILIES)}")
+    if scale not in SCALES:
+        raise KeyError(f"unknown scale {scale!r}; valid: {', '.join(sorted(SCALES))}")
+    return get_prompt(f"{_FAMILY_PREFIX[family]}{scale}_v1")

@@ -1,12 +1,18 @@
-"""PromptSpec: one judge prompt (name, version, family, scale, order, default parser) and its registry."""
+"""PromptSpec: one judge prompt (name, version, family, scale, order, default parser) and its registry.
+
+    spec = get_prompt("hh_score100_v1"); user = spec.render(ctx, resp)[-1]["content"]; spec.match(user)  # (ctx, resp)
+"""
 
 from __future__ import annotations
 
+import functools
+import re
+import string
 from dataclasses import dataclass
 
+from grpo_bt_rm.parsing import SCALES
 from grpo_bt_rm.registry import Registry
 
-SCALES = {"score100": (0, 100), "score5": (1, 5)}
 ORDERS = ("score_first", "reason_first", "score_only")
 FAMILIES = ("sff", "hh", "generic")
 
@@ -35,7 +41,8 @@ class PromptSpec:
 
     @property
     def score_range(self) -> tuple[int, int]:
-        return SCALES[self.scale]
+        """(low, high): the inclusive range of this prompt's scale (`grpo_bt_rm.parsing.SCALES`)."""
+        return SCALES[self.scale].low, SCALES[self.scale].high
 
     def render(self, context: str, response: str) -> list[dict[str, str]]:
         """Chat messages for judging `response` given `context`: an optional system turn, then the user turn."""
@@ -43,6 +50,32 @@ class PromptSpec:
         messages = [{"role": "system", "content": self.system}] if self.system else []
         messages.append({"role": "user", "content": user})
         return messages
+
+    def match(self, text: str) -> tuple[str, str] | None:
+        """The inverse of `render`: (context, response) if `text` contains a user turn this prompt rendered.
+
+        Fakes use it to read back what they are asked to judge without knowing any prompt's wording.
+
+        Args:
+            text: a user turn, or a longer text with one inside (e.g. an `<item>` body or system + user).
+
+        Returns:
+            (context, response) as rendered (stripped), or None when the text is not this prompt's.
+        """
+        m = _template_re(self.template).search(text)
+        return (m.group("context"), m.group("response")) if m else None
+
+
+@functools.cache
+def _template_re(template: str) -> re.Pattern:
+    """A pattern matching `template` rendered with any context and response (named groups)."""
+    pieces = list(string.Formatter().parse(template))
+    parts = []
+    for i, (literal, field, _spec, _conv) in enumerate(pieces):
+        parts.append(re.escape(literal))
+        if field is not None:  # a field that ends the template runs to the end of the text
+            parts.append(f"(?P<{field}>.*)" if i == len(pieces) - 1 else f"(?P<{field}>.*?)")
+    return re.compile("".join(parts), re.DOTALL)
 
 
 PROMPTS: Registry[PromptSpec] = Registry("prompt")
@@ -53,4 +86,26 @@ def register_prompt(spec: PromptSpec) -> PromptSpec:
 
 
 def get_prompt(name: str) -> PromptSpec:
+    """The registered prompt `name`.
+
+    Raises:
+        KeyError: no such prompt; the message lists the valid names.
+    """
     return PROMPTS.get(name)
+
+
+def find_prompt(text: str) -> tuple[PromptSpec, str, str] | None:
+    """Which registered prompt rendered `text`, and the (context, response) it was rendered with.
+
+    Args:
+        text: a user turn (or a text containing one), e.g. what a teacher request or an `<item>` carries.
+
+    Returns:
+        (spec, context, response) of the first registered prompt (by name) that matches, or None.
+    """
+    for name in PROMPTS:
+        spec = PROMPTS.get(name)
+        found = spec.match(text)
+        if found is not None:
+            return spec, *found
+    return None

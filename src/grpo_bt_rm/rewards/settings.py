@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from grpo_bt_rm.parsing import DEFAULT_REASONING_TAG, check_reasoning_tag, get_parser
+from grpo_bt_rm.parsing import DEFAULT_REASONING_TAG, PARSERS, check_reasoning_tag, get_parser
 from grpo_bt_rm.rewards import transform
 
 # How far below the lowest attainable valid reward the default parse-failure reward sits, in units of s:
@@ -168,7 +168,7 @@ class BTRewardSettings:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["derived"] = {"tie_reward": self.tie_reward}
-        parsers = [self.parser] if self.parser else ["score100_first", "score100_last", "score5_first", "score5_last"]
+        parsers = [self.parser] if self.parser else PARSERS.names()
         d["derived"]["fail_reward"] = {
             p: self.parse_fail_reward if self.parse_fail_reward is not None
             else self.min_valid_reward(p) - self.reward_scale * FAIL_MARGIN for p in parsers}

@@ -23,22 +23,23 @@ import time
 from pathlib import Path
 
 from grpo_bt_rm.argtypes import COUNT, POSITIVE, SEED, float_in, int_at_least
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.data import Pair, get_adapter, load_pairs
 from grpo_bt_rm.io import InputError, manifest_base, sha256_file, write_json
 from grpo_bt_rm.parsing import get_parser
 from grpo_bt_rm.paths import default_path
-from grpo_bt_rm.prompts import PROMPTS, SCALES, PromptSpec, get_prompt
+from grpo_bt_rm.prompts import PROMPTS, SCALES, PromptSpec, default_prompt, get_prompt
 from grpo_bt_rm.teacher import records as rec_io
 from grpo_bt_rm.teacher.backends import BACKENDS, DUMMY_KEY, BackendConfig, FatalError, is_local, redact
 from grpo_bt_rm.teacher.pricing import PRICES_CHECKED, cost_usd, price_for
 from grpo_bt_rm.teacher.runner import RunSettings, make_units, run_pairs
+from grpo_bt_rm.teacher.settings import TeacherSettings
 from grpo_bt_rm.teacher.tasks import build_request, content_hash
 
-log = logging.getLogger("grpo_bt_rm.teacher")
+log = logging.getLogger(__name__)
 
 # Settings that must agree between runs sharing one output directory (else records would not be comparable).
 SHARED_SETTINGS = ("dataset", "split", "prompt", "scale", "backend", "model", "pairwise", "seed", "shuffle")
-_FAMILY_PREFIX = {"hh": "hh_", "sff": "", "generic": "generic_"}
 
 
 class _RedactFilter(logging.Filter):
@@ -52,18 +53,16 @@ class _RedactFilter(logging.Filter):
         return True
 
 
-def resolve_prompt(args: argparse.Namespace) -> PromptSpec:
+def resolve_prompt(args: TeacherSettings) -> PromptSpec:
     if args.prompt:
         prompt = get_prompt(args.prompt)
         if args.scale and args.scale != prompt.scale:
             raise InputError(f"--scale {args.scale} disagrees with --prompt {prompt.name} (scale {prompt.scale})")
         return prompt
-    scale = args.scale or "score100"
-    family = get_adapter(args.dataset).family
-    return get_prompt(f"{_FAMILY_PREFIX[family]}{scale}_v1")
+    return default_prompt(get_adapter(args.dataset).family, args.scale or "score100")
 
 
-def resolve_key(args: argparse.Namespace) -> str | None:
+def resolve_key(args: TeacherSettings) -> str | None:
     spec = BACKENDS.get(args.backend)
     key = args.api_key or next((os.environ[e] for e in spec.key_envs if os.environ.get(e)), None)
     if key or not spec.needs_key:
@@ -74,7 +73,7 @@ def resolve_key(args: argparse.Namespace) -> str | None:
     raise InputError(f"--api_key: no API key for backend {args.backend!r}; pass --api_key or set {envs}")
 
 
-def select_pairs(args: argparse.Namespace) -> tuple[list[Pair], dict[str, Pair]]:
+def select_pairs(args: TeacherSettings) -> tuple[list[Pair], dict[str, Pair]]:
     """(this run's pairs, every loaded pair by key: a pending batch may hold pairs of another range)."""
     pairs, stats = load_pairs(args.dataset, args.split, args.data_files, skip_bad=args.skip_bad)
     log.info("loaded %d pairs from %s/%s (%s)", len(pairs), args.dataset, args.split, stats.as_dict())
@@ -84,22 +83,31 @@ def select_pairs(args: argparse.Namespace) -> tuple[list[Pair], dict[str, Pair]]
     return pairs[args.skip_pairs:end], {p.key: p for p in pairs}
 
 
-def run_dir(args: argparse.Namespace, prompt: PromptSpec) -> Path:
+def run_dir(args: TeacherSettings, prompt: PromptSpec) -> Path:
     model = re.sub(r"[^A-Za-z0-9._-]+", "-", args.model).strip("-")
     root = Path(args.output_dir) if args.output_dir else default_path("teacher_data")
     return root / f"{prompt.scale}_{args.backend}_{model}{'_pairwise' if args.pairwise else ''}"
 
 
-def shared_settings(args: argparse.Namespace, prompt: PromptSpec) -> dict:
+def shared_settings(args: TeacherSettings, prompt: PromptSpec) -> dict:
     return {"dataset": args.dataset, "split": args.split, "prompt": prompt.name, "scale": prompt.scale,
             "backend": args.backend, "model": args.model, "pairwise": args.pairwise, "seed": args.seed,
             "shuffle": not args.no_shuffle}
 
 
-def update_manifest(path: Path, args: argparse.Namespace, prompt: PromptSpec, run: dict) -> None:
-    """Check that this run matches the directory's earlier runs, then append this run (under the results lock)."""
+def update_manifest(path: Path, args: TeacherSettings, prompt: PromptSpec, run: dict,
+                    data_files: list[str]) -> None:
+    """Check that this run matches the directory's earlier runs, then append this run (under the results lock).
+
+    Args:
+        path: the run directory's manifest.json.
+        data_files: the local raw files the pairs came from (globs expanded); their sha256 must match earlier runs'.
+
+    Raises:
+        InputError: the directory was made with other shared settings or other data files.
+    """
     mine = shared_settings(args, prompt)
-    files = [str(Path(f).resolve()) for f in args.resolved_files]
+    files = [str(Path(f).resolve()) for f in data_files]
     hashes = {f: sha256_file(f) for f in files}
     with rec_io.locked(path.parent / rec_io.RESULTS):
         old = json.loads(path.read_text()) if path.exists() else None
@@ -121,7 +129,7 @@ def update_manifest(path: Path, args: argparse.Namespace, prompt: PromptSpec, ru
         write_json(path, manifest)
 
 
-def dry_run(units, prompt: PromptSpec, args: argparse.Namespace) -> dict:
+def dry_run(units, prompt: PromptSpec, args: TeacherSettings) -> dict:
     chars = 0
     for unit in units:
         system, user = build_request(unit, prompt, args.pairwise)
@@ -139,18 +147,25 @@ def dry_run(units, prompt: PromptSpec, args: argparse.Namespace) -> dict:
             "price_per_mtok": price._asdict(), "prices_checked": PRICES_CHECKED if args.price_in is None else None}
 
 
-def generate(args: argparse.Namespace) -> int:
-    for mod in args.plugin or []:
+def generate(args: TeacherSettings) -> str:
+    """Score the selected pairs (or, with --dry_run, estimate the cost) and return the report (JSON text).
+
+    Raises:
+        InputError: bad data, an output directory made with other settings, no API key, existing records
+            without --resume, nothing left to score. KeyError: an unknown backend, dataset or prompt.
+        FatalError: the API refused the run (bad key, quota), or every request in it failed.
+    """
+    for mod in args.plugin:
         importlib.import_module(mod)  # lets other modules register extra backends
     BACKENDS.get(args.backend)
     prompt = resolve_prompt(args)
     secrets = tuple(s for s in (args.api_key, *(os.environ.get(e) for e in BACKENDS.get(args.backend).key_envs))
                     if s)
-    args.resolved_files = []
+    data_files: list[str] = []
     if args.data_files:
         from grpo_bt_rm.data.adapters import expand_files
 
-        args.resolved_files = expand_files(args.data_files)
+        data_files = expand_files(list(args.data_files))
     out = run_dir(args, prompt)
     results = out / rec_io.RESULTS
     pairs, by_key = select_pairs(args)
@@ -172,8 +187,7 @@ def generate(args: argparse.Namespace) -> int:
         if args.dry_run:
             report = dry_run(units, prompt, args) | {"pairs_selected": len(pairs),
                                                      "pairs_done": len(pairs) - len(todo)}
-            print(json.dumps(report, indent=2))
-            return 0
+            return json.dumps(report, indent=2)
         api_key = resolve_key(args)
         secrets = tuple(dict.fromkeys(s for s in (*secrets, api_key) if s))
         settings = dataclasses.replace(settings, secrets=secrets)
@@ -181,7 +195,8 @@ def generate(args: argparse.Namespace) -> int:
         for h in logging.getLogger().handlers:
             h.addFilter(redactor)
         try:
-            return _score(args, prompt, pairs, todo, units, settings, api_key, out, results, jobs, by_key)
+            return _score(args, prompt, pairs, todo, units, settings, api_key, out, results, jobs, by_key,
+                          data_files)
         finally:
             for h in logging.getLogger().handlers:
                 h.removeFilter(redactor)
@@ -190,7 +205,7 @@ def generate(args: argparse.Namespace) -> int:
             claim.release()
 
 
-def _take_pairs(args: argparse.Namespace, out: Path, results: Path,
+def _take_pairs(args: TeacherSettings, out: Path, results: Path,
                 pairs: list[Pair]) -> tuple[list[Pair], rec_io.Claim | None, list]:
     """(pairs this run scores, its claim on them, pending batch jobs it adopted), under the results lock: skips
     completed pairs (with --resume), pairs another live run holds and pairs inside an adopted batch; refuses
@@ -232,10 +247,13 @@ def _take_pairs(args: argparse.Namespace, out: Path, results: Path,
     return todo, claim, jobs
 
 
-def _score(args: argparse.Namespace, prompt: PromptSpec, pairs: list[Pair], todo: list[Pair], units: list,
+def _score(args: TeacherSettings, prompt: PromptSpec, pairs: list[Pair], todo: list[Pair], units: list,
            settings: RunSettings, api_key: str | None, out: Path, results: Path, jobs: list,
-           by_key: dict[str, Pair]) -> int:
-    """Record the run in the manifest, score `todo`, compact the results and write the summary."""
+           by_key: dict[str, Pair], data_files: list[str]) -> str:
+    """Record the run in the manifest, score `todo`, compact the results and write the summary.
+
+    Returns:
+        The report: the summary's main counts as JSON text."""
     log.info("%d pairs selected, %d already done, %d to score in %d requests -> %s", len(pairs),
              len(pairs) - len(todo), len(todo), len(units), results)
     run = {"skip_pairs": args.skip_pairs, "n_pairs": args.n_pairs, "selected": len(pairs), "to_score": len(todo),
@@ -249,7 +267,7 @@ def _score(args: argparse.Namespace, prompt: PromptSpec, pairs: list[Pair], todo
 
     backend = make_backend(args.backend, BackendConfig(args.model, api_key, args.base_url, args.timeout,
                                                        args.thinking_budget, args.reasoning_effort))
-    update_manifest(out / "manifest.json", args, prompt, run)
+    update_manifest(out / "manifest.json", args, prompt, run, data_files)
 
     def sink(recs: list[dict]) -> None:
         rec_io.append_records(results, recs)
@@ -273,9 +291,9 @@ def _score(args: argparse.Namespace, prompt: PromptSpec, pairs: list[Pair], todo
         "this_run": None if stats is None else dataclasses.asdict(stats)}
     with rec_io.locked(results):
         write_json(out / "summary.json", summary)
-    print(json.dumps({k: summary[k] for k in ("records", "accuracy", "strict_accuracy", "ties", "parse_failures",
-                                              "truncated", "blocked", "errors", "total_tokens", "thinking_tokens",
-                                              "estimated_cost_usd", "results")}, indent=2))
+    report = json.dumps({k: summary[k] for k in ("records", "accuracy", "strict_accuracy", "ties", "parse_failures",
+                                                 "truncated", "blocked", "errors", "total_tokens", "thinking_tokens",
+                                                 "estimated_cost_usd", "results")}, indent=2)
     if summary["truncated"]:
         log.warning("%d answers were cut off at the token limit and have no score (parse failure 'truncated'): "
                     "raise --max_tokens (now %d) or set --thinking_budget, then --resume --retry_parse_failures",
@@ -287,10 +305,10 @@ def _score(args: argparse.Namespace, prompt: PromptSpec, pairs: list[Pair], todo
     if stats is not None and stats.records and stats.records == stats.errors:
         raise FatalError(f"no pair completed in this run: all {stats.records} ended in an error (see the "
                          f"`error` field in {results}); --resume retries them")
-    return 0
+    return report
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("teacher")
     g.add_argument("--backend", required=True, help=f"teacher API: {', '.join(BACKENDS.names())} (or one a --plugin "
@@ -360,24 +378,14 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
+NOISY_LOGGERS = ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "anthropic", "google_genai", "aiohttp")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "anthropic", "google_genai", "aiohttp"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    for name, low in (("batch_size", 1), ("concurrency", 1), ("max_tokens", 1), ("n_pairs", 1), ("skip_pairs", 0),
-                      ("max_retries", 0), ("parse_retries", 0), ("rpm_limit", 0), ("timeout", 0.001),
-                      ("thinking_budget", 0), ("max_retry_wait", 0), ("batch_poll_s", 0)):
-        value = getattr(args, name)
-        if value is not None and value < low:
-            print(f"error: --{name} must be >= {low:g}, got {value}", file=sys.stderr)
-            return 2
-    try:
-        return generate(args)
-    except (InputError, KeyError, FatalError) as e:
-        secrets = tuple(s for s in (args.api_key,) if s)
-        print(f"error: {redact(str(e).strip(chr(34)), secrets)}", file=sys.stderr)
-        return 2 if not isinstance(e, FatalError) else 1
+    args = build_argparser().parse_args(argv)
+    secrets = tuple(s for s in (args.api_key,) if s)
+    return run_cli(lambda: generate(TeacherSettings.from_args(args)), log_level=args.log_level, quiet=NOISY_LOGGERS,
+                   errors={FatalError: 1}, redact=lambda msg: redact(msg.strip(chr(34)), secrets))
 
 
 if __name__ == "__main__":

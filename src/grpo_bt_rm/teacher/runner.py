@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from grpo_bt_rm.data import Pair
+from grpo_bt_rm.io import SettingsError
 from grpo_bt_rm.parsing import get_parser
 from grpo_bt_rm.prompts import PromptSpec
+from grpo_bt_rm.settings import check_lower_bounds
 from grpo_bt_rm.teacher.backends import Backend, FatalError, TransientError, redact
 from grpo_bt_rm.teacher.tasks import (
     FINAL_PARSE_ERRORS,
@@ -40,6 +42,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunSettings:
+    """What the async engine needs for one run, validated on construction (field names are the CLI flags').
+
+    Units: rpm_limit in requests per minute (0 = unlimited); retry_base_delay, max_backoff and max_retry_wait in
+    seconds; max_tokens in tokens.
+
+    Raises:
+        SettingsError: a count, rate or wait below its lower bound; the message names the flag.
+    """
+
     backend: str
     model: str
     prompt: PromptSpec
@@ -56,6 +67,14 @@ class RunSettings:
     temperature: float | None = None  # None = the API's default
     seed: int = 0
     secrets: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_lower_bounds(self, (("batch_size", 1), ("concurrency", 1), ("max_tokens", 1), ("rpm_limit", 0),
+                                  ("max_retries", 0), ("parse_retries", 0), ("max_retry_wait", 0), ("seed", 0),
+                                  ("temperature", 0)))
+        if self.retry_base_delay <= 0 or self.max_backoff <= 0:
+            raise SettingsError(f"--retry_base_delay and --max_backoff must be > 0, got {self.retry_base_delay} "
+                                f"and {self.max_backoff}")
 
 
 @dataclass

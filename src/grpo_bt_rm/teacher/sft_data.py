@@ -20,17 +20,20 @@ import logging
 import os
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from grpo_bt_rm.argtypes import float_in
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.data import Pair, load_pairs
-from grpo_bt_rm.io import InputError, atomic_write, manifest_base, sha256_file, write_json
+from grpo_bt_rm.io import InputError, SettingsError, atomic_write, manifest_base, sha256_file, write_json
 from grpo_bt_rm.parsing import find_tags, get_parser, strip_reasoning
 from grpo_bt_rm.prompts import SCALES, PromptSpec, get_prompt
+from grpo_bt_rm.settings import check_lower_bounds, settings_from_args
 from grpo_bt_rm.teacher import records as rec_io
 from grpo_bt_rm.teacher.tasks import content_hash, reasoning_of
 
-log = logging.getLogger("grpo_bt_rm.sft_data")
+log = logging.getLogger(__name__)
 
 
 def assistant_turn(prompt: PromptSpec, score: float, reasoning: str, thinking: str = "") -> str:
@@ -79,16 +82,60 @@ def _manifest(d: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def build(args: argparse.Namespace) -> dict:
-    dirs = find_dirs(args.input_dirs)
+@dataclass(frozen=True)
+class SftDataSettings:
+    """build_sft_data's settings, one field per flag (same name). min_margin is in score units.
+
+    Raises:
+        SettingsError: no --input_dirs, or a negative --min_margin.
+    """
+
+    input_dirs: tuple[str, ...]
+    output: str
+    prompt: str | None = None
+    scale: str | None = None
+    filter_correct: bool = False
+    min_margin: float = 0.0
+    include_both_sides: bool = False
+    keep_reasoning: bool = False
+    dataset: str | None = None
+    split: str | None = None
+    data_files: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_dirs", tuple(self.input_dirs))
+        if self.data_files is not None:
+            object.__setattr__(self, "data_files", tuple(self.data_files))
+        if not self.input_dirs:
+            raise SettingsError("--input_dirs: expected at least one teacher run directory")
+        check_lower_bounds(self, (("min_margin", 0),))
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> SftDataSettings:
+        """The settings from `build_argparser()`'s parsed flags."""
+        return settings_from_args(cls, args)
+
+
+def build(args: SftDataSettings) -> dict:
+    """Turn teacher records into SFT rows (user turn: the prompt; assistant turn: the teacher's score) and write
+    `args.output` with its manifest.
+
+    Returns:
+        The report: rows written, pairs kept and dropped by reason, inputs, output path.
+
+    Raises:
+        InputError: no teacher directory, runs that disagree (prompt, dataset, split), records whose pair
+            content changed, a --scale that disagrees with the prompt. KeyError: an unknown prompt.
+    """
+    dirs = find_dirs(list(args.input_dirs))
     manifests = {d: _manifest(d) for d in dirs}
     prompt = get_prompt(args.prompt or _only(manifests, "prompt", "--prompt"))
     if args.scale and args.scale != prompt.scale:
         raise InputError(f"--scale {args.scale} disagrees with --prompt {prompt.name} (scale {prompt.scale})")
-    low, high = SCALES[prompt.scale]
+    low, high = prompt.score_range
     dataset = args.dataset or _only(manifests, "dataset", "--dataset")
     split = args.split or _only(manifests, "split", "--split")
-    files = args.data_files or next((m["data_files"] for m in manifests.values() if m.get("data_files")), None)
+    files = list(args.data_files or ()) or next((m["data_files"] for m in manifests.values() if m.get("data_files")), None)
     pairs, _ = load_pairs(dataset, split, files, skip_bad=True)
     by_index: dict[int, Pair] = {p.source_index: p for p in pairs}
 
@@ -161,7 +208,7 @@ def _only(manifests: dict, key: str, flag: str) -> str:
     return values.pop()
 
 
-def _drop_reason(rec: dict, args: argparse.Namespace, low: float, high: float) -> str | None:
+def _drop_reason(rec: dict, args: SftDataSettings, low: float, high: float) -> str | None:
     if rec.get("error") is not None:
         return "error"
     s0, s1 = rec.get("score0"), rec.get("score1")
@@ -180,7 +227,7 @@ def _drop_reason(rec: dict, args: argparse.Namespace, low: float, high: float) -
     return None
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input_dirs", action="extend", nargs="+", required=True, help="teacher run directories or globs (each holding "
                    "results.jsonl); a pair found in several is used once (first directory wins)")
@@ -204,15 +251,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        report = build(args)
-    except (InputError, KeyError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(report, indent=2))
-    return 0
+    args = build_argparser().parse_args(argv)
+    return run_cli(lambda: json.dumps(build(SftDataSettings.from_args(args)), indent=2))
 
 
 if __name__ == "__main__":

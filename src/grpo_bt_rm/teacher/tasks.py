@@ -16,12 +16,38 @@ import re
 from dataclasses import dataclass
 
 from grpo_bt_rm.data import Pair
-from grpo_bt_rm.parsing import find_tags, get_parser, strip_reasoning
+from grpo_bt_rm.parsing import get_parser, strip_reasoning, strip_tags
 from grpo_bt_rm.prompts import PromptSpec
 
+# The batch format, owned here: requests wrap items as format_item writes them, answers come back in blocks that
+# format_answer writes. The teacher reads answers leniently (_ANSWER_RE); fakes split requests with split_items.
+_ITEM_RE = re.compile(r"<item id=\"([^\"]+)\">\n(.*?)\n</item>", re.DOTALL)
 _ANSWER_RE = re.compile(r"<answer\s+id\s*=\s*[\"']?([A-Za-z0-9_\-]+)[\"']?\s*>(.*?)</answer\s*>",
                         re.IGNORECASE | re.DOTALL)
-_TAG_RE = re.compile(r"<s>(?:(?!<s>).)*?</s>", re.IGNORECASE | re.DOTALL)
+
+
+def format_item(item_id: str, text: str) -> str:
+    """One item of a batched request: `text` (a rendered user turn) inside `<item id="...">` ... `</item>`."""
+    return f"<item id=\"{item_id}\">\n{text}\n</item>"
+
+
+def split_items(text: str) -> list[tuple[str, str]]:
+    """The (item id, item text) pairs of a batched request, in order; [] for a single-item request.
+
+    The inverse of `format_item`, for fakes that answer batches (`testing.mock_server`, `demo.teacher`).
+
+    >>> split_items(format_item("a1", "judge this") + "\\n\\n" + format_item("b2", "and this"))
+    [('a1', 'judge this'), ('b2', 'and this')]
+    """
+    return _ITEM_RE.findall(text)
+
+
+def format_answer(item_id: str, body: str) -> str:
+    """One answer block of a batched reply, as the request asks for it: `<answer id="ID">body</answer>`.
+
+    Readers strip the whitespace inside a block, so `body` may carry its own line breaks.
+    """
+    return f"<answer id=\"{item_id}\">{body}</answer>"
 
 
 @dataclass(frozen=True)
@@ -93,7 +119,7 @@ def build_request(items: list[Item], prompt: PromptSpec, pairwise: bool) -> tupl
     parts.append(f"Answer every id exactly once ({ids}), each inside <answer id=\"ID\"> ... </answer>, with "
                  "exactly one score tag per answer. Write nothing outside the answer blocks.")
     header = " ".join(parts)
-    body = "\n\n".join(f"<item id=\"{it.item_id}\">\n{_user_text(prompt, it)}\n</item>" for it in items)
+    body = "\n\n".join(format_item(it.item_id, _user_text(prompt, it)) for it in items)
     return prompt.system, f"{header}\n\n{body}"
 
 
@@ -141,10 +167,10 @@ def reasoning_of(text: str | None, reasoning_tag: str = "think") -> str:
     text = strip_reasoning(text, reasoning_tag) if text else None
     if not text:
         return ""
-    stripped = _TAG_RE.sub(" ", text)
+    stripped = strip_tags(text)
     lines = [" ".join(line.split()) for line in stripped.splitlines()]
     return "\n".join(line for line in lines if line).strip()
 
 
-__all__ = ["FINAL_PARSE_ERRORS", "Item", "ItemResult", "a_side", "build_request", "content_hash", "find_tags",
-           "opaque_id", "pair_items", "parse_answer", "reasoning_of"]
+__all__ = ["FINAL_PARSE_ERRORS", "Item", "ItemResult", "a_side", "build_request", "content_hash", "format_answer",
+           "format_item", "opaque_id", "pair_items", "parse_answer", "reasoning_of", "split_items"]

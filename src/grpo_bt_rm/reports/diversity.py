@@ -1,6 +1,6 @@
 """Diversity / mode-collapse report: compare the writing of two or more models from their saved completions.
 
-    python -m grpo_bt_rm.eval.diversity --completions uniform=uni.jsonl --completions density=dens.jsonl \\
+    python -m grpo_bt_rm.reports.diversity --completions uniform=uni.jsonl --completions density=dens.jsonl \\
         --out_dir reports/diversity
 
 Inputs are eval `--save_completions` files (`completions_0` / `completions_1` lists per pair) or plain JSONL with a
@@ -19,23 +19,18 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from grpo_bt_rm.io import (
-    InputError,
-    atomic_write,
-    iter_jsonl,
-    manifest_base,
-    read_text,
-    sha256_file,
-    where,
-    write_json,
-)
+from grpo_bt_rm.cli import run_cli
+from grpo_bt_rm.eval.completions import read_texts as read_completion_texts
+from grpo_bt_rm.io import InputError, atomic_write, manifest_base, read_text, sha256_file, write_json
+from grpo_bt_rm.parsing import strip_tags
 from grpo_bt_rm.paths import default_path
+from grpo_bt_rm.plots import pyplot, save_png
+from grpo_bt_rm.settings import settings_from_args
 
-log = logging.getLogger("grpo_bt_rm.eval.diversity")
+log = logging.getLogger(__name__)
 
 WORD_RE = re.compile(r"\w+(?:['’]\w+)*")
 SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
-SCORE_TAG_RE = re.compile(r"<s>\s*-?\d+(?:\.\d+)?\s*</s>")
 
 # Stock constructions over-used by collapsed models; name -> case-insensitive regex. Replace with --patterns.
 DEFAULT_PATTERNS: dict[str, str] = {
@@ -87,6 +82,11 @@ METRICS = [
 
 
 def words(text: str) -> list[str]:
+    """Lower-cased words of `text`: runs of letters/digits, apostrophes kept inside a word.
+
+    >>> words("It's a Test, isn't it?")
+    ["it's", 'a', 'test', "isn't", 'it']
+    """
     return WORD_RE.findall(text.lower())
 
 
@@ -164,25 +164,13 @@ def compute_metrics(texts: list[str], patterns: dict[str, str] | None = None,
 
 
 def read_texts(path: str, strip_score_tags: bool = True) -> list[str]:
-    """Texts of a completions file: every entry of completions_0/completions_1, or the `text` field."""
-    texts: list[str] = []
-    for lineno, row in iter_jsonl(path):
-        if "completions_0" in row or "completions_1" in row:
-            for fld in ("completions_0", "completions_1"):
-                items = row.get(fld, [])
-                if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
-                    raise InputError(f"{where(path, lineno, fld)}: expected a list of strings")
-                texts.extend(items)
-        elif isinstance(row.get("text"), str):
-            texts.append(row["text"])
-        else:
-            raise InputError(f"{where(path, lineno)}: expected 'completions_0'/'completions_1' lists or a 'text' "
-                             "string")
-    if not texts:
-        raise InputError(f"{path}: no completions")
-    if strip_score_tags:
-        texts = [SCORE_TAG_RE.sub(" ", t) for t in texts]
-    return texts
+    """Texts of a completions file (see `eval.completions.read_texts`), score tags removed unless asked to keep them.
+
+    Raises:
+        InputError: the file is not a completions or `text` JSONL file, or holds no texts.
+    """
+    texts = read_completion_texts(path)
+    return [strip_tags(t) for t in texts] if strip_score_tags else texts
 
 
 def verdict(metric: Metric, base: float, value: float) -> tuple[float | None, str]:
@@ -209,6 +197,16 @@ def _fmt_rel(rel: float | None) -> str:
 
 
 def render_report(results: dict[str, dict], baseline: str, patterns: dict[str, str]) -> str:
+    """report.md: the models side by side, each against `baseline` (relative change and ✅/❌ per metric).
+
+    Args:
+        results: label -> `compute_metrics` output, in report order.
+        baseline: the label the others are compared against.
+        patterns: the stock-construction patterns used (name -> regex), listed with their counts.
+
+    Returns:
+        The Markdown text.
+    """
     labels = list(results)
     others = [x for x in labels if x != baseline]
     lines = ["# Diversity / mode-collapse report", "",
@@ -250,11 +248,8 @@ def render_report(results: dict[str, dict], baseline: str, patterns: dict[str, s
 
 
 def write_chart(path: Path, results: dict[str, dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """One bar chart per metric (a bar per model) as a PNG at `path`."""
+    plt = pyplot()
     labels = list(results)
     cols = 4
     rows = math.ceil(len(METRICS) / cols)
@@ -269,12 +264,15 @@ def write_chart(path: Path, results: dict[str, dict]) -> None:
     for ax in list(axes.flat)[len(METRICS):]:
         ax.axis("off")
     fig.tight_layout()
-    with atomic_write(path, mode="wb") as f:
-        fig.savefig(f, format="png", dpi=100)
-    plt.close(fig)
+    save_png(fig, path, dpi=100)
 
 
 def parse_labelled(entries: list[str], minimum: int = 2) -> dict[str, str]:
+    """label -> path from repeated `--completions LABEL=PATH` flags (shared by the reports).
+
+    Raises:
+        InputError: an entry is not LABEL=PATH, a label repeats, a file is missing, or fewer than `minimum`.
+    """
     out: dict[str, str] = {}
     for e in entries:
         label, sep, path = e.partition("=")
@@ -291,6 +289,11 @@ def parse_labelled(entries: list[str], minimum: int = 2) -> dict[str, str]:
 
 
 def load_patterns(path: str | None, extra: list[str] | None) -> dict[str, str]:
+    """The stock-construction patterns: DEFAULT_PATTERNS, or a JSON file {name: regex} instead, plus NAME=REGEX extras.
+
+    Raises:
+        InputError: the file is not a JSON object of strings, an extra is not NAME=REGEX, or a regex is invalid.
+    """
     patterns = dict(DEFAULT_PATTERNS)
     if path:
         try:
@@ -313,8 +316,32 @@ def load_patterns(path: str | None, extra: list[str] | None) -> dict[str, str]:
     return patterns
 
 
-def run(args: argparse.Namespace) -> dict:
-    files = parse_labelled(args.completions)
+@dataclass(frozen=True)
+class DiversitySettings:
+    """The report's settings, one field per flag; `out_dir` None means $GRPO_BT_RM_BASE_DIR/diversity."""
+
+    completions: tuple[str, ...]
+    baseline: str | None = None
+    out_dir: str | None = None
+    patterns: str | None = None
+    add_pattern: tuple[str, ...] | None = None
+    keep_score_tags: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "completions", tuple(self.completions))
+        if self.add_pattern is not None:
+            object.__setattr__(self, "add_pattern", tuple(self.add_pattern))
+        if self.out_dir is None:
+            object.__setattr__(self, "out_dir", str(default_path("diversity")))
+
+
+def run(args: DiversitySettings) -> dict:
+    """Compute every metric per model and write report.md, metrics.png and metrics.json (returned).
+
+    Raises:
+        InputError: a bad LABEL=PATH, an unknown --baseline, an unreadable file or pattern.
+    """
+    files = parse_labelled(list(args.completions))
     baseline = args.baseline or next(iter(files))
     if baseline not in files:
         raise InputError(f"--baseline {baseline!r}: expected one of the labels {list(files)}")
@@ -335,8 +362,8 @@ def run(args: argparse.Namespace) -> dict:
     return payload
 
 
-def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.eval.diversity", description=__doc__,
+def build_argparser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.reports.diversity", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--completions", action="append", required=True, metavar="LABEL=PATH",
                    help="a model's completions file, repeatable (at least two): eval --save_completions output or "
@@ -355,16 +382,9 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = make_parser().parse_args(argv)
-    args.out_dir = args.out_dir or str(default_path("diversity"))
-    try:
-        payload = run(args)
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.out_dir}/report.md, metrics.json, metrics.png ({len(payload['metrics'])} models)")
-    return 0
+    settings = settings_from_args(DiversitySettings, build_argparser().parse_args(argv))
+    return run_cli(lambda: f"wrote {settings.out_dir}/report.md, metrics.json, metrics.png "
+                           f"({len(run(settings)['metrics'])} models)")
 
 
 if __name__ == "__main__":

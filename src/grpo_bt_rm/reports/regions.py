@@ -1,7 +1,7 @@
 """Judge accuracy per density region: bin evaluated pairs by their prompt's k-NN distance, compare models per bin.
 
     python -m grpo_bt_rm.density.compute --in train.jsonl --in test.jsonl --out_dir D   # test prompts included
-    python -m grpo_bt_rm.density.regions --weights D --dataset test.jsonl \\
+    python -m grpo_bt_rm.reports.regions --weights D --dataset test.jsonl \\
         --completions uniform=uni.completions.jsonl --completions density=dens.completions.jsonl --out_dir R
 
 `--dataset` is the evaluated pointwise file (built with --add_meta) that maps eval pair keys to prompt ids; the
@@ -14,32 +14,71 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from grpo_bt_rm.argtypes import COUNT, POSITIVE
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.data.pairs import pair_key
 from grpo_bt_rm.data.pointwise import read_pointwise
 from grpo_bt_rm.density.attach import check_metadata
 from grpo_bt_rm.density.inputs import row_prompt_id
+from grpo_bt_rm.eval.completions import read_completions, to_pair_scores
+from grpo_bt_rm.eval.metrics import pair_metrics
 from grpo_bt_rm.io import (
-    CLI_ERRORS,
     InputError,
+    SettingsError,
     atomic_write,
-    cli_error,
     iter_jsonl,
     manifest_base,
     sha256_file,
     where,
     write_json,
 )
+from grpo_bt_rm.parsing import get_parser
 from grpo_bt_rm.paths import default_path
+from grpo_bt_rm.reports.diversity import parse_labelled
+from grpo_bt_rm.settings import check_lower_bounds, settings_from_args
 
-log = logging.getLogger("grpo_bt_rm.density.regions")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RegionsSettings:
+    """The report's settings, one field per flag; `out_dir` None means $GRPO_BT_RM_BASE_DIR/regions.
+
+    Raises:
+        SettingsError: --bins < 1 or --bt_temp <= 0.
+    """
+
+    weights: str
+    dataset: str
+    completions: tuple[str, ...]
+    bins: int = 4
+    parser: str | None = None
+    bt_temp: float = 20.0
+    out_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "completions", tuple(self.completions))
+        if self.out_dir is None:
+            object.__setattr__(self, "out_dir", str(default_path("regions")))
+        check_lower_bounds(self, (("bins", 1),))
+        if not self.bt_temp > 0:
+            raise SettingsError(f"--bt_temp must be > 0, got {self.bt_temp}")
 
 
 def load_knn(path: str | Path) -> dict[str, float]:
+    """prompt_id -> knn_mean_dist (cosine distance, mean over the k nearest prompts) from a density.compute output.
+
+    Args:
+        path: the density.compute --out_dir, or its weights.jsonl.
+
+    Raises:
+        InputError: no weights.jsonl, a malformed line, or a weights file that disagrees with its metadata.json.
+    """
     path = Path(path)
     file = path / "weights.jsonl" if path.is_dir() else path
     if not file.is_file():
@@ -74,13 +113,13 @@ def region_edges(dists: np.ndarray, bins: int) -> np.ndarray:
     return np.quantile(dists, np.linspace(0, 1, bins + 1)[1:-1]) if bins > 1 else np.array([])
 
 
-def run(args: argparse.Namespace) -> dict:
-    from grpo_bt_rm.eval.completions import read_completions, to_pair_scores
-    from grpo_bt_rm.eval.diversity import parse_labelled
-    from grpo_bt_rm.eval.metrics import pair_metrics
-    from grpo_bt_rm.parsing import get_parser
+def run(args: RegionsSettings) -> dict:
+    """Bin the evaluated pairs by density, score each model per bin, write regions.md and regions.json (returned).
 
-    files = parse_labelled(args.completions, minimum=1)
+    Raises:
+        InputError: unreadable inputs, a pair or prompt missing from --dataset / --weights, no parser to use.
+    """
+    files = parse_labelled(list(args.completions), minimum=1)
     knn = load_knn(args.weights)
     keys, dataset_parser = pair_prompts(args.dataset)
     parser_name = args.parser or dataset_parser
@@ -131,6 +170,7 @@ def _fmt(x) -> str:
 
 
 def render(regions: list[dict], labels: list[str]) -> str:
+    """regions.md: per density region, its distance span, pair count, and each model's acc_all and parse-fail rate."""
     lines = ["# Judge accuracy per density region", "",
              "Regions are quantile bins of each evaluated prompt's mean cosine distance to its k nearest prompts: "
              "region 1 is the most crowded, the last region the most isolated. acc_all counts pairs with a "
@@ -149,8 +189,8 @@ def render(regions: list[dict], labels: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.density.regions", description=__doc__,
+def build_argparser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.reports.regions", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", required=True,
                    help="density.compute --out_dir whose prompts include the evaluated ones (or its weights.jsonl)")
@@ -166,16 +206,15 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = make_parser().parse_args(argv)
-    args.out_dir = args.out_dir or str(default_path("regions"))
-    try:
-        payload = run(args)
-    except CLI_ERRORS as e:
-        return cli_error(e)
-    print(f"wrote {args.out_dir}/regions.md and regions.json ({len(payload['regions'])} regions, "
-          f"{len(payload['inputs'])} models)")
-    return 0
+    args = build_argparser().parse_args(argv)
+
+    def command() -> str:
+        settings = settings_from_args(RegionsSettings, args)
+        payload = run(settings)
+        return (f"wrote {settings.out_dir}/regions.md and regions.json ({len(payload['regions'])} regions, "
+                f"{len(payload['inputs'])} models)")
+
+    return run_cli(command)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Build a tiny random-weight Qwen2 judge and a locally trained byte-level BPE tokenizer (no hub access).
 
-    python -m grpo_bt_rm.tiny --out outputs/tiny_qwen2 [--hidden 64 --layers 2 --vocab 512 --corpus extra.txt]
+    python -m grpo_bt_rm.testing.tiny --out outputs/tiny_qwen2 [--hidden 64 --layers 2 --vocab 512 --corpus extra.txt]
 
 Useful as a smoke-test model for every stage (pass `--model_type qwen2 --template qwen2_5` to ms-swift).
 `--warm_tags` adds a short plain-torch warm-up (`warm_start_tags`) so the model answers with parseable, varied
@@ -19,9 +19,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from grpo_bt_rm.argtypes import COUNT, SEED
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.io import atomic_dir
+from grpo_bt_rm.parsing import format_tag
 
-log = logging.getLogger("grpo_bt_rm.tiny")
+log = logging.getLogger(__name__)
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHATML_TEMPLATE = (
@@ -39,7 +41,7 @@ def default_corpus() -> list[str]:
         spec = PROMPTS.get(name)
         lines.extend(spec.render("Human: hello there, can you help me?", "Sure, I can help with that.")[-1]
                      ["content"].splitlines())
-    lines += [f"<s>{i}</s>" for i in range(101)]
+    lines += [format_tag(i) for i in range(101)]
     lines += ["You are a helpful assistant.", "The answer is correct.", "The answer is wrong.",
               "The response is helpful, honest and harmless.", "This reply does not answer the question."]
     return lines
@@ -131,7 +133,7 @@ def _warm_examples(rng, prompts, n: int, system: str | None, fail_frac: float):
         if rng.random() < fail_frac:
             answer = "The answer is helpful."
         else:
-            answer = f"<s>{rng.randint(low, high)}</s>"
+            answer = format_tag(rng.randint(low, high))
         out.append((messages, answer))
     return out
 
@@ -229,9 +231,8 @@ def warm_start_tags(
     return out_dir
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.tiny", description=__doc__,
+def build_argparser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.testing.tiny", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output model directory")
     p.add_argument("--hidden", type=COUNT, default=64, help="hidden size")
@@ -248,7 +249,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warm_steps", type=COUNT, default=150, help="optimizer steps of the --warm_tags warm-up")
     p.add_argument("--warm_prompts", default="hh_score100_v1,score100_v1,generic_score100_v1",
                    help="comma-separated prompt names the --warm_tags warm-up renders its examples with")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_argparser().parse_args(argv)
+    return run_cli(lambda: _build(args))
+
+
+def _build(args: argparse.Namespace) -> None:
     extra: list[str] = []
     for path in args.corpus:
         extra.extend(Path(path).read_text(encoding="utf-8").splitlines())
@@ -257,7 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.warm_tags:
         warm_start_tags(out, out, steps=args.warm_steps, prompts=[x for x in args.warm_prompts.split(",") if x])
     log.info("tiny model written to %s", out)
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""density.regions: accuracy per density bin from eval completions files."""
+"""reports.regions: accuracy per density bin from eval completions files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from grpo_bt_rm.density import compute, regions
+from grpo_bt_rm.density import compute
+from grpo_bt_rm.reports import regions
 from tests.density.test_density_cli import DENSE, ISOLATED, write_pairs
 
 

@@ -1,7 +1,7 @@
 """A local stand-in for the three teacher APIs (OpenAI chat completions, Anthropic Messages, Gemini
 generateContent) on 127.0.0.1, with fault injection; used by the tests, the benchmark and offline demos.
 
-    python -m grpo_bt_rm.teacher.mock_server --port 8765 --latency 0.2    # then --base_url http://127.0.0.1:8765/v1
+    python -m grpo_bt_rm.testing.mock_server --port 8765 --latency 0.2    # then --base_url http://127.0.0.1:8765/v1
 
 Its "judge" is a fixed rule: longer responses score higher (10 words or more get the top score), with optional
 hash-based noise. It answers `<item id>` batches with `<answer id>` blocks, in any order you ask for.
@@ -16,7 +16,6 @@ import argparse
 import hashlib
 import json
 import random
-import re
 import socket
 import sys
 import threading
@@ -24,11 +23,10 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from grpo_bt_rm.teacher.mock_batches import BatchStore
-
-_ITEM_RE = re.compile(r"<item id=\"([^\"]+)\">\n(.*?)\n</item>", re.DOTALL)
-_RANGE_RE = re.compile(r"from (\d+) \([^)]*\) to (\d+) \(")
-_RESPONSE_RE = re.compile(r"(?:ASSISTANT REPLY|SUMMARY|RESPONSE):\n(.*?)\n\n", re.DOTALL)
+from grpo_bt_rm.parsing import format_tag
+from grpo_bt_rm.prompts import find_prompt
+from grpo_bt_rm.teacher.tasks import format_answer, split_items
+from grpo_bt_rm.testing.mock_batches import BatchStore
 
 
 @dataclass
@@ -81,19 +79,32 @@ class Stats:
 
 
 def judge(text: str, noise: float = 0.0) -> str:
-    m = _RANGE_RE.search(text)
-    low, high = (int(m.group(1)), int(m.group(2))) if m else (0, 100)
-    r = _RESPONSE_RE.search(text + "\n\n")
-    response = r.group(1) if r else text
+    """The rule judge's answer to one rendered judge prompt (a user turn or one item of a batch).
+
+    The prompt is recognised with `prompts.find_prompt`, so the fake knows its scale and order without reading
+    any wording: longer responses score higher (10 words or more get the top of the scale), the tag comes last
+    for reason-first prompts and first otherwise. A text no registered prompt rendered is judged whole on 0..100.
+
+    Args:
+        text: the request's prompt text.
+        noise: fraction of texts scored by a hash of the response instead of by the rule.
+
+    Returns:
+        A one-line reason and the score tag, written with `parsing.format_tag`.
+    """
+    found = find_prompt(text)
+    if found is not None:
+        spec, _context, response = found
+        (low, high), tag_last = spec.score_range, spec.order == "reason_first"
+    else:
+        low, high, response, tag_last = 0, 100, text, False
     h = int(hashlib.md5(response.encode()).hexdigest(), 16)
     if noise and (h % 1000) / 1000 < noise:
         score = low + (h >> 12) % (high - low + 1)
     else:
         score = low + round((high - low) * min(1.0, len(response.split()) / 10))
     reason = f"The response has {len(response.split())} words and addresses the request."
-    if "on the last line" in text:
-        return f"{reason}\n<s>{score}</s>"
-    return f"<s>{score}</s>\n{reason}"
+    return f"{reason}\n{format_tag(score)}" if tag_last else f"{format_tag(score)}\n{reason}"
 
 
 STOPS = {"openai": ("stop", "length", "content_filter"), "anthropic": ("end_turn", "max_tokens", "refusal"),
@@ -116,18 +127,6 @@ def request_text(kind: str, req: dict) -> str:
     if kind == "anthropic":
         return "\n".join(str(m.get("content")) for m in req.get("messages", []))
     return "\n".join(p.get("text", "") for c in req.get("contents", []) for p in c.get("parts", []))
-
-
-def answer_body(server: MockServer, kind: str, req: dict) -> dict:
-    """A successful answer to one request body, counted in the server's stats."""
-    text = request_text(kind, req)
-    out = server.answer(text)
-    tin, tout = max(1, len(text) // 4), max(1, len(out) // 4)
-    with server.stats.lock:
-        server.stats.ok += 1
-        server.stats.input_tokens += tin
-        server.stats.output_tokens += tout + server.faults.thinking_tokens
-    return response_body(kind, req.get("model") or "mock", out, tin, tout, server.faults)
 
 
 def error_body(kind: str, status: int, message: str, faults: Faults) -> dict:
@@ -230,7 +229,7 @@ class MockServer:
 
     def answer(self, text: str) -> str:
         f = self.faults
-        items = _ITEM_RE.findall(text)
+        items = split_items(text)
         if not items:
             out = judge(text, f.noise)
             with self.stats.lock:
@@ -244,18 +243,37 @@ class MockServer:
             blocks = blocks[f.drop_ids:]
             with self.stats.lock:
                 self.stats.items += len(blocks)
-            out = "\n".join(f"<answer id=\"{iid}\">\n{body}\n</answer>" for iid, body in blocks)
+            out = "\n".join(format_answer(iid, f"\n{body}\n") for iid, body in blocks)
         if f.malformed == "preamble":
             out = f"Sure! Here is my careful evaluation.\n\n{out}\n\nI hope this helps."
         elif f.malformed == "garbage":
             out = "I would rather not give a number."
         elif f.malformed == "example":
-            out = f"An ideal reply would earn <s>{100}</s>. This one is plainer, so the final score is\n{out}"
+            out = f"An ideal reply would earn {format_tag(100)}. This one is plainer, so the final score is\n{out}"
         if f.think is not None:
             out = f"<think>{f.think}</think>\n{out}"
         if f.cut_at is not None:
             out = out[:f.cut_at]
         return out
+
+    def answer_body(self, kind: str, req: dict) -> dict:
+        """A successful answer to one request body (online, or one request inside a batch), counted in the stats.
+
+        Args:
+            kind: the wire format, "openai", "anthropic" or "gemini".
+            req: the request body as the client sent it.
+
+        Returns:
+            The provider's response body (JSON object) carrying `self.answer` of the request's prompt text.
+        """
+        text = request_text(kind, req)
+        out = self.answer(text)
+        tin, tout = max(1, len(text) // 4), max(1, len(out) // 4)
+        with self.stats.lock:
+            self.stats.ok += 1
+            self.stats.input_tokens += tin
+            self.stats.output_tokens += tout + self.faults.thinking_tokens
+        return response_body(kind, req.get("model") or "mock", out, tin, tout, self.faults)
 
     def _handler(self):
         server = self
@@ -341,7 +359,7 @@ class MockServer:
                     return
                 if kind == "gemini":
                     req = {**req, "model": path.rsplit("/", 1)[-1].split(":")[0]}
-                body = answer_body(server, kind, req)
+                body = server.answer_body(kind, req)
                 self._send(200, body)
 
         return Handler

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from grpo_bt_rm.eval import diversity as dv
+from grpo_bt_rm.reports import diversity as dv
 
 A = "The cat sat. The cat ran — fast!"  # 7 words; the x2, cat x2; sentences of 3 and 4 words; one em-dash
 B = "a b c d a b c d"  # 8 words, one sentence; 4-grams abcd bcda cdab dabc abcd: one repeat

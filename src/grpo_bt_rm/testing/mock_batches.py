@@ -19,6 +19,9 @@ import time
 
 
 class BatchStore:
+    """Batch jobs and uploaded files of one mock server; `server` must offer `answer_body(kind, req)`, `faults`
+    and `stats` (a `MockServer`)."""
+
     def __init__(self, server):
         self.server = server
         self._lock = threading.Lock()
@@ -54,10 +57,8 @@ class BatchStore:
 
     def _new(self, kind: str, requests: list[tuple[str, dict]]) -> str:
         """Answer every (custom_id, request body) now; keep (custom_id, answer or None) for the results."""
-        from grpo_bt_rm.teacher.mock_server import answer_body
-
         faults = self.server.faults
-        results = [(cid, None if i < faults.batch_fail else answer_body(self.server, kind, req))
+        results = [(cid, None if i < faults.batch_fail else self.server.answer_body(kind, req))
                    for i, (cid, req) in enumerate(requests)]
         with self._lock:
             bid = f"{kind}-batch-{next(self._ids)}"
