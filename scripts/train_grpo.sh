@@ -38,6 +38,7 @@ done
 [ -f "$DATASET" ] || gbr_die "DATASET=$DATASET does not exist"
 : "${PLUGIN:=$GBR_ROOT/src/grpo_bt_rm/training/plugin.py}"
 : "${REWARD_NAME:=bt_pointwise_baseline}"
+export REWARD_NAME  # the preflight checks an explicit BT_PARSE_FAIL_REWARD against these rewards
 : "${NUM_GENERATIONS:=8}"
 : "${MAX_COMPLETION_LENGTH:=256}"
 : "${TEMPERATURE:=1.0}"

@@ -26,3 +26,12 @@ gbr_preset_end() {
   export GBR_PRESET_OWNED="${owned# }"
   unset _GBR_PRESET_BEFORE
 }
+
+# gbr_preset_base <preset>: source another preset as this one's base (after this file, before the deltas); what the
+# base sets counts as this preset's own, so re-sourcing any preset afterwards still leaves no leftovers.
+gbr_preset_base() {
+  local before="$_GBR_PRESET_BEFORE"
+  # shellcheck disable=SC1090
+  source "$1"
+  _GBR_PRESET_BEFORE="$before"
+}

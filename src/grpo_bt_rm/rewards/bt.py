@@ -14,6 +14,9 @@ Variants (registry `variants.REWARD_VARIANTS`; pair weights from `weights.WEIGHT
 - bt_pointwise_baseline_hardmine: baseline rewards; pair weight from m = (z̄_pref - z̄_non)/T:
   1 if m < 0, BT_HARD_LAMBDA if 0 <= m < BT_HARD_TAU, BT_HARD_EPS if m >= BT_HARD_TAU.
 - bt_pointwise_density: baseline rewards; pair weight = the rows' `density_weight` column.
+- bt_pointwise_binary / _graded / _graded_hardpair / _hard_margin (issue 15 §2): baseline pairing, the reward of
+  t = (unclipped) delta/T from `transform` (binary, graded, hard_margin); weights hardpair sigma(-m/tau) and, for
+  hard_margin, the hard-mining weight when BT_MARGIN_HARDMINE=1.
 
 Parsing: each completion is parsed as the whole assistant text, `response_prefix` included (ms-swift 4.6's
 rollout already puts the pre-fill in front of the completion text it hands to rewards, measured; a completion that
@@ -23,7 +26,7 @@ the cut; see `grpo_bt_rm.parsing`). Truncations are counted (`truncated_rate`) a
 
 Failure handling (all variants): an unparseable completion gets `settings.fail_reward(parser)` (strictly below
 any valid reward); a valid completion with no valid score on the other side of its pair gets the tie reward
-R(0); in pair_shared, a valid completion whose aligned partner failed (or has no partner) falls back to its
+(the variant's reward at t = 0: R(0) for bt, a wrong answer for binary and graded); in pair_shared, a valid completion whose aligned partner failed (or has no partner) falls back to its
 baseline reward. A pair whose margin is unknown (a side with no valid score) gets hardmine weight 1.
 Weights are returned, not applied: the trainer multiplies advantages by them after GRPO normalisation.
 Rewards depend only on pair/side membership, never on the order of pairs in the call (pair_shared also
@@ -308,8 +311,20 @@ def bt_rewards(
             n_pairs_scored += 1
             n_pairs_correct += 1.0 if p_mean > n_mean else (0.5 if p_mean == n_mean else 0.0)
 
-    # x = clip(raw), R = s*logsigma(x) + o (inlined: this loop is the hot path; equal to transform.bt_reward, a
-    # property test checks it), and the x diagnostics.
+    if v.reward != "bt":
+        xs, x_stats = _other_kind(v.reward, raw, rewards, settings)
+    else:
+        xs, x_stats = _bt_kind(raw, rewards, settings)
+    stats = {"n": float(n), "n_fail": n_fail, "n_truncated": float(sum(truncated)), "n_pairs": float(len(groups)),
+             "n_pairs_scored": n_pairs_scored, "n_pairs_correct": n_pairs_correct, "n_tie_fallback": n_tie,
+             **x_stats, "w_sum": w_sum}
+    return BTOutput(rewards, weights, scores, xs, stats)
+
+
+def _bt_kind(raw: list[float | None], rewards: list[float], settings: BTRewardSettings):
+    """x = clip(raw), R = s*logsigma(x) + o (inlined: this loop is the hot path; equal to transform.bt_reward, a
+    property test checks it), and the x diagnostics."""
+    n = len(raw)
     C, NC = settings.delta_clip, settings.delta_neg_clip
     hi = C if C > 0 else math.inf
     lo = -NC if NC > 0 else -math.inf
@@ -336,10 +351,25 @@ def bt_rewards(
         x_sq += x * x
         if -NEAR_ZERO_X < x < NEAR_ZERO_X:
             x_near0 += 1
-    stats = {"n": float(n), "n_fail": n_fail, "n_truncated": float(sum(truncated)), "n_pairs": float(len(groups)),
-             "n_pairs_scored": n_pairs_scored, "n_pairs_correct": n_pairs_correct, "n_tie_fallback": n_tie,
-             "x_n": x_n, "x_sum": x_sum, "x_sq": x_sq, "x_near0": x_near0, "x_sat": x_sat, "w_sum": w_sum}
-    return BTOutput(rewards, weights, scores, xs, stats)
+    return xs, {"x_n": x_n, "x_sum": x_sum, "x_sq": x_sq, "x_near0": x_near0, "x_sat": x_sat}
+
+
+def _other_kind(kind: str, raw: list[float | None], rewards: list[float], settings: BTRewardSettings):
+    """The binary, graded and hard-margin rewards of t = raw (unclipped: C and NC shape logsigma only), through
+    `settings.valid_reward` (= the `transform` functions); the same x diagnostics, with no clip hits."""
+    reward_of = settings.valid_reward
+    xs: list[float | None] = list(raw)
+    x_n = x_sum = x_sq = x_near0 = x_sat = 0.0
+    for i, t in enumerate(raw):
+        if t is None:
+            continue
+        rewards[i] = reward_of(t, kind)
+        x_n += 1
+        x_sum += t
+        x_sq += t * t
+        x_near0 += -NEAR_ZERO_X < t < NEAR_ZERO_X
+        x_sat += not -SATURATED_X < t < SATURATED_X
+    return xs, {"x_n": x_n, "x_sum": x_sum, "x_sq": x_sq, "x_near0": x_near0, "x_sat": x_sat}
 
 
 __all__ = ["BTOutput", "REWARD_VARIANTS", "STAT_KEYS", "Variant", "bt_rewards", "group_pairs", "log_sigmoid",

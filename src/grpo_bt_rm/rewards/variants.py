@@ -51,6 +51,15 @@ for _v in (
     Variant("bt_pointwise_pair_shared", "pair_shared", None, "k-th of side 0 vs. k-th of side 1, shared reward"),
     Variant("bt_pointwise_baseline_hardmine", "baseline", "hardmine", "baseline + margin-based pair weight"),
     Variant("bt_pointwise_density", "baseline", "density", "baseline + `density_weight` column as pair weight"),
+    # issue 15 §2: the upstream's remaining plugins, as parameters (reward kind, weighting) of the same loop
+    Variant("bt_pointwise_binary", "baseline", None, "+BT_REWARD_POS on the right side of the other side's mean, "
+            "-BT_REWARD_NEG otherwise (ties are wrong)", reward="binary"),
+    Variant("bt_pointwise_graded", "baseline", None, "PaTaRM-style graded: BT_REWARD_WRONG / _LOW / _HIGH on "
+            "t = delta/T against BT_GRADE_THRESH", reward="graded"),
+    Variant("bt_pointwise_graded_hardpair", "baseline", "hardpair", "graded, pair weight sigma(-m/BT_HARDPAIR_TAU)",
+            reward="graded"),
+    Variant("bt_pointwise_hard_margin", "baseline", "margin_hardmine", "-softplus((BT_MARGIN_GAMMA - delta/T) / "
+            "BT_MARGIN_TEMP), pair weight w = hard-mining weight (BT_MARGIN_HARDMINE)", reward="hard_margin"),
 ):
     REWARD_VARIANTS.add(_v.name, _v)
 del _v

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grpo_bt_rm.registry import Registry
+from grpo_bt_rm.rewards.transform import sigmoid
 
 Sides = tuple[Sequence[int], Sequence[int]]  # a pair's completion indices: (preferred side, other side)
 
@@ -89,6 +90,42 @@ def density(pair_id, sides: Sides, margin: float | None, settings, columns) -> f
     return 1.0 if w is None else w
 
 
+@_register("hardpair", "sigma(-m / BT_HARDPAIR_TAU): pairs the judge gets wrong or barely right count more")
+def hardpair(pair_id, sides: Sides, margin: float | None, settings, columns) -> float:
+    """The smooth hard-pair weight sigma(-m/tau) of `bt_pointwise_graded_hardpair` (upstream `bt_graded_hardpair`,
+    DWRL-style misalignment weighting). tau is BT_HARDPAIR_TAU (default 1.0; upstream read it from BT_HARD_TAU,
+    which here is the hard-mining threshold, hence its own name).
+
+    Args:
+        pair_id, sides: unused.
+        margin: m = (z̄_pref - z̄_non) / T; None when a side has no valid score (then 1, the weight's supremum, as
+            hard-mining treats an unknown margin as hard).
+        settings: BTRewardSettings (hardpair_tau).
+        columns: unused.
+
+    Returns:
+        A weight in (0, 1]: 0.5 at m = 0, towards 1 for wrongly ordered pairs, towards 0 for easy ones.
+    """
+    if margin is None:
+        return 1.0
+    return sigmoid(-margin / settings.hardpair_tau)
+
+
+@_register("margin_hardmine", "the hard-mining weight when BT_MARGIN_HARDMINE=1, else 1")
+def margin_hardmine(pair_id, sides: Sides, margin: float | None, settings, columns) -> float:
+    """w of `bt_pointwise_hard_margin`'s -w * softplus(...): the hard-mining weight (`hardmine`) when
+    BT_MARGIN_HARDMINE=1 (the default), else 1.
+
+    Args:
+        pair_id, sides, margin, columns: as for `hardmine`.
+        settings: BTRewardSettings (margin_hardmine, hard_lambda, hard_tau, hard_eps).
+
+    Returns:
+        The weight (1 when disabled).
+    """
+    return hardmine(pair_id, sides, margin, settings, columns) if settings.margin_hardmine else 1.0
+
+
 def _density_value(values, i: int, pid) -> float:
     raw = values[i]
     try:
@@ -100,4 +137,4 @@ def _density_value(values, i: int, pid) -> float:
     return w
 
 
-__all__ = ["WEIGHTS", "PairWeighting", "Sides", "density", "hardmine"]
+__all__ = ["WEIGHTS", "PairWeighting", "Sides", "density", "hardmine", "hardpair", "margin_hardmine"]

@@ -26,7 +26,9 @@ class BTRewardORM(ORM):
 
     def __init__(self, args=None, **kwargs):
         super().__init__(args, **kwargs)
-        self.settings = BTRewardSettings.from_env()
+        kind = REWARD_VARIANTS.get(self.variant).reward if self.variant else "bt"
+        self.kind = kind
+        self.settings = BTRewardSettings.from_env(reward_kinds=(kind,))  # checks BT_PARSE_FAIL_REWARD for this kind
         # The rollout's assistant pre-fill: ms-swift's --response_prefix (its "\\n" -> newline already applied).
         self.response_prefix = getattr(args, "response_prefix", None) or None
         self.dump_path = PairTrainSettings.from_env().reward_dump

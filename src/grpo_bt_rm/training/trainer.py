@@ -181,13 +181,13 @@ class PairGRPOTrainer(GRPOTrainer):
                 raise PairConfigError("BT_SCORE_PARSER is not set and the training dataset has no parser_name "
                                       "column: set BT_SCORE_PARSER or build the dataset with --add_meta")
             for name in ({f.settings.parser} if f.settings.parser else set(names)):
-                f.settings.fail_reward(name)  # raises SettingsError naming BT_PARSE_FAIL_REWARD
+                f.settings.fail_reward(name, f.kind)  # raises SettingsError naming BT_PARSE_FAIL_REWARD
 
     def _write_settings(self) -> None:
         out = {
             **manifest_base(kind="bt_reward_settings"),
             "reward_funcs": self.reward_func_names,
-            "rewards": {f.variant: {**f.settings.to_dict(), "response_prefix": f.response_prefix}
+            "rewards": {f.variant: {**f.settings.to_dict(f.kind), "response_prefix": f.response_prefix}
                         for f in self._bt_funcs},
             "trainer": self.pair_settings.to_dict(),
             "old_logps_forward": self._old_logps_path,
