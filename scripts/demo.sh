@@ -3,6 +3,7 @@
 #
 #   bash scripts/demo.sh          # (or `make demo`) reuses finished stages; FRESH=1 starts over
 #   SEED=1 DEMO_DIR=outputs/demo_seed1 bash scripts/demo.sh
+#   SEEDS="0 1 2" bash scripts/demo.sh   # one demo per seed under outputs/demo_seeds/seed<N>, then the seeds table
 #
 # Env knobs (defaults): DEMO_DIR (outputs/demo), SEED (0: SFT/GRPO seed and GRPO data order), DATA_SEED (0: the
 # task's pairs), N_TRAIN (2000 training pairs), N_TEST (500 held-out pairs), N_SFT_PAIRS (2000 pairs sent to the
@@ -10,13 +11,30 @@
 # MODEL_ARGS (tiny model shape), EVAL_WORKERS (2: parallel single-threaded eval jobs), FRESH (1 = delete DEMO_DIR
 # first). The settings are recorded in DEMO_DIR/settings.env; a rerun with other settings stops (naming them)
 # instead of reusing stages made with the old ones.
-# Writes DEMO_DIR/summary.json (sft / grpo / per-checkpoint metrics and stage times), DEMO_DIR/summary.md,
+# Writes DEMO_DIR/summary.json (sft / grpo / per-checkpoint metrics, per failure kind, stage times, library versions),
+# DEMO_DIR/summary.md,
 # DEMO_DIR/demo_plot.png and the sweep's DEMO_DIR/grpo/eval/summary.{md,csv,png}.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 gbr_help_if_asked "${BASH_SOURCE[0]}" "$@"
 [ $# -eq 0 ] || gbr_die "usage: bash scripts/demo.sh (settings are environment variables; --help lists them)"
 cd "$GBR_ROOT"
+
+# SEEDS="0 1 2": one full demo per seed in $DEMO_DIR/seed<N> (default outputs/demo_seeds), then the table over seeds
+# (mean ± std of SFT and GRPO acc_all and the gain) printed and written to $DEMO_DIR/seeds_summary.{md,json}.
+if [ -n "${SEEDS:-}" ]; then
+  base="${DEMO_DIR:-outputs/demo_seeds}"
+  dirs=()
+  for s in $SEEDS; do
+    [[ "$s" =~ ^[0-9]+$ ]] || gbr_die "SEEDS=$SEEDS: expected whole numbers separated by spaces"
+    echo "[demo] ===== seed $s -> $base/seed$s ====="
+    SEEDS="" SEED="$s" DEMO_DIR="$base/seed$s" bash "${BASH_SOURCE[0]}"
+    dirs+=("$base/seed$s")
+  done
+  echo "[demo] ===== ${#dirs[@]} seeds ====="
+  "$GBR_PY" -m grpo_bt_rm.demo.breakdown --seeds "${dirs[@]}" --out "$base/seeds_summary"
+  exit 0
+fi
 
 : "${DEMO_DIR:=outputs/demo}"
 : "${SEED:=0}"
@@ -140,7 +158,7 @@ eval_sweep() {
   for c in $(cd "$D/grpo" && ls -d checkpoint-* | sort -t- -k2 -n); do ckpts="$ckpts $c"; done
   bash scripts/run_eval_sweep.sh --run_dir "$D/grpo" --ckpts "$ckpts" --seeds 0 --gpus cpu --cpu_workers "$EVAL_WORKERS" \
     --no_wandb --dataset pairs_jsonl --split test --data_files "$D/raw/test.jsonl" --n_pairs "$N_TEST" \
-    --prompt "$PROMPT" --bt_temp 20 --max_new_tokens 12 --title "demo (seed $SEED)"
+    --prompt "$PROMPT" --bt_temp 20 --max_new_tokens 12 --title "demo (seed $SEED)" --save_completions
 }
 summary() {
   "$GBR_PY" -m grpo_bt_rm.demo.summary --demo_dir "$D" --eval_dir "$D/grpo/eval"

@@ -85,7 +85,34 @@ def teacher_accuracy(demo_dir: Path) -> float | None:
     return json.loads(found[-1].read_text(encoding="utf-8")).get("accuracy")
 
 
+def demo_settings(demo_dir: Path) -> dict[str, str]:
+    """The settings scripts/demo.sh recorded in DEMO_DIR/settings.env (VAR=value lines, shell-quoted values)."""
+    import shlex
+
+    out = {}
+    path = demo_dir / "settings.env"
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name, sep, value = line.partition("=")
+            if sep:
+                out[name] = " ".join(shlex.split(value)) if value else ""
+    return out
+
+
+def per_kind(demo_dir: Path, eval_dir: Path, name: str) -> dict | None:
+    """acc_all per failure kind of the checkpoint `name`, when the sweep saved its completions (else None)."""
+    from grpo_bt_rm.demo.breakdown import kind_breakdown
+
+    found = sorted(eval_dir.glob(f"eval_{name}_seed*.completions.jsonl"))
+    raw = demo_dir / "raw" / "test.jsonl"
+    if not found or not raw.exists():
+        return None
+    return kind_breakdown(found[0], raw)
+
+
 def build_summary(demo_dir: Path, eval_dir: Path) -> dict:
+    from grpo_bt_rm.demo.breakdown import environment
+
     rows = checkpoint_rows(eval_dir)
     by_role = {r["role"]: r for r in rows if r["role"] in (RANDOM_NAME, SFT_NAME)}
     grpo = [r for r in rows if r["role"] == "grpo"]
@@ -97,8 +124,13 @@ def build_summary(demo_dir: Path, eval_dir: Path) -> dict:
     sft = by_role[SFT_NAME]
     gain = final["acc_all"] - sft["acc_all"]
     times = stage_times(demo_dir / "stage_times.tsv")
+    settings = demo_settings(demo_dir)
     return manifest_base(
         kind="demo_summary",
+        seed=int(settings["SEED"]) if settings.get("SEED", "").isdigit() else None,
+        settings=settings,
+        environment=environment(),
+        per_kind={"sft": per_kind(demo_dir, eval_dir, SFT_NAME), "grpo": per_kind(demo_dir, eval_dir, final["name"])},
         sft={k: sft[k] for k in KEYS},
         grpo={"checkpoint": final["name"], "step": final["step"], **{k: final[k] for k in KEYS}},
         random={k: by_role[RANDOM_NAME][k] for k in KEYS} if RANDOM_NAME in by_role else None,
@@ -128,6 +160,14 @@ def markdown(summary: dict) -> str:
     lines += ["", f"GRPO ({summary['grpo']['checkpoint']}) - SFT acc_all: {summary['acc_all_gain'] * 100:+.1f} points "
               f"(target >= +{t['min_gain'] * 100:.0f}, parse fail <= {t['max_parse_fail']:.0%}): "
               f"{'met' if t['met'] else 'NOT met'}"]
+    kinds = summary.get("per_kind") or {}
+    if kinds.get("sft") and kinds.get("grpo"):
+        lines += ["", "| failure kind of the rejected reply | pairs | SFT acc_all (ties) | GRPO acc_all (ties) |",
+                  "|---|---|---|---|"]
+        for kind, g in kinds["grpo"].items():
+            s = kinds["sft"].get(kind, {})
+            lines.append(f"| {kind} | {g['n']} | {f(s.get('acc_all'))} ({f(s.get('tie_rate'), 2)}) | "
+                         f"{f(g['acc_all'])} ({f(g['tie_rate'], 2)}) |")
     if summary.get("teacher_accuracy") is not None:
         lines.append(f"Teacher agreement with the gold preference on its training pairs: "
                      f"{summary['teacher_accuracy']:.3f}")
