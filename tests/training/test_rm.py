@@ -42,10 +42,10 @@ def train(tmp_path, model_dir, data: Path, **env_extra) -> tuple[subprocess.Comp
     return subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True, timeout=600), out
 
 
-def scalar_eval(tmp_path, ckpt: str, raw: Path, name: str = "ev") -> dict:
+def scalar_eval(tmp_path, ckpt: str, raw: Path, name: str = "ev", *extra: str) -> dict:
     out = tmp_path / name / "r.json"
     rc = eval_main(["--scorer", "scalar", "--checkpoint", ckpt, "--dataset", "pairs_jsonl", "--split", "train",
-                    "--data_files", str(raw), "--n_pairs", "0", "--n_boot", "50", "--out_json", str(out)])
+                    "--data_files", str(raw), "--n_pairs", "0", "--n_boot", "50", "--out_json", str(out), *extra])
     assert rc == 0
     return json.loads(out.read_text())
 
@@ -96,6 +96,10 @@ def test_lora_rm_weighted_sampling_and_head_checks(tmp_path, tiny_model_dir):
     res = scalar_eval(tmp_path, str(ckpt), raw)
     assert res["checkpoint"]["kind"] == "lora" and res["checkpoint"]["value_head"]
     assert res["metrics"]["n_parsed_pairs"] == len(TOPICS)
+    # loaded in bf16 (the default on a GPU) the fp32-saved head still counts as loaded: this check once compared
+    # the bf16 weights cast up to fp32 with the saved ones and refused a correct checkpoint on an H200
+    res16 = scalar_eval(tmp_path, str(ckpt), raw, "ev16", "--dtype", "bf16")
+    assert res16["metrics"]["n_parsed_pairs"] == len(TOPICS)
 
     # an adapter without its value head is refused, naming the directory, never scored with a random head
     headless = tmp_path / "headless"

@@ -106,7 +106,9 @@ def load_reward_model(ck: Checkpoint, run, *, dtype: str = "auto", device: str |
         m = PeftModel.from_pretrained(m, ck.path).merge_and_unload()
         saved = load_file(str(Path(ck.path) / "adapter_model.safetensors"))[heads[0]]
         loaded = m.get_parameter(heads[0].removeprefix("base_model.model."))
-        if not torch.equal(loaded.detach().cpu().to(saved.dtype), saved):
+        # compare in the dtype the model was loaded in (bf16 on a GPU, the saved head often fp32): casting the
+        # loaded weights up instead would report a correctly loaded bf16 head as missing
+        if not torch.equal(loaded.detach().cpu(), saved.to(loaded.dtype)):
             raise InputError(f"{ck.path}: the adapter's value head ({heads[0]}) did not load into the model")
     m.eval()
     tmpl = build_template(tok, settings, run.args)
