@@ -28,6 +28,16 @@ Converter = Callable[[dict], tuple[str, str, str, int]]
 
 @dataclass(frozen=True)
 class Adapter:
+    """One preference-data source: where its raw rows live and how to turn a row into a pair.
+
+    Attributes:
+        name: the registry name passed as `--dataset`.
+        hub_id: Hugging Face hub dataset id; empty when the source only exists as local files.
+        hub_config: the hub config name, or None.
+        splits: the hub's split names (empty: any split label is accepted).
+        family: the prompt family that fits this source (chooses the default judge prompt).
+        convert: `row -> (context, response_0, response_1, preferred_side)`; raises `Drop` or `MalformedRow`.
+    """
     name: str
     hub_id: str
     hub_config: str | None
@@ -40,6 +50,11 @@ ADAPTERS: Registry[Adapter] = Registry("dataset")
 
 
 def get_adapter(name: str) -> Adapter:
+    """The adapter registered under `name`.
+
+    Raises:
+        KeyError: unknown name; the message lists the valid adapter names.
+    """
     return ADAPTERS.get(name)
 
 
@@ -202,6 +217,17 @@ for _a in (
 
 
 def expand_files(patterns: list[str]) -> list[str]:
+    """Expand `--data_files` glob patterns into a list of files, in pattern order, sorted within a pattern.
+
+    Args:
+        patterns: paths or globs; `~` is expanded.
+
+    Returns:
+        The matching paths without repeats (a file matched by two patterns appears once, at its first match).
+
+    Raises:
+        InputError: a pattern matches no file.
+    """
     files: list[str] = []
     for pat in patterns:
         matches = sorted(glob.glob(os.path.expanduser(pat)))
@@ -248,6 +274,20 @@ def _iter_file(path: str) -> Iterator[tuple[str, Any]]:
 
 
 def iter_raw(adapter: Adapter, split: str, data_files: list[str] | None) -> Iterator[tuple[str, Any]]:
+    """Yield the raw rows of one source split, each with a human-readable location for error messages.
+
+    Args:
+        adapter: the source.
+        split: hub split name, or a free label when `data_files` is given.
+        data_files: local raw-format files or globs; when set, the hub is not contacted.
+
+    Returns:
+        An iterator of `(where, row)`, `where` such as `"org/ds[train] row 12"` or a file and line.
+
+    Raises:
+        InputError: no file matches a pattern, the adapter has no hub source and no files were given,
+            `split` is not one of the adapter's splits, or the hub cannot be reached (offline, not cached).
+    """
     if data_files:
         for path in expand_files(data_files):
             yield from _iter_file(path)

@@ -72,6 +72,7 @@ class BuildSettings:
         return settings_from_args(cls, args)
 
     def as_dict(self) -> dict:
+        """The settings as a JSON-ready dict (tuples become lists), for the manifest."""
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
 
 
@@ -134,6 +135,25 @@ def prepare_pairs(
     limit: int | None = None,
     skip_bad: bool = False,
 ) -> tuple[list[Pair], LoadStats]:
+    """Load pairs from one or more sources and apply dedupe, shuffle, limit and side randomisation, in that order.
+
+    Args:
+        sources: `(adapter name, data_files or None)` per source, read in order.
+        split: the split to read from every source.
+        seed: seeds the shuffle and the per-pair side flip (`side_flip(seed, pair.key)`).
+        shuffle: shuffle pairs before `limit`.
+        randomize_sides: swap each pair's responses when the seeded flip says so, so side 0 is not always chosen.
+        dedupe: drop repeated `(context, {response_0, response_1})` pairs; counted as `dropped["duplicate"]`.
+        limit: keep at most this many pairs.
+        skip_bad: count malformed raw rows instead of raising.
+
+    Returns:
+        `(pairs, stats)`: the list of `Pair` and the merged `LoadStats` (`stats.pairs` is the final count).
+
+    Raises:
+        InputError: a source cannot be read, or a malformed row without `skip_bad`.
+        KeyError: an unknown adapter name.
+    """
     stats = LoadStats()
     pairs: list[Pair] = []
     for name, files in sources:
@@ -161,6 +181,16 @@ def prepare_pairs(
 
 
 def pointwise_rows(pairs: Iterable[Pair], prompt: PromptSpec, add_meta: bool) -> Iterator[dict]:
+    """Yield two pointwise rows per pair (side 0, then side 1), each a judge conversation for one response.
+
+    Args:
+        pairs: the pairs; `pair_id` is the position in this iterable.
+        prompt: the judge prompt that renders `messages`.
+        add_meta: also write prompt name/version, parser, dataset, split, source_index and prompt_id.
+
+    Returns:
+        An iterator of dicts with `messages`, `pair_id`, `side`, `preferred_side` (+ metadata): 2 rows per pair.
+    """
     for pair_id, p in enumerate(pairs):
         pid = prompt_id(p.context) if add_meta else None
         for side, response in ((0, p.response_0), (1, p.response_1)):
@@ -220,6 +250,7 @@ def build(args: BuildSettings) -> dict:
     dumps = json.JSONEncoder(ensure_ascii=False).encode
 
     def write_rows(f) -> None:
+        """Write every pointwise row as one JSON line to `f`, counting them in `n_rows`."""
         nonlocal n_rows
         for row in pointwise_rows(pairs, prompt, args.add_meta):
             f.write(dumps(row))
@@ -227,6 +258,7 @@ def build(args: BuildSettings) -> dict:
             n_rows += 1
 
     def make_manifest(written: Path) -> dict:
+        """The output's manifest: sha256 of the written file, counts, drops, prompt, sources and settings."""
         return manifest_base(
             kind="pointwise_dataset",
             output=str(args.out),
@@ -250,6 +282,7 @@ def build(args: BuildSettings) -> dict:
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.data.build_dataset` argument parser."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.data.build_dataset", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output JSONL path (written atomically, plus <out>.manifest.json)")
@@ -277,9 +310,11 @@ def build_argparser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: build a pointwise dataset; returns the exit code (2 on input or settings errors)."""
     args = build_argparser().parse_args(argv)
 
     def command() -> None:
+        """Build the dataset from the parsed flags and log the counts."""
         settings = BuildSettings.from_args(args)
         m = build(settings)
         log.info("wrote %d rows (%d pairs) to %s; dropped %s; malformed %d; %.1fs", m["rows"], m["pairs"],

@@ -19,6 +19,13 @@ def split_turns(transcript: str) -> list[tuple[str, str]]:
 
 
 def render_context(turns: list[tuple[str, str]]) -> str:
+    """Join `(role, text)` turns as `"Role: text"` blocks separated by blank lines.
+
+    >>> print(render_context([("Human", "hi"), ("Assistant", "hello")]))
+    Human: hi
+    <BLANKLINE>
+    Assistant: hello
+    """
     return "\n\n".join(f"{role}: {text}" for role, text in turns)
 
 

@@ -14,6 +14,16 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Pair:
+    """Two responses to one context and which of them people preferred.
+
+    Attributes:
+        context: the prompt or conversation so far.
+        response_0: the response on side 0.
+        response_1: the response on side 1.
+        preferred_side: 0 or 1, the side people chose.
+        source_index: the row's index in its source split (stable across runs).
+        meta: provenance such as `dataset` and `split`.
+    """
     context: str
     response_0: str
     response_1: str
@@ -23,18 +33,22 @@ class Pair:
 
     @property
     def key(self) -> str:
+        """The pair's stable id `dataset:split:source_index` (see `pair_key`); `?` for missing metadata."""
         return pair_key(self.meta.get("dataset", "?"), self.meta.get("split", "?"), self.source_index)
 
     def swapped(self) -> Pair:
+        """The same pair with its sides exchanged (`preferred_side` flipped; same index and meta)."""
         return Pair(self.context, self.response_1, self.response_0, 1 - self.preferred_side, self.source_index,
                     self.meta)
 
     @property
     def chosen(self) -> str:
+        """The preferred response."""
         return self.response_0 if self.preferred_side == 0 else self.response_1
 
     @property
     def rejected(self) -> str:
+        """The response that was not preferred."""
         return self.response_1 if self.preferred_side == 0 else self.response_0
 
 
@@ -86,6 +100,16 @@ class MalformedRow(Exception):  # noqa: N818
 
 @dataclass
 class LoadStats:
+    """Counts from loading one or more sources, written to the dataset's manifest.
+
+    Attributes:
+        rows: raw rows read.
+        pairs: pairs kept.
+        dropped: reason -> number of rows dropped for it (e.g. ties, duplicates).
+        malformed: malformed rows skipped (with `skip_bad`).
+        malformed_examples: locations and reasons of malformed rows (the manifest keeps the first 10).
+        files: absolute path -> sha256 of each local raw file read.
+    """
     rows: int = 0
     pairs: int = 0
     dropped: Counter = field(default_factory=Counter)
@@ -94,6 +118,7 @@ class LoadStats:
     files: dict[str, str] = field(default_factory=dict)  # absolute path -> sha256 of each local raw file read
 
     def as_dict(self) -> dict:
+        """The counts as a JSON-ready dict (drops sorted by reason, at most 10 malformed examples)."""
         return {
             "files": dict(self.files),
             "rows": self.rows,

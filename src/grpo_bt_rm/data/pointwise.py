@@ -80,6 +80,7 @@ def read_pointwise(path: str | Path, check_pairing: bool = True) -> list[tuple[i
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.data.pointwise` argument parser (the files to check)."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.data.pointwise", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", help="pointwise JSONL file(s) from build_dataset")
@@ -98,6 +99,7 @@ def check_files(files: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: check pointwise JSONL files; returns the exit code (2 on input errors)."""
     args = build_argparser().parse_args(argv)
     return run_cli(lambda: check_files(args.files))
 

@@ -132,11 +132,13 @@ def build(args: argparse.Namespace) -> dict:
     rows = list(rm_rows(pairs, weights, args.margin))
 
     def write_rows(f) -> None:
+        """Write every RM row as one JSON line to `f`."""
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False))
             f.write("\n")
 
     def make_manifest(written: Path) -> dict:
+        """The output's manifest: sha256, pair count, load stats, sources, density weights and margin."""
         return manifest_base(
             kind="rm_dataset", format="ms-swift rlhf_type rm (messages + rejected_response)", output=str(args.out),
             sha256=sha256_file(written), pairs=len(rows), rows=len(rows), load_stats=stats.as_dict(),
@@ -148,6 +150,7 @@ def build(args: argparse.Namespace) -> dict:
 
 
 def make_parser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.data.rm` argument parser."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.data.rm", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--check", nargs="+", metavar="FILE", default=None,
@@ -171,6 +174,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: build an ms-swift RM dataset, or `--check` files; returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = make_parser().parse_args(argv)
     try:
