@@ -31,6 +31,21 @@ from grpo_bt_rm.parsing import ScoreParser
 def make_record(pair_key: str, preferred_side: int, completions_0: Sequence[str], completions_1: Sequence[str],
                 parser: ScoreParser, truncated_0: Sequence[bool] | None = None,
                 truncated_1: Sequence[bool] | None = None, **extra) -> dict:
+    """One completions-file record for a pair: the raw samples of both sides, parsed with `parser`.
+
+    Args:
+        pair_key: the pair's stable id (`dataset:split:index`).
+        preferred_side: 0 or 1.
+        completions_0: the judge's samples for side 0 (list of length n_samples).
+        completions_1: the judge's samples for side 1 (list of length n_samples).
+        parser: parses each sample into `scores_k` / `reasons_k`.
+        truncated_0: per-sample flags, True where generation hit max_new_tokens; default all False.
+        truncated_1: as `truncated_0`, for side 1.
+        **extra: further fields copied into the record as given (they override the computed ones).
+
+    Returns:
+        A JSON-ready dict with `completions_k`, `truncated_k`, `scores_k` (None where unparsed) and `reasons_k`.
+    """
     rec = {
         "pair_key": pair_key,
         "preferred_side": int(preferred_side),
@@ -60,6 +75,7 @@ def side_scores(record: dict, parser: ScoreParser) -> tuple[list[float | None], 
 
 
 def to_pair_scores(record: dict, parser: ScoreParser) -> PairScores:
+    """Re-parse a completions record into `PairScores` (scores None where a sample did not parse)."""
     s0, s1 = side_scores(record, parser)
     return PairScores(record["pair_key"], record["preferred_side"], s0, s1)
 

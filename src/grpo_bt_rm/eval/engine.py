@@ -25,12 +25,23 @@ log = logging.getLogger(__name__)
 
 
 class Generation(NamedTuple):
+    """One decoded sample: its text (stop token excluded) and whether it stopped at max_new_tokens."""
     text: str  # the decoded continuation, stop token excluded
     truncated: bool  # stopped at max_new_tokens rather than at a stop token
 
 
 @dataclass(frozen=True)
 class SamplingSettings:
+    """How the judge samples: count, greedy or sampled, temperature, top-p, top-k and length.
+
+    Attributes:
+        n_samples: completions per prompt.
+        do_sample: sample (True) or decode greedily (False).
+        temperature: sampling temperature; must be > 0 with `do_sample`.
+        top_p: nucleus mass in (0, 1].
+        top_k: top-k cut-off; 0 or negative turns it off.
+        max_new_tokens: generation limit in tokens per completion.
+    """
     n_samples: int = 1
     do_sample: bool = False
     temperature: float = 1.0
@@ -39,6 +50,12 @@ class SamplingSettings:
     max_new_tokens: int = 128
 
     def validate(self) -> SamplingSettings:
+        """Check the settings and return them unchanged.
+
+        Raises:
+            InputError: n_samples < 1, n_samples > 1 without do_sample, temperature <= 0 with do_sample,
+                top_p outside (0, 1], or max_new_tokens < 1; the message names the flag.
+        """
         if self.n_samples < 1:
             raise InputError(f"--n_samples must be >= 1, got {self.n_samples}")
         if self.n_samples > 1 and not self.do_sample:
@@ -52,6 +69,7 @@ class SamplingSettings:
         return self
 
     def as_dict(self) -> dict:
+        """The settings as a plain dict, for result provenance."""
         return asdict(self)
 
 
@@ -104,6 +122,20 @@ class TransformersEngine:
 
     def generate(self, prompts: list[list[int]], s: SamplingSettings, paired: bool = False
                  ) -> list[list[Generation]]:
+        """Generate `s.n_samples` completions for each tokenized prompt with `model.generate`.
+
+        With `reuse_prefill`, the prompt is prefilled once and its KV cache copied per sample; with `paired`, the
+        two sides of a pair (rows 2j and 2j+1) also share the prefill of their common token prefix when that computes
+        fewer prompt tokens. The outputs equal plain batched generation.
+
+        Args:
+            prompts: token ids, one list per prompt (rows); `paired` needs an even count in side order.
+            s: the sampling settings.
+            paired: rows come as (side 0, side 1) pairs of the same context.
+
+        Returns:
+            A list of length len(prompts), each a list of `s.n_samples` `Generation`s.
+        """
         import torch
 
         device = next(self.model.parameters()).device
@@ -247,6 +279,13 @@ class VllmEngine:
 
     def generate(self, prompts: list[list[int]], s: SamplingSettings, paired: bool = False
                  ) -> list[list[Generation]]:
+        """Generate `s.n_samples` completions for each tokenized prompt with vLLM (LoRA if set).
+
+        Shared prefixes are left to vLLM's prefix caching, so `paired` is accepted and ignored.
+
+        Returns:
+            A list of length len(prompts), each a list of `s.n_samples` `Generation`s.
+        """
         from vllm import SamplingParams  # shared prefixes: vLLM's prefix caching (`paired` is not needed)
 
         params = SamplingParams(n=s.n_samples, temperature=s.temperature if s.do_sample else 0.0,

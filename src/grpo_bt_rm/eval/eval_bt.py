@@ -166,6 +166,7 @@ def run(settings: EvalSettings) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: evaluate a judge on preference pairs; returns the exit code (2 on bad input)."""
     args = build_argparser().parse_args(argv)
     return run_cli(lambda: _report(run(EvalSettings.from_args(args))))
 

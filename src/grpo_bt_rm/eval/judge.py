@@ -231,6 +231,7 @@ class OpenJudge:
 
     @property
     def response_prefix(self) -> str | None:
+        """The assistant pre-fill text the judge's answers start with, or None."""
         return self.loaded.settings.response_prefix
 
     def generate(self, shard_id: int = 0, num_shards: int = 1) -> list[dict]:

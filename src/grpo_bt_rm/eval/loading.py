@@ -51,6 +51,14 @@ class RunInfo:
 
 @dataclass(frozen=True)
 class Checkpoint:
+    """A resolved model to evaluate.
+
+    Attributes:
+        name: "base", "checkpoint-N", or the directory name for an absolute path.
+        kind: "base", "lora" or "full".
+        path: the directory loaded (the base model's directory for kind "base").
+        step: the training step, or None when unknown.
+    """
     name: str  # e.g. "checkpoint-200", "base", or the directory name for an absolute path
     kind: str  # "base" | "lora" | "full"
     path: str  # the directory loaded (the base model dir for kind == "base")
@@ -85,6 +93,7 @@ def resolve_run(run_dir: str | Path | None) -> RunInfo:
 
 
 def checkpoint_kind(path: Path) -> str | None:
+    """"lora" if `path` holds an adapter, "full" if it holds a config and weights, else None."""
     if (path / "adapter_config.json").is_file():
         return "lora"
     if (path / "config.json").is_file() and any(any(path.glob(g)) for g in WEIGHT_GLOBS):
@@ -93,6 +102,9 @@ def checkpoint_kind(path: Path) -> str | None:
 
 
 def checkpoint_step(path: Path) -> int | None:
+    """The training step of a checkpoint directory: from its `checkpoint-N` name, else
+    `trainer_state.json`'s `global_step`; None when neither gives one (an unreadable state file counts as none).
+    """
     if (n := checkpoint_number(path)) is not None:
         return n
     state = path / "trainer_state.json"
@@ -214,6 +226,16 @@ def checkpoint_fingerprint(ck: Checkpoint, weights: str | Path) -> str:
 
 @dataclass
 class TemplateSettings:
+    """The chat-template settings a checkpoint was trained with, to render eval prompts the same way.
+
+    Attributes:
+        template: the ms-swift template name.
+        system: the system prompt; None means the template's own default.
+        max_length: the template's length limit in tokens, or None.
+        truncation_strategy: ms-swift's truncation strategy name.
+        source: where template and system came from (e.g. the run's args.json or the flags).
+        response_prefix: assistant pre-fill text, or None.
+    """
     template: str
     system: str | None  # None: the template's own default system prompt (what ms-swift does without --system)
     max_length: int | None
@@ -222,6 +244,7 @@ class TemplateSettings:
     response_prefix: str | None = None  # assistant pre-fill (args.json `response_prefix` or --response_prefix)
 
     def as_dict(self) -> dict:
+        """The settings as a plain dict, for result provenance."""
         return dict(self.__dict__)
 
 
@@ -260,6 +283,7 @@ def template_settings(run: RunInfo, template: str | None = None, system: str | N
 
 @dataclass
 class Judge:
+    """A loaded judge: model, tokenizer, ms-swift template, the checkpoint, its template settings and load info."""
     model: Any
     tokenizer: Any
     template: Any
@@ -269,6 +293,11 @@ class Judge:
 
 
 def torch_dtype(name: str):
+    """The torch dtype for a `--dtype` name: "auto" is bfloat16 on CUDA and float32 otherwise.
+
+    Raises:
+        InputError: a name other than auto, fp32/float32, bf16/bfloat16 or fp16/float16.
+    """
     import torch
 
     if name == "auto":

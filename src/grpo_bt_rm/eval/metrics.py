@@ -58,6 +58,11 @@ def softplus(x: float) -> float:
 
 
 def sigmoid(x: float) -> float:
+    """The logistic function 1 / (1 + e^-x), computed without overflow for large |x|.
+
+    >>> sigmoid(0.0)
+    0.5
+    """
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
@@ -102,6 +107,7 @@ def ece(p: Sequence[float], y: Sequence[int], n_bins: int = 10) -> tuple[float |
 
 
 def percentiles(xs: Sequence[float]) -> dict | None:
+    """The 5th to 95th percentiles of `xs` (keys p5, p10, p25, p50, p75, p90, p95) plus `n`; None if empty."""
     if not len(xs):
         return None
     q = np.percentile(np.asarray(xs, dtype=float), PERCENTILES)
@@ -109,6 +115,11 @@ def percentiles(xs: Sequence[float]) -> dict | None:
 
 
 def histogram(xs: Sequence[float], lo: float, hi: float, n_bins: int = 10) -> dict:
+    """Counts of `xs` in `n_bins` equal bins over [lo, hi] (values outside are left out).
+
+    Returns:
+        `{"edges": n_bins + 1 floats, "counts": n_bins ints}`.
+    """
     counts, edges = np.histogram(np.asarray(xs, dtype=float), bins=n_bins, range=(lo, hi))
     return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
 

@@ -48,6 +48,11 @@ def _diff(out: list[str], what: str, old: Any, new: Any) -> None:
 
 
 def data_file_hashes(dataset: str, data_files: list[str] | None) -> dict[str, str]:
+    """Absolute path -> sha256 of every local raw file `--data_files` expands to, for staleness checks.
+
+    Raises:
+        InputError: a pattern matches no file.
+    """
     from grpo_bt_rm.data.adapters import expand_files
     from grpo_bt_rm.data.build_dataset import parse_sources
 

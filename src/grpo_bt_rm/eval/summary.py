@@ -31,6 +31,7 @@ SUMMARY_METRICS = ("acc_all", "acc_parsed", "nontie_acc", "tie_rate", "logloss_a
 
 
 def is_complete(result: dict) -> bool:
+    """Whether `result` is a finished eval_bt result carrying every metric in `REQUIRED_METRICS`."""
     return (result.get("kind") == "eval_bt" and result.get("complete") is True
             and isinstance(result.get("metrics"), dict) and all(k in result["metrics"] for k in REQUIRED_METRICS))
 
@@ -45,6 +46,7 @@ def read_result(path: str | os.PathLike) -> dict | None:
 
 
 def load_results(paths) -> list[dict]:
+    """The complete eval_bt results among `paths`, each with `_path` set; other files are skipped."""
     out = []
     for p in paths:
         r = read_result(p)
@@ -55,6 +57,7 @@ def load_results(paths) -> list[dict]:
 
 
 def results_in(eval_dir: str | os.PathLike) -> list[dict]:
+    """The complete eval_bt results in `eval_dir/*.json`, in file-name order."""
     return load_results(sorted(Path(eval_dir).glob("*.json")))
 
 
@@ -115,6 +118,7 @@ def aggregate(results: list[dict]) -> list[dict]:
 
 
 def csv_text(rows: list[dict]) -> str:
+    """The rows as CSV text, columns in the first row's key order, None written as an empty cell."""
     buf = io.StringIO()
     if rows:
         w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
@@ -125,6 +129,7 @@ def csv_text(rows: list[dict]) -> str:
 
 
 def markdown_text(rows: list[dict], title: str = "") -> str:
+    """A Markdown table of the per-checkpoint rows: each metric as mean ± std over seeds."""
     def pm(r, key, digits=3):
         m, s = r[f"{key}_mean"], r[f"{key}_std"]
         return "n/a" if m is None else f"{m:.{digits}f} ± {s:.{digits}f}"
@@ -197,6 +202,7 @@ def upload_wandb(files: dict, rows: list[dict], *, project: str | None = None, n
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.eval.summary` argument parser."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.eval.summary", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("eval_dir", help="directory of eval_bt result JSON files (e.g. RUN/eval)")
@@ -235,6 +241,7 @@ def summarize_dir(eval_dir: str, out_dir: str | None = None, title: str = "", *,
 
 
 def main(argv: list[str] | None = None, *, force_wandb: bool = False) -> int:
+    """Command-line entry point: summarise an eval directory; returns the exit code (2 on bad input)."""
     a = build_argparser().parse_args(argv)
     return run_cli(lambda: summarize_dir(a.eval_dir, a.out_dir, a.title, plot=not a.no_plot, wandb=a.wandb or force_wandb,
                                          wandb_project=a.wandb_project, wandb_name=a.wandb_name))

@@ -49,6 +49,14 @@ RESERVED = {"--run_dir", "--checkpoint", "--seed", "--out_json", "--save_complet
 
 @dataclass(frozen=True)
 class Job:
+    """One eval_bt run of the sweep: a checkpoint, a seed and the result file it writes.
+
+    Attributes:
+        ckpt: the checkpoint as given in `--ckpts`.
+        name: its file-safe label (see `ckpt_label`).
+        seed: the eval seed.
+        out_json: the result path, `eval_dir/eval_<name>_seed<seed>.json`.
+    """
     ckpt: str  # as given in --ckpts
     name: str  # file-safe checkpoint label
     seed: int
@@ -56,16 +64,27 @@ class Job:
 
     @property
     def label(self) -> str:
+        """`name/seed<seed>`, for log lines."""
         return f"{self.name}/seed{self.seed}"
 
 
 def ckpt_label(spec: str) -> str:
+    """A file-safe label for a checkpoint spec: a path's last component, other characters replaced by `_`.
+
+    >>> ckpt_label("/runs/a/checkpoint-200")
+    'checkpoint-200'
+    """
     p = Path(spec)
     raw = spec if not (p.is_absolute() or "/" in spec) else (p.name or "model")
     return re.sub(r"[^A-Za-z0-9._-]+", "_", raw)
 
 
 def plan(ckpts: list[str], seeds: list[int], eval_dir: Path) -> list[Job]:
+    """One `Job` per (checkpoint, seed), checkpoints in order and seeds within each.
+
+    Raises:
+        InputError: two different checkpoint specs would get the same label (and overwrite each other's files).
+    """
     names: dict[str, str] = {}
     jobs = []
     for ck in ckpts:
@@ -90,6 +109,14 @@ def devices(spec: str, cpu_workers: int) -> list[str]:
 
 
 class Sweep:
+    """Run eval_bt jobs as subprocesses, one worker thread per device slot (a CUDA_VISIBLE_DEVICES value).
+
+    Args:
+        jobs: the jobs to run.
+        slots: one CUDA_VISIBLE_DEVICES value per parallel worker ("" for CPU).
+        base_cmd: the eval_bt command before the per-job flags.
+        passthrough: further flags appended to every job's command.
+    """
     def __init__(self, jobs: list[Job], slots: list[str], base_cmd: list[str], passthrough: list[str]):
         self.jobs = jobs
         self.slots = slots
@@ -103,12 +130,17 @@ class Sweep:
         self.stopping = False
 
     def command(self, job: Job, run_dir: str | None) -> list[str]:
+        """The command line of one job: base command, its checkpoint, seed and output, run dir, passthrough."""
         cmd = [*self.base_cmd, "--checkpoint", job.ckpt, "--seed", str(job.seed), "--out_json", str(job.out_json)]
         if run_dir:
             cmd += ["--run_dir", run_dir]
         return cmd + self.passthrough
 
     def worker(self, slot: str, run_dir: str | None, save_completions: bool) -> None:
+        """Take jobs from the queue and run each on `slot` until the queue is empty or the sweep stops.
+
+        A job's output goes to `<out_json>.run.log`; it counts as done only if it exits 0 and leaves a complete result.
+        """
         while not self.stopping:
             try:
                 job = self.todo.get_nowait()
@@ -133,6 +165,11 @@ class Sweep:
             log.info("%s %s in %.1fs (rc=%d)", "done" if ok else "FAILED", job.label, time.time() - t0, rc)
 
     def run(self, run_dir: str | None, save_completions: bool) -> None:
+        """Queue all jobs and run them on every slot in parallel, returning when all workers finish.
+
+        Raises:
+            KeyboardInterrupt: re-raised after terminating the running jobs.
+        """
         for j in self.jobs:
             self.todo.put(j)
         threads = [threading.Thread(target=self.worker, args=(s, run_dir, save_completions), daemon=True)
@@ -148,6 +185,7 @@ class Sweep:
             raise
 
     def stop(self) -> None:
+        """Stop taking jobs and terminate the running subprocesses."""
         self.stopping = True
         with self.lock:
             for p in self.procs:
@@ -155,6 +193,7 @@ class Sweep:
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The sweep's argument parser (unknown flags are passed through to eval_bt)."""
     p = argparse.ArgumentParser(prog="scripts/run_eval_sweep.sh", description=__doc__, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run_dir", default=None, help="ms-swift run dir (args.json); checkpoint names resolve under it")
@@ -302,6 +341,7 @@ def run_sweep(args: argparse.Namespace, passthrough: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: run an eval sweep; returns the exit code (2 on bad input)."""
     args, passthrough = build_argparser().parse_known_args(argv)
     return run_cli(lambda: run_sweep(args, passthrough))
 

@@ -119,6 +119,7 @@ def variance_metrics(records: list[dict], parser: ScoreParser, *, range_threshol
 
 
 def format_summary(m: dict) -> str:
+    """The variance metrics as a few human-readable lines (the `.log` file and the console report)."""
     def f(x):
         return "n/a" if x is None else f"{x:.4f}"
 
@@ -140,6 +141,10 @@ def format_summary(m: dict) -> str:
 
 
 def write_outputs(result: dict, out_json: Path, plot: bool = True) -> None:
+    """Write a variance result: the summary `.log`, histograms `.hist.png` (if `plot`), then the JSON.
+
+    All files are written atomically next to `out_json`; `result["plots"]` records the PNG's path.
+    """
     m = result["metrics"]
     with atomic_write(out_json.with_suffix(".log")) as f:
         f.write(format_summary(m) + "\n")
@@ -238,6 +243,7 @@ def merge(paths: list[str], parser_name: str, thresholds: list[float], unc_low, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: measure judge score variance; returns the exit code (2 on bad input)."""
     args = build_argparser().parse_args(argv)
     return run_cli(lambda: _report(run(VarianceSettings.from_args(args))))
 
