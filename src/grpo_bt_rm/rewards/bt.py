@@ -54,6 +54,15 @@ STAT_KEYS = ("n", "n_fail", "n_truncated", "n_pairs", "n_pairs_scored", "n_pairs
 
 @dataclass
 class BTOutput:
+    """What `bt_rewards` returns for one reward call: per-completion lists (length n_completions) and summed stats.
+
+    Attributes:
+        rewards: the BT reward of each completion.
+        weights: each completion's pair weight (1.0 when the variant has none).
+        scores: the parsed judge score of each completion, None where parsing failed.
+        x: the clipped x each reward came from; None for parse failures and tie fallbacks.
+        stats: summable diagnostic counts (keys in `STAT_KEYS`; see `summarize`).
+    """
     rewards: list[float]
     weights: list[float]  # per completion: its pair's weight (1.0 when the variant has none)
     scores: list[float | None]

@@ -25,6 +25,14 @@ Sides = tuple[Sequence[int], Sequence[int]]  # a pair's completion indices: (pre
 
 @dataclass(frozen=True)
 class PairWeighting:
+    """One registered pair-weight function and what it needs.
+
+    Attributes:
+        name: the registry name.
+        fn: `fn(pair_id, sides, margin, settings, columns) -> float >= 0` (see the module doc).
+        needs: the row columns `fn` reads (checked by `bt_rewards` before grouping).
+        description: one line for listings and docs.
+    """
     name: str
     fn: Callable[[Any, Sides, float | None, Any, Mapping[str, Sequence]], float]
     needs: tuple[str, ...]  # row columns the function reads

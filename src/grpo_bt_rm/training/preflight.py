@@ -41,6 +41,11 @@ SWIFT_REWARDS = ("accuracy", "cosine", "format", "math", "react_format", "repeti
 
 
 def swift_args(argv: list[str]) -> argparse.Namespace:
+    """The flags preflight checks, parsed from a `swift` argv; other flags are ignored, the last occurrence wins.
+
+    All values stay strings (or lists of strings for reward_funcs, dataset, val_dataset, external_plugins); None
+    where a flag is absent.
+    """
     p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     for name in (*COUNTS, "max_steps", "top_k"):
         p.add_argument(f"--{name}", default=None)
@@ -182,6 +187,7 @@ def check_datasets(errors: list[str], a: argparse.Namespace, read=None) -> None:
 
 
 def offline(env: Mapping[str, str]) -> bool:
+    """Whether HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set to 1/true/yes/on in `env`."""
     return any(env.get(v, "").strip().lower() in ("1", "true", "yes", "on")
                for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
@@ -200,6 +206,9 @@ def model_in_cache(model: str, env: Mapping[str, str]) -> bool:
 
 
 def check_model(errors: list[str], a: argparse.Namespace, env: Mapping[str, str]) -> None:
+    """Append an error to `errors` if `--model` names a path that is not a model directory, or a hub id that
+    is neither cached nor loadable because the launch runs offline. A local model directory or no model passes.
+    """
     model = a.model
     if not model or Path(model).expanduser().is_dir():
         return
@@ -211,6 +220,7 @@ def check_model(errors: list[str], a: argparse.Namespace, env: Mapping[str, str]
 
 
 def check_settings(errors: list[str], env: Mapping[str, str]) -> None:
+    """Append to `errors` the message of each BT_* settings group (reward, trainer) that fails to parse."""
     from grpo_bt_rm.rewards import BTRewardSettings, SettingsError
     from grpo_bt_rm.training.settings import PairTrainSettings
 

@@ -23,6 +23,7 @@ COUNTS = ("per_device_train_batch_size", "gradient_accumulation_steps", "max_ste
 
 
 def rm_args(argv: list[str]) -> argparse.Namespace:
+    """The flags the RM preflight checks, parsed from a `swift rlhf` argv (strings; None where absent)."""
     p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     for name in (*COUNTS, "learning_rate", "num_train_epochs", "model", "tuner_type", "rlhf_type"):
         p.add_argument(f"--{name}", default=None)

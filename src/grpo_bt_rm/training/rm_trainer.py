@@ -47,6 +47,16 @@ def dataset_weights(dataset) -> list:
 
 
 class WeightedRewardTrainer(RewardTrainer):
+    """ms-swift's `RewardTrainer` with `BT_PAIR_SAMPLING` (uniform or density-weighted) pair sampling.
+
+    Reads `PairTrainSettings` from the environment once, and on the main process writes them to
+    `output_dir/SETTINGS_FILE` with a provenance manifest.
+
+    Raises:
+        ValueError: weighted sampling with sequence parallelism, or (from `dataset_weights`) a dataset without a
+            usable `density_weight` column.
+        SettingsError: a bad BT_* environment variable.
+    """
     def __init__(self, *args, **kwargs):
         _show_info_logs()
         self.pair_settings = PairTrainSettings.from_env()
@@ -75,6 +85,7 @@ class WeightedRewardTrainer(RewardTrainer):
         return weighted_sampler(self._weights, seed)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """RewardTrainer's loss, after dropping our extra columns (`EXTRA_COLUMNS`) from the batch."""
         inputs = {k: v for k, v in inputs.items() if k not in EXTRA_COLUMNS}
         return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                     num_items_in_batch=num_items_in_batch)

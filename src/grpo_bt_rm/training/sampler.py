@@ -48,6 +48,20 @@ def pairs_from_columns(pair_ids: Sequence, sides: Sequence, where: str = "datase
 
 
 class PairRepeatSampler(Sampler[int]):
+    """Yield dataset row indices in trl's RepeatSampler layout, keeping each preference pair whole.
+
+    Args:
+        pairs: `(row of side 0, row of side 1)` per pair (list of length n_pairs).
+        mini_repeat_count: K, how many times each row repeats in a row (num_generations).
+        batch_size: rows per generation batch; an even number >= 2, so it holds `batch_size // 2` pairs.
+        repeat_count: how many times each batch of pairs is emitted (num_iterations x steps_per_generation).
+        shuffle: draw a fresh seeded permutation of the pairs each epoch (uniform mode).
+        seed: seeds the torch generator; None leaves it unseeded.
+        weights: one weight >= 0 per pair: draw pairs with replacement in proportion to them (weighted mode).
+
+    Raises:
+        ValueError: no pairs, an odd or too small batch_size, repeat counts < 1, or unusable weights.
+    """
     def __init__(
         self,
         pairs: Sequence[tuple[int, int]],
@@ -87,6 +101,17 @@ class PairRepeatSampler(Sampler[int]):
 
     @classmethod
     def from_dataset(cls, dataset, *, weighted: bool = False, **kwargs) -> PairRepeatSampler:
+        """Build the sampler from a pointwise dataset's `pair_id` / `side` (and `preferred_side`) columns.
+
+        Args:
+            dataset: a Hugging Face `Dataset` or a sequence of dict rows, two rows per pair.
+            weighted: draw pairs in proportion to the `density_weight` column.
+            **kwargs: passed to the constructor (mini_repeat_count, batch_size, repeat_count, shuffle, seed).
+
+        Raises:
+            ValueError: the `pair_id`/`side` columns are missing, `weighted` without a `density_weight` column, the two
+                rows of a pair disagree on `density_weight`, or the pairs themselves are malformed.
+        """
         pair_ids, sides = dataset_column(dataset, "pair_id"), dataset_column(dataset, "side")
         if pair_ids is None or sides is None:
             raise ValueError("the training dataset has no 'pair_id'/'side' columns: build it with "

@@ -22,6 +22,17 @@ PAIR_SAMPLING_MODES = ("uniform", "weighted")
 
 @dataclass(frozen=True)
 class PairTrainSettings:
+    """The trainer-side BT settings (see the module doc for the environment variables).
+
+    Attributes:
+        pair_sampling: "uniform" or "weighted" (BT_PAIR_SAMPLING).
+        min_reward_std: floor on the reward std before GRPO divides by it; 0 is off (BT_MIN_REWARD_STD).
+        reward_dump: file to append one JSON line per reward call to, or None (BT_REWARD_DUMP).
+        skip_old_logps: skip the old-log-prob forward when training is on-policy (BT_SKIP_OLD_LOGPS).
+
+    Raises:
+        SettingsError: an unknown sampling mode, a negative or non-finite std floor, or a non-bool skip flag.
+    """
     pair_sampling: str = "uniform"
     min_reward_std: float = 0.0
     reward_dump: str | None = None
@@ -37,6 +48,12 @@ class PairTrainSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PairTrainSettings:
+        """Read and validate the settings from `env` (default `os.environ`); unset variables take the defaults.
+
+        Raises:
+            SettingsError: BT_MIN_REWARD_STD is not a number, BT_SKIP_OLD_LOGPS is not 0 or 1, or a value fails
+                validation; the message names the variable.
+        """
         env = os.environ if env is None else env
         raw_std = (env.get("BT_MIN_REWARD_STD") or "0").strip()
         try:
@@ -55,4 +72,5 @@ class PairTrainSettings:
         )
 
     def to_dict(self) -> dict:
+        """The settings as a plain dict, for logs and the run's settings file."""
         return asdict(self)

@@ -133,6 +133,15 @@ def old_logps_needed(trainer) -> str | None:
 
 
 class PairGRPOTrainer(GRPOTrainer):
+    """ms-swift's `GRPOTrainer` with pair-aware sampling, pair weights, a reward-std floor and BT diagnostics.
+
+    See the module doc. Reads `PairTrainSettings` from the environment and checks the pair batch layout and the
+    local dataset files before ms-swift starts.
+
+    Raises:
+        PairConfigError: the batch sizes split pairs, truncation_strategy "raise", or sequence parallelism.
+        SettingsError: a bad BT_* environment variable.
+    """
     def __init__(self, *args, **kwargs):
         _show_info_logs()
         self.pair_settings = PairTrainSettings.from_env()
@@ -212,6 +221,9 @@ class PairGRPOTrainer(GRPOTrainer):
 
     @contextmanager
     def null_ref_context(self):
+        """The parent's reference-model context, with the skipped old-log-prob state cleared inside it
+        (the reference forward always runs).
+        """
         pending, self._old_logps_pending = self._old_logps_pending, False  # the reference forward always runs
         try:
             with super().null_ref_context():
