@@ -42,6 +42,7 @@ FAIL_REASONS = ("no_tag", "invalid", "out_of_range", "unclosed_reasoning", "trun
 
 
 class ParseResult(NamedTuple):
+    """A parsed judge answer: the score, or None with the failure reason (one of `FAIL_REASONS`)."""
     score: float | None
     reason: str | None  # None when score is valid, else one of FAIL_REASONS
 
@@ -117,6 +118,15 @@ def strip_reasoning(text: str, tag: str = DEFAULT_REASONING_TAG) -> str | None:
 
 @dataclass(frozen=True)
 class ScoreParser:
+    """A `<s>NN</s>` score-tag parser over one scale.
+
+    Attributes:
+        name: the registry name, e.g. "score100_last".
+        low: the lowest valid score (inclusive).
+        high: the highest valid score (inclusive).
+        position: "first" reads only the first tag, "last" only the last.
+        reasoning_tag: blocks `<tag>...</tag>` removed before looking for score tags; "" for none.
+    """
     name: str
     low: float
     high: float
@@ -153,6 +163,11 @@ class ScoreParser:
         return ParseResult(value, None)
 
     def parse(self, text: str, truncated: bool = False) -> float | None:
+        """The score of one assistant text, or None where it fails (see `explain` for why).
+
+        >>> get_parser("score100_last").parse("<think>maybe <s>30</s></think> <s>80</s>")
+        80.0
+        """
         return self.explain(text, truncated).score
 
     __call__ = parse
@@ -176,6 +191,11 @@ PARSERS: Registry[ScoreParser] = Registry("parser")
 
 
 def register_parser(parser: ScoreParser) -> ScoreParser:
+    """Add `parser` to `PARSERS` under its name and return it.
+
+    Raises:
+        ValueError: a parser with that name is already registered.
+    """
     return PARSERS.add(parser.name, parser)
 
 

@@ -19,6 +19,22 @@ FAMILIES = ("sff", "hh", "generic")
 
 @dataclass(frozen=True)
 class PromptSpec:
+    """A versioned judge prompt: its wording, the scale it asks for and the parser that reads the answer.
+
+    Attributes:
+        name: the registry name.
+        version: bumped whenever the wording changes (recorded in datasets and results).
+        family: the data family it suits, one of `FAMILIES`.
+        scale: a key of `parsing.SCALES`.
+        order: where the score comes relative to the reasoning, one of `ORDERS`.
+        parser: the name of the parser that reads its answers.
+        template: a `str.format` template with `{context}` and `{response}`.
+        system: an optional system prompt.
+        description: one line for listings.
+
+    Raises:
+        ValueError: an unknown scale, order or family, or a template without `{context}` and `{response}`.
+    """
     name: str
     version: int
     family: str
@@ -82,6 +98,11 @@ PROMPTS: Registry[PromptSpec] = Registry("prompt")
 
 
 def register_prompt(spec: PromptSpec) -> PromptSpec:
+    """Add `spec` to `PROMPTS` under its name and return it.
+
+    Raises:
+        ValueError: a prompt with that name is already registered.
+    """
     return PROMPTS.add(spec.name, spec)
 
 
