@@ -66,6 +66,18 @@ class FatalError(Exception):
 
 @dataclass(frozen=True)
 class Completion:
+    """One teacher answer with its usage, as every backend reports it.
+
+    Attributes:
+        text: the answer text (thinking blocks excluded).
+        input_tokens: tokens billed as input, cached tokens included.
+        output_tokens: tokens billed as output, thinking tokens included.
+        stop_reason: the provider's own value (end_turn, length, MAX_TOKENS, ...).
+        truncated: it stopped at the token limit instead of ending by itself.
+        blocked: why the provider withheld or filtered the answer (re-asking will not change it), or None.
+        thinking_tokens: the part of output_tokens spent thinking; None where the provider does not say.
+        cached_input_tokens: the part of input_tokens read from a prompt cache.
+    """
     text: str
     input_tokens: int = 0  # everything billed as input, cached tokens included
     output_tokens: int = 0  # everything billed as output, thinking tokens included
@@ -85,6 +97,16 @@ def finish(backend: str, text: str, stop_reason: str | None, **usage) -> Complet
 
 @dataclass(frozen=True)
 class BackendConfig:
+    """How to reach a teacher model.
+
+    Attributes:
+        model: the provider's model id.
+        api_key: the API key; None for a local server.
+        base_url: the API endpoint; None for the provider's default.
+        timeout: per-request timeout in seconds.
+        thinking_budget: thinking tokens per answer (Anthropic budget_tokens, Gemini thinking_budget), or None.
+        reasoning_effort: "low", "medium" or "high" for OpenAI reasoning models, or None.
+    """
     model: str
     api_key: str | None
     base_url: str | None = None
@@ -94,16 +116,27 @@ class BackendConfig:
 
 
 class Backend(Protocol):
+    """The interface every teacher backend implements: `complete` one request, `aclose` the client."""
     async def complete(self, system: str | None, user: str, *, max_tokens: int,
                        temperature: float | None) -> Completion:
+        """Answer one request; raises `TransientError` (retry) or `FatalError` (stop the run)."""
         ...
 
     async def aclose(self) -> None:
+        """Close the underlying HTTP client."""
         ...
 
 
 @dataclass(frozen=True)
 class BackendSpec:
+    """A registered backend.
+
+    Attributes:
+        name: the `--backend` name.
+        factory: builds the backend from a `BackendConfig`.
+        key_envs: environment variables holding the API key, in order of preference.
+        needs_key: whether a remote endpoint requires a key.
+    """
     name: str
     factory: Callable[[BackendConfig], Backend]
     key_envs: tuple[str, ...] = ()  # environment variables holding the API key, in order of preference
@@ -114,14 +147,30 @@ BACKENDS: Registry[BackendSpec] = Registry("teacher backend")
 
 
 def register_backend(spec: BackendSpec) -> BackendSpec:
+    """Add `spec` to `BACKENDS` under its name and return it.
+
+    Raises:
+        ValueError: a backend with that name is already registered.
+    """
     return BACKENDS.add(spec.name, spec)
 
 
 def is_local(base_url: str | None) -> bool:
+    """Whether `base_url`'s host is this machine (127.0.0.1, localhost, ::1 or 0.0.0.0), where no key is needed.
+
+    >>> is_local("http://127.0.0.1:8000/v1"), is_local("https://api.openai.com/v1"), is_local(None)
+    (True, False, False)
+    """
     return bool(base_url) and (urlparse(base_url).hostname or "") in LOCAL_HOSTS
 
 
 def make_backend(name: str, cfg: BackendConfig) -> Backend:
+    """Build the backend registered as `name` from `cfg`.
+
+    Raises:
+        KeyError: an unknown backend name (the message lists the valid ones).
+        InputError: settings the backend does not support (e.g. --thinking_budget for openai).
+    """
     return BACKENDS.get(name).factory(cfg)
 
 
@@ -198,6 +247,13 @@ def classify_status(status: int | None, message: str, headers=None, body=None) -
 
 
 class OpenAIBackend:
+    """The OpenAI chat-completions API and any compatible server (vLLM, sglang).
+
+    Reasoning models (`REASONING_PREFIXES`: o1, o3, o4, gpt-5) get `max_completion_tokens`, others `max_tokens`.
+
+    Raises:
+        InputError: `cfg.thinking_budget` is set (the OpenAI API has none; use reasoning_effort).
+    """
     def __init__(self, cfg: BackendConfig):
         import openai
         from openai.types.chat import ChatCompletion
@@ -226,6 +282,21 @@ class OpenAIBackend:
         return body
 
     async def complete(self, system, user, *, max_tokens, temperature):
+        """Ask the OpenAI-compatible server for one answer (the SDK's own retries are off).
+
+        Args:
+            system: the system prompt, or None.
+            user: the user message.
+            max_tokens: the answer's token budget.
+            temperature: sampling temperature; None leaves the provider's default.
+
+        Returns:
+            A `Completion` with the text, token usage and the provider's stop reason.
+
+        Raises:
+            TransientError: a timeout, connection error, rate limit or 5xx (the runner retries with backoff).
+            FatalError: a status that retrying cannot fix (bad request or key, no permission, unknown model, no quota).
+        """
         oa = self._openai
         body = self.body(system, user, max_tokens=max_tokens, temperature=temperature)
         try:
@@ -240,6 +311,7 @@ class OpenAIBackend:
         return openai_completion(resp)
 
     async def aclose(self):
+        """Close the async OpenAI client."""
         await self.client.close()
 
 
@@ -261,6 +333,7 @@ def openai_completion(resp) -> Completion:
 
 
 class AnthropicBackend:
+    """The Anthropic Messages API; a thinking budget is added on top of the answer's max_tokens."""
     def __init__(self, cfg: BackendConfig):
         import anthropic
 
@@ -283,6 +356,21 @@ class AnthropicBackend:
         return params
 
     async def complete(self, system, user, *, max_tokens, temperature):
+        """Ask the Anthropic Messages API for one answer (the SDK's own retries are off).
+
+        Args:
+            system: the system prompt, or None.
+            user: the user message.
+            max_tokens: the answer's token budget (a thinking budget is added on top).
+            temperature: sampling temperature; None leaves the provider's default.
+
+        Returns:
+            A `Completion` with the text, token usage and the provider's stop reason.
+
+        Raises:
+            TransientError: a timeout, connection error, rate limit or 5xx (the runner retries with backoff).
+            FatalError: a status that retrying cannot fix (bad request or key, no permission, unknown model, no quota).
+        """
         an = self._anthropic
         kwargs = self.params(system, user, max_tokens=max_tokens, temperature=temperature)
         if "temperature" in kwargs:  # this SDK version has no `temperature` keyword; the wire field still works
@@ -296,6 +384,7 @@ class AnthropicBackend:
         return anthropic_completion(resp)
 
     async def aclose(self):
+        """Close the async Anthropic client."""
         await self.client.close()
 
 
@@ -315,6 +404,7 @@ def anthropic_completion(msg) -> Completion:
 
 
 class GeminiBackend:
+    """Google Gemini through google-genai; a thinking budget is added on top of the answer's max tokens."""
     def __init__(self, cfg: BackendConfig):
         from google import genai
         from google.genai import types
@@ -337,6 +427,21 @@ class GeminiBackend:
                                                  temperature=temperature, thinking_config=thinking)
 
     async def complete(self, system, user, *, max_tokens, temperature):
+        """Ask the Gemini API for one answer (the SDK's own retries are off).
+
+        Args:
+            system: the system prompt, or None.
+            user: the user message.
+            max_tokens: the answer's token budget (a thinking budget is added on top).
+            temperature: sampling temperature; None leaves the provider's default.
+
+        Returns:
+            A `Completion` with the text, token usage and the provider's stop reason.
+
+        Raises:
+            TransientError: a timeout, connection error, rate limit or 5xx (the runner retries with backoff).
+            FatalError: a status that retrying cannot fix (bad request or key, no permission, unknown model, no quota).
+        """
         import httpx
 
         errors = self._genai.errors
@@ -360,6 +465,7 @@ class GeminiBackend:
         return gemini_completion(resp)
 
     async def aclose(self):
+        """Close the client's async session, where this SDK version has one."""
         aclose = getattr(self.client.aio, "aclose", None)
         if aclose is not None:
             await aclose()

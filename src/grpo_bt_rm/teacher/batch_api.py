@@ -52,6 +52,14 @@ class BatchJob:
 
     @classmethod
     def create(cls, run_dir: Path, backend: str, model: str, units: list[list[Item]]) -> BatchJob:
+        """Start a job's state file (`run_dir/batches/<pid>-<n>.json`), locked, before submitting its batch.
+
+        Args:
+            run_dir: the teacher run directory.
+            backend: the backend name, recorded to refuse resuming with another.
+            model: the model id, likewise.
+            units: the requests' items; unit i gets custom id `u<i>`.
+        """
         folder = run_dir / BATCHES
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{os.getpid()}-{next(_job_ids)}.json"
@@ -63,17 +71,25 @@ class BatchJob:
         return job
 
     def save(self) -> None:
+        """Rewrite the state file atomically (e.g. once the provider returns the batch id)."""
         with atomic_write(self.path) as f:
             f.write(json.dumps(self.state))
 
     def keys(self) -> set[str]:
+        """The pair keys this job's requests cover."""
         return {key for items in self.state["units"].values() for key, _, _ in items}
 
     def units(self, pairs: dict[str, Pair]) -> dict[str, list[Item]]:
+        """custom id -> the job's items, rebuilt from the state file with `pairs` (pair key -> Pair).
+
+        Raises:
+            KeyError: a pair key of the state file is not in `pairs`.
+        """
         return {cid: [Item(pairs[key], side, iid) for key, side, iid in items]
                 for cid, items in self.state["units"].items()}
 
     def finish(self) -> None:
+        """Delete the state and lock files and release the lock: the batch's answers are all recorded."""
         self.path.unlink(missing_ok=True)
         self.path.with_suffix(".lock").unlink(missing_ok=True)
         os.close(self._lock_fd)
@@ -124,6 +140,7 @@ def _api_error(e: Exception) -> Exception:
 
 
 class AnthropicBatches:
+    """Anthropic Message Batches: submit, poll and read the results of one batch."""
     DONE = ("ended",)
 
     def __init__(self, backend):
@@ -132,16 +149,21 @@ class AnthropicBatches:
         self.b, self._errors = backend, (anthropic.APIStatusError,)
 
     async def submit(self, requests: list[tuple[str, str | None, str]], s: RunSettings) -> str:
+        """Create a Message Batch from `(custom_id, system, user)` requests; returns the batch id."""
         reqs = [{"custom_id": cid, "params": self.b.params(system, user, max_tokens=s.max_tokens,
                                                              temperature=s.temperature)}
                 for cid, system, user in requests]
         return (await self.b.client.messages.batches.create(requests=reqs)).id
 
     async def poll(self, batch_id: str) -> tuple[bool, dict]:
+        """`(done, request counts)` of a batch; done once its processing status is `ended`."""
         batch = await self.b.client.messages.batches.retrieve(batch_id)
         return batch.processing_status in self.DONE, batch.request_counts.model_dump()
 
     async def results(self, batch_id: str) -> dict[str, Completion | str]:
+        """custom id -> `Completion` for each succeeded request, or an error string for one
+        that errored, expired or was canceled.
+        """
         out: dict[str, Completion | str] = {}
         async for r in await self.b.client.messages.batches.results(batch_id):
             if r.result.type == "succeeded":
@@ -153,6 +175,7 @@ class AnthropicBatches:
 
 
 class OpenAIBatches:
+    """The OpenAI Batch API: upload a JSONL request file, poll the batch, read its output and error files."""
     DONE = ("completed", "failed", "expired", "cancelled")
 
     def __init__(self, backend):
@@ -162,6 +185,7 @@ class OpenAIBatches:
         self.b, self._errors, self._completion = backend, (openai.APIStatusError,), ChatCompletion
 
     async def submit(self, requests, s: RunSettings) -> str:
+        """Upload the `(custom_id, system, user)` requests as JSONL and create a 24h batch; returns its id."""
         lines = [json.dumps({"custom_id": cid, "method": "POST", "url": "/v1/chat/completions",
                              "body": self.b.body(system, user, max_tokens=s.max_tokens, temperature=s.temperature)})
                  for cid, system, user in requests]
@@ -172,11 +196,15 @@ class OpenAIBatches:
         return batch.id
 
     async def poll(self, batch_id: str) -> tuple[bool, dict]:
+        """`(done, status and request counts)`; done once completed, failed, expired or cancelled."""
         batch = await self.b.client.batches.retrieve(batch_id)
         counts = batch.request_counts.model_dump() if batch.request_counts else {}
         return batch.status in self.DONE, {"status": batch.status, **counts}
 
     async def results(self, batch_id: str) -> dict[str, Completion | str]:
+        """custom id -> `Completion` for each 200 response of the output file, or an error string
+        for each failed line (output or error file).
+        """
         batch = await self.b.client.batches.retrieve(batch_id)
         out: dict[str, Completion | str] = {}
         for file_id in (batch.output_file_id, batch.error_file_id):
@@ -195,12 +223,14 @@ class OpenAIBatches:
 
 
 class GeminiBatches:
+    """Gemini batch mode with inlined requests; answers are matched by the metadata `key`."""
     DONE = ("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED")
 
     def __init__(self, backend):
         self.b, self._errors = backend, (backend._genai.errors.APIError,)
 
     async def submit(self, requests, s: RunSettings) -> str:
+        """Create a batch job of inlined `(custom_id, system, user)` requests; returns the job name."""
         types = self.b._types
         src = [types.InlinedRequest(contents=user, metadata={"key": cid},
                                     config=self.b.config(system, max_tokens=s.max_tokens, temperature=s.temperature))
@@ -210,11 +240,15 @@ class GeminiBatches:
         return job.name
 
     async def poll(self, batch_id: str) -> tuple[bool, dict]:
+        """`(done, state)`; done once the job has succeeded, failed, been cancelled or expired."""
         job = await self.b.client.aio.batches.get(name=batch_id)
         state = getattr(job.state, "name", str(job.state))
         return state in self.DONE, {"state": state}
 
     async def results(self, batch_id: str) -> dict[str, Completion | str]:
+        """custom id -> `Completion` for each inlined response, or an error string where it
+        failed; responses without a key are skipped.
+        """
         job = await self.b.client.aio.batches.get(name=batch_id)
         out: dict[str, Completion | str] = {}
         for r in (job.dest.inlined_responses if job.dest else None) or ():

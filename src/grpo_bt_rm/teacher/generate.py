@@ -54,6 +54,13 @@ class _RedactFilter(logging.Filter):
 
 
 def resolve_prompt(args: TeacherSettings) -> PromptSpec:
+    """The judge prompt of a run: `--prompt` if given, else the dataset family's default for `--scale`
+    (score100 when unset).
+
+    Raises:
+        InputError: `--scale` disagrees with the scale of `--prompt`.
+        KeyError: an unknown prompt or dataset name.
+    """
     if args.prompt:
         prompt = get_prompt(args.prompt)
         if args.scale and args.scale != prompt.scale:
@@ -63,6 +70,13 @@ def resolve_prompt(args: TeacherSettings) -> PromptSpec:
 
 
 def resolve_key(args: TeacherSettings) -> str | None:
+    """The API key for the backend: `--api_key`, else the first set variable of the backend's `key_envs`.
+
+    A backend that needs no key gets None (or whatever was found); a local server (`is_local`) gets a dummy key.
+
+    Raises:
+        InputError: the backend needs a key, none was found and the endpoint is not local.
+    """
     spec = BACKENDS.get(args.backend)
     key = args.api_key or next((os.environ[e] for e in spec.key_envs if os.environ.get(e)), None)
     if key or not spec.needs_key:
@@ -84,12 +98,18 @@ def select_pairs(args: TeacherSettings) -> tuple[list[Pair], dict[str, Pair]]:
 
 
 def run_dir(args: TeacherSettings, prompt: PromptSpec) -> Path:
+    """The run's output directory: `<output_dir or teacher_data>/<scale>_<backend>_<model>[_pairwise]`,
+    with the model id made file-safe.
+    """
     model = re.sub(r"[^A-Za-z0-9._-]+", "-", args.model).strip("-")
     root = Path(args.output_dir) if args.output_dir else default_path("teacher_data")
     return root / f"{prompt.scale}_{args.backend}_{model}{'_pairwise' if args.pairwise else ''}"
 
 
 def shared_settings(args: TeacherSettings, prompt: PromptSpec) -> dict:
+    """The settings every run in one directory must share (dataset, split, prompt, scale, backend,
+    model, pairwise, seed, shuffle); `update_manifest` refuses a run that differs.
+    """
     return {"dataset": args.dataset, "split": args.split, "prompt": prompt.name, "scale": prompt.scale,
             "backend": args.backend, "model": args.model, "pairwise": args.pairwise, "seed": args.seed,
             "shuffle": not args.no_shuffle}
@@ -130,6 +150,17 @@ def update_manifest(path: Path, args: TeacherSettings, prompt: PromptSpec, run: 
 
 
 def dry_run(units, prompt: PromptSpec, args: TeacherSettings) -> dict:
+    """Estimate a run's size and cost without sending anything.
+
+    Input tokens are estimated as characters / 4; output tokens are an upper bound (every answer uses its whole
+    `max_tokens` plus the thinking budget).
+
+    Returns:
+        Request count, token estimates and upper-bound costs in USD, online and through the batch API.
+
+    Raises:
+        InputError: the model has no price in `teacher/pricing.py` and `--price_in`/`--price_out` were not given.
+    """
     chars = 0
     for unit in units:
         system, user = build_request(unit, prompt, args.pairwise)
@@ -309,6 +340,7 @@ def _score(args: TeacherSettings, prompt: PromptSpec, pairs: list[Pair], todo: l
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.teacher.generate` argument parser."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("teacher")
     g.add_argument("--backend", required=True, help=f"teacher API: {', '.join(BACKENDS.names())} (or one a --plugin "
@@ -382,6 +414,10 @@ NOISY_LOGGERS = ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "anthropi
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: score pairs with a teacher model; returns the exit code.
+
+    Exit 2 on input or settings errors, 1 on a `FatalError` from the provider; the API key is redacted from errors.
+    """
     args = build_argparser().parse_args(argv)
     secrets = tuple(s for s in (args.api_key,) if s)
     return run_cli(lambda: generate(TeacherSettings.from_args(args)), log_level=args.log_level, quiet=NOISY_LOGGERS,

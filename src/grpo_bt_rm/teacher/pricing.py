@@ -24,6 +24,14 @@ BATCH_DISCOUNT = 0.5  # every provider's batch endpoint bills half the online pr
 
 
 class Price(NamedTuple):
+    """A model's price in USD per million tokens (online; the batch API bills `BATCH_DISCOUNT` x these).
+
+    Attributes:
+        input: input tokens.
+        output: output tokens (thinking included).
+        cached_input: cache reads, or None where the table has no cache price.
+        cache_write: Anthropic 5-minute cache writes, or None.
+    """
     input: float
     output: float
     cached_input: float | None = None  # cache reads (Anthropic cache hits, OpenAI cached input)

@@ -31,6 +31,10 @@ RESULTS = "results.jsonl"
 
 @contextlib.contextmanager
 def locked(results: Path) -> Iterator[None]:
+    """Hold the exclusive flock on `<results>.lock` for the `with` block (creating the folder if needed).
+
+    Every read-check-append of a run directory's results and claims happens under it.
+    """
     results.parent.mkdir(parents=True, exist_ok=True)
     with open(str(results) + ".lock", "a") as lk:
         fcntl.flock(lk.fileno(), fcntl.LOCK_EX)
@@ -57,6 +61,7 @@ class Claim:
         os.write(self._fd, json.dumps({"pid": os.getpid(), "started": time.time(), "keys": keys}).encode())
 
     def release(self) -> None:
+        """Delete the claim file and release its lock; calling it again does nothing."""
         if self._fd is not None:
             self.path.unlink(missing_ok=True)
             os.close(self._fd)

@@ -79,6 +79,23 @@ class RunSettings:
 
 @dataclass
 class RunStats:
+    """Counts and timings of one teacher run (requests, retries, records, errors, batch use).
+
+    Attributes:
+        requests: requests sent.
+        retries: transient-error retries.
+        parse_retries: requests asked again because the answer did not parse.
+        records: pair records written.
+        errors: records with a request error.
+        fatal: the redacted message of the error that stopped the run, or None.
+        wall_s: wall-clock time in seconds.
+        retry_statuses: status -> number of retries it caused.
+        server_waits: retries that waited as the server asked (header or body hint).
+        server_waits_cut: such waits longer than max_retry_wait, cut to it.
+        batch_jobs: batches submitted (--batch_api).
+        batch_items: requests answered inside a batch.
+        batch_fallbacks: requests a batch failed, sent online instead.
+    """
     requests: int = 0
     retries: int = 0
     parse_retries: int = 0
@@ -126,6 +143,7 @@ class RateLimiter:
         self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
+        """Sleep until this request may start: starts are at least 60/rpm seconds apart (no wait if rpm <= 0)."""
         if not self.interval:
             return
         loop = asyncio.get_running_loop()
@@ -177,6 +195,12 @@ class _Part:
 
 
 def make_record(pair: Pair, parts: dict[int, _Part], items: list[Item], s: RunSettings) -> dict:
+    """The results.jsonl record of one pair from its two sides' results.
+
+    Scores are kept only when neither side had a request error. `correct` is chosen > rejected and `tie` chosen ==
+    rejected (`correct` None, `tie` False when a score is missing). Token usage is summed over the two sides;
+    `latency_s` and `attempts` are the larger side's.
+    """
     r0, r1 = parts[0].result, parts[1].result
     error = r0.error or r1.error
     s0 = None if error else r0.score
@@ -303,6 +327,16 @@ class Assembler:
 
     def deliver(self, unit: list[Item], results: dict[str, ItemResult], usage: _Usage, latency: float,
                 attempts: int, api: str = "online") -> None:
+        """Add a unit's item results; each pair whose two sides are now in becomes a record and is emitted.
+
+        Args:
+            unit: the request's items.
+            results: item_id -> its result.
+            usage: the request's token usage, split over the unit's items in integer shares that sum to it.
+            latency: the request's latency in seconds.
+            attempts: how many attempts the request took.
+            api: "online" or "batch".
+        """
         for i, it in enumerate(unit):
             parts = self._parts.setdefault(it.pair.key, {})
             parts[it.side] = _Part(results[it.item_id], usage.share(i, len(unit)), latency, attempts, api)

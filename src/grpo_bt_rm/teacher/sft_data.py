@@ -67,6 +67,11 @@ def thinking_of(text: str | None, tag: str) -> str:
 
 
 def find_dirs(patterns: list[str]) -> list[Path]:
+    """The teacher run directories matching `--input_dirs` patterns (those holding results.jsonl), without repeats.
+
+    Raises:
+        InputError: a pattern matches no directory with a results file.
+    """
     dirs: list[Path] = []
     for pat in patterns:
         matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(pat)))
@@ -228,6 +233,7 @@ def _drop_reason(rec: dict, args: SftDataSettings, low: float, high: float) -> s
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.teacher.sft_data` argument parser."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input_dirs", action="extend", nargs="+", required=True, help="teacher run directories or globs (each holding "
                    "results.jsonl); a pair found in several is used once (first directory wins)")
@@ -251,6 +257,7 @@ def build_argparser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: build SFT data from teacher runs, print the manifest; returns the exit code."""
     args = build_argparser().parse_args(argv)
     return run_cli(lambda: json.dumps(build(SftDataSettings.from_args(args)), indent=2))
 

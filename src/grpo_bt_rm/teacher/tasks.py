@@ -52,6 +52,7 @@ def format_answer(item_id: str, body: str) -> str:
 
 @dataclass(frozen=True)
 class Item:
+    """One response to be judged: the pair, which side (0 or 1), and the opaque id it carries in the request."""
     pair: Pair
     side: int  # which response of the pair (0 or 1)
     item_id: str
@@ -63,6 +64,16 @@ FINAL_PARSE_ERRORS = frozenset({"truncated", "blocked"})
 
 @dataclass(frozen=True)
 class ItemResult:
+    """The teacher's verdict on one item.
+
+    Attributes:
+        text: the answer text for this item, or None.
+        score: the parsed score, or None.
+        parse_error: a `FAIL_REASONS` value, blocked, missing_id or duplicate_id; None when parsed.
+        error: a request failure (after retries) or no usable answer block; retried on --resume.
+        stop_reason: the provider's stop reason for the request that carried the item.
+        blocked: why the provider withheld the answer (e.g. gemini:SAFETY), or None.
+    """
     text: str | None
     score: float | None
     parse_error: str | None = None  # a FAIL_REASONS value, blocked, missing_id or duplicate_id
@@ -92,6 +103,11 @@ def a_side(seed: int, key: str) -> int:
 
 
 def pair_items(pair: Pair, seed: int, pairwise: bool) -> list[Item]:
+    """The two items of a pair, with ids that reveal neither side nor label.
+
+    Pointwise: side 0 then side 1. Pairwise: the side shown first (`a_side(seed, key)`) gets id `<base>-A`,
+    the other `<base>-B`.
+    """
     if not pairwise:
         return [Item(pair, s, opaque_id(seed, pair.key, str(s))) for s in (0, 1)]
     first = a_side(seed, pair.key)
