@@ -119,7 +119,21 @@ class Backend(Protocol):
     """The interface every teacher backend implements: `complete` one request, `aclose` the client."""
     async def complete(self, system: str | None, user: str, *, max_tokens: int,
                        temperature: float | None) -> Completion:
-        """Answer one request; raises `TransientError` (retry) or `FatalError` (stop the run)."""
+        """Ask the model for one answer; the runner owns retries, so the SDK's own are off.
+
+        Args:
+            system: the system prompt, or None.
+            user: the user message.
+            max_tokens: the answer's token budget.
+            temperature: sampling temperature; None leaves the provider's default.
+
+        Returns:
+            A `Completion` with the text, token usage and the provider's stop reason.
+
+        Raises:
+            TransientError: a timeout, connection error, rate limit or 5xx (the runner retries with backoff).
+            FatalError: a status that retrying cannot fix (bad request or key, no permission, unknown model, no quota).
+        """
         ...
 
     async def aclose(self) -> None:
@@ -282,21 +296,7 @@ class OpenAIBackend:
         return body
 
     async def complete(self, system, user, *, max_tokens, temperature):
-        """Ask the OpenAI-compatible server for one answer (the SDK's own retries are off).
-
-        Args:
-            system: the system prompt, or None.
-            user: the user message.
-            max_tokens: the answer's token budget.
-            temperature: sampling temperature; None leaves the provider's default.
-
-        Returns:
-            A `Completion` with the text, token usage and the provider's stop reason.
-
-        Raises:
-            TransientError: a timeout, connection error, rate limit or 5xx (the runner retries with backoff).
-            FatalError: a status that retrying cannot fix (bad request or key, no permission, unknown model, no quota).
-        """
+        """`Backend.complete` over the OpenAI-compatible `/chat/completions` endpoint."""
         oa = self._openai
         body = self.body(system, user, max_tokens=max_tokens, temperature=temperature)
         try:
@@ -356,21 +356,7 @@ class AnthropicBackend:
         return params
 
     async def complete(self, system, user, *, max_tokens, temperature):
-        """Ask the Anthropic Messages API for one answer (the SDK's own retries are off).
-
-        Args:
-            system: the system prompt, or None.
-            user: the user message.
-            max_tokens: the answer's token budget (a thinking budget is added on top).
-            temperature: sampling temperature; None leaves the provider's default.
-
-        Returns:
-            A `Completion` with the text, token usage and the provider's stop reason.
-
-        Raises:
-            TransientError: a timeout, connection error, rate limit or 5xx (the runner retries with backoff).
-            FatalError: a status that retrying cannot fix (bad request or key, no permission, unknown model, no quota).
-        """
+        """`Backend.complete` over the Anthropic Messages API; a thinking budget is added to max_tokens."""
         an = self._anthropic
         kwargs = self.params(system, user, max_tokens=max_tokens, temperature=temperature)
         if "temperature" in kwargs:  # this SDK version has no `temperature` keyword; the wire field still works
@@ -427,21 +413,7 @@ class GeminiBackend:
                                                  temperature=temperature, thinking_config=thinking)
 
     async def complete(self, system, user, *, max_tokens, temperature):
-        """Ask the Gemini API for one answer (the SDK's own retries are off).
-
-        Args:
-            system: the system prompt, or None.
-            user: the user message.
-            max_tokens: the answer's token budget (a thinking budget is added on top).
-            temperature: sampling temperature; None leaves the provider's default.
-
-        Returns:
-            A `Completion` with the text, token usage and the provider's stop reason.
-
-        Raises:
-            TransientError: a timeout, connection error, rate limit or 5xx (the runner retries with backoff).
-            FatalError: a status that retrying cannot fix (bad request or key, no permission, unknown model, no quota).
-        """
+        """`Backend.complete` over Gemini `generate_content`; a thinking budget is added to max_tokens."""
         import httpx
 
         errors = self._genai.errors
