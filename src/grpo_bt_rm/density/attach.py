@@ -108,6 +108,7 @@ def attach(in_path: str, weights: dict[str, float], out_path: str, renormalize: 
              "min": min(pair_weight.values()) * factor, "max": max(pair_weight.values()) * factor}
 
     def write_rows(f) -> None:
+        """Write each row with its `density_weight` multiplied by the renormalisation factor."""
         for row in rows:
             row[COLUMN] = row[COLUMN] * factor
             f.write(json.dumps(row, ensure_ascii=False))
@@ -118,6 +119,7 @@ def attach(in_path: str, weights: dict[str, float], out_path: str, renormalize: 
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.density.attach` argument parser."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.density.attach", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--in", dest="inp", required=True, help="pointwise JSONL from build_dataset")
@@ -158,6 +160,7 @@ def attach_files(inp: str, weights_path: str, out: str, renormalize: bool = Fals
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: add density weights to a pointwise file; returns the exit code (2 on bad input)."""
     args = build_argparser().parse_args(argv)
     return run_cli(lambda: attach_files(args.inp, args.weights, args.out, args.renormalize))
 

@@ -94,6 +94,16 @@ class DensitySettings:
 
 
 def write_hist(path: Path, weights: np.ndarray, counts: np.ndarray, title: str) -> None:
+    """Plot the per-prompt weights, counted once per pair, as a PNG histogram.
+
+    Log-spaced bins and a log x axis unless all weights are (almost) equal; a dashed line marks weight 1.
+
+    Args:
+        path: the PNG to write.
+        weights: one weight per prompt, shape (n_prompts,).
+        counts: pairs per prompt, shape (n_prompts,), the histogram weights.
+        title: the plot title.
+    """
     fig, ax = pyplot().subplots(figsize=(6, 3.5))
     lo, hi = float(weights.min()), float(weights.max())
     bins = np.geomspace(lo, hi, 40) if hi > lo * 1.0001 else 10
@@ -201,6 +211,7 @@ def run(args: DensitySettings) -> dict:
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.density.compute` argument parser."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.density.compute", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--in", dest="inputs", action="append", default=None,
@@ -252,9 +263,11 @@ def report(settings: DensitySettings, meta: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: compute density weights; returns the exit code (2 on bad input or settings)."""
     args = build_argparser().parse_args(argv)
 
     def command() -> str:
+        """Build the settings from the flags, run the computation and return the report."""
         settings = DensitySettings.from_args(args)
         return report(settings, run(settings))
 

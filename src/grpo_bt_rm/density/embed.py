@@ -59,6 +59,11 @@ class HashingEmbedder:
         return np.sign(vec) * np.log1p(np.abs(vec))
 
     def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        """Embed `texts`, `batch_size` at a time.
+
+        Returns:
+            float32 array of shape (len(texts), dim).
+        """
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             feats = np.stack([self._features(t) for t in texts[start : start + batch_size]])
@@ -80,6 +85,11 @@ class SentenceTransformerEmbedder:
         self.key = "st-" + _slug(str(self.path))
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Embed `texts` with the model (not normalised; the k-NN step normalises).
+
+        Returns:
+            float32 array of shape (len(texts), embedding dim).
+        """
         vecs = self.model.encode(texts, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True,
                                  normalize_embeddings=False)
         return np.asarray(vecs, dtype=np.float32)
@@ -123,9 +133,11 @@ class EmbeddingCache:
         self.dir = Path(root) / embedder_key
 
     def shards(self) -> list[Path]:
+        """The cache's shard files in write order; empty when the directory does not exist."""
         return sorted(self.dir.glob("shard-*.npz")) if self.dir.is_dir() else []
 
     def load(self, wanted: set[str]) -> dict[str, np.ndarray]:
+        """prompt id -> cached vector, for the ids in `wanted` found in any shard (a later shard wins)."""
         found: dict[str, np.ndarray] = {}
         for shard in self.shards():
             with np.load(shard, allow_pickle=False) as z:
@@ -136,6 +148,7 @@ class EmbeddingCache:
         return found
 
     def add(self, ids: list[str], vectors: np.ndarray) -> Path:
+        """Write `vectors` (shape (len(ids), dim)) for `ids` as the next shard, atomically; returns its path."""
         self.dir.mkdir(parents=True, exist_ok=True)
         existing = self.shards()
         nxt = int(existing[-1].stem.split("-")[1]) + 1 if existing else 0

@@ -35,6 +35,7 @@ class PromptTable:
     _pos: dict[str, int] = field(default_factory=dict)
 
     def add(self, pid: str, text: str, new_pair: bool) -> None:
+        """Record one row of prompt `pid` (adding `text` on its first appearance); count a pair if `new_pair`."""
         i = self._pos.get(pid)
         if i is None:
             self._pos[pid] = len(self.ids)
@@ -47,6 +48,7 @@ class PromptTable:
 
     @property
     def n_pairs(self) -> int:
+        """The number of pairs over all prompts."""
         return sum(self.pairs)
 
 
@@ -101,6 +103,11 @@ def row_prompt_id(row: dict, loc: str) -> str:
 
 
 def is_pointwise_file(path: str) -> bool:
+    """Whether a JSONL file holds pointwise rows (its first row has `messages`) rather than pairs.
+
+    Raises:
+        InputError: the file has no rows.
+    """
     for _, obj in iter_jsonl(path):
         return "messages" in obj
     raise InputError(f"{path}: file has no rows")

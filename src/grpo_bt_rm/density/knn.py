@@ -36,6 +36,12 @@ class IndexSpec:
     exact_threshold: int = EXACT_THRESHOLD
 
     def resolve(self, n: int) -> str:
+        """The index kind to build for `n` vectors: the given kind, or for "auto" exact up to
+        `exact_threshold` vectors and ivf above.
+
+        Raises:
+            ValueError: `kind` is not auto, exact, ivf or hnsw.
+        """
         if self.kind not in ("auto", "exact", "ivf", "hnsw"):
             raise ValueError(f"index kind must be auto, exact, ivf or hnsw; got {self.kind!r}")
         if self.kind != "auto":

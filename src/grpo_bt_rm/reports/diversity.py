@@ -50,6 +50,14 @@ DEFAULT_PATTERNS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Metric:
+    """One diversity metric as the report shows it.
+
+    Attributes:
+        key: the key in metrics.json.
+        title: the column or plot title.
+        better: "lower", "higher" or "neutral" (no direction means less collapse).
+        meaning: one line explaining it in the report.
+    """
     key: str
     title: str
     better: str  # "lower", "higher" or "neutral" (no direction means less collapse)
@@ -363,6 +371,7 @@ def run(args: DiversitySettings) -> dict:
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.reports.diversity` argument parser."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.reports.diversity", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--completions", action="append", required=True, metavar="LABEL=PATH",
@@ -382,6 +391,7 @@ def build_argparser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: compare models' completion diversity; returns the exit code (2 on bad input)."""
     settings = settings_from_args(DiversitySettings, build_argparser().parse_args(argv))
     return run_cli(lambda: f"wrote {settings.out_dir}/report.md, metrics.json, metrics.png "
                            f"({len(run(settings)['metrics'])} models)")

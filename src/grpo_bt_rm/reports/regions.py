@@ -190,6 +190,7 @@ def render(regions: list[dict], labels: list[str]) -> str:
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.reports.regions` argument parser."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.reports.regions", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", required=True,
@@ -206,9 +207,11 @@ def build_argparser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: compare models' accuracy by density region; returns the exit code."""
     args = build_argparser().parse_args(argv)
 
     def command() -> str:
+        """Build the settings from the flags, write the regions report and return its summary line."""
         settings = settings_from_args(RegionsSettings, args)
         payload = run(settings)
         return (f"wrote {settings.out_dir}/regions.md and regions.json ({len(payload['regions'])} regions, "
