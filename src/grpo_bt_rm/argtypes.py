@@ -16,6 +16,7 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
     """An integer >= `minimum` (counts: 1; sizes that may be 0: 0; seeds: 0). '3.5', '1e3' and 'x' are errors."""
 
     def parse(text: str) -> int:
+        """`text` as an int; raises `argparse.ArgumentTypeError` unless it is an integer >= minimum."""
         try:
             value = int(text)
         except ValueError:
@@ -33,6 +34,7 @@ def float_in(low: float, high: float = math.inf, *, low_open: bool = False) -> C
     bound = f"{'>' if low_open else '>='} {low:g}" + (f" and <= {high:g}" if high != math.inf else "")
 
     def parse(text: str) -> float:
+        """`text` as a float; raises `argparse.ArgumentTypeError` unless it is finite and within the bounds."""
         try:
             value = float(text)
         except ValueError:

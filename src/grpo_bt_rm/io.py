@@ -30,6 +30,11 @@ class SettingsError(InputError):
 
 
 def where(path: str | os.PathLike, line: int | None = None, field: str | None = None) -> str:
+    """A location for error messages: `path`, then `:line` and `: field 'name'` when given.
+
+    >>> where("data.jsonl", 3, "messages")
+    "data.jsonl:3: field 'messages'"
+    """
     loc = str(path)
     if line is not None:
         loc += f":{line}"
@@ -135,12 +140,14 @@ def _pending(path: Path, write: Callable[[TextIO], Any]) -> Iterator[Path]:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write `obj` as indented, key-sorted JSON atomically (temp file + rename); unknown types via `str`."""
     with atomic_write(path) as f:
         json.dump(obj, f, indent=2, sort_keys=True, default=str)
         f.write("\n")
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The hex sha256 of a file's bytes, read `chunk` bytes (default 1 MiB) at a time."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk):
@@ -149,6 +156,7 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def open_text(path: str | os.PathLike) -> TextIO:
+    """Open a UTF-8 text file for reading, decompressing it on the fly when the name ends in `.gz`."""
     path = str(path)
     if path.endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8")
@@ -208,10 +216,12 @@ def iter_jsonl(path: str | os.PathLike, on_bad=None) -> Iterator[tuple[int, dict
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """All JSON objects of a JSONL file as a list (see `iter_jsonl` for what it skips and raises)."""
     return [obj for _, obj in iter_jsonl(path)]
 
 
 def write_jsonl(path: str | os.PathLike, rows) -> int:
+    """Write `rows` as JSON lines atomically (non-ASCII kept as is); returns the number of rows written."""
     n = 0
     with atomic_write(path) as f:
         for row in rows:

@@ -18,4 +18,5 @@ def base_dir() -> Path:
 
 
 def default_path(*parts: str) -> Path:
+    """`base_dir()` joined with `parts`: the default location of every output (nothing is created)."""
     return base_dir().joinpath(*parts)

@@ -12,23 +12,43 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
+    """A name -> item registry of one kind (prompts, parsers, adapters, backends, ...).
+
+    Args:
+        kind: what the items are, used in error messages.
+
+    >>> reg = Registry("colour"); _ = reg.add("red", 1)
+    >>> reg.get("red"), reg.names(), "blue" in reg
+    (1, ['red'], False)
+    """
     def __init__(self, kind: str):
         self.kind = kind
         self._items: dict[str, T] = {}
 
     def add(self, name: str, item: T) -> T:
+        """Register `item` under `name` and return it.
+
+        Raises:
+            ValueError: `name` is already registered.
+        """
         if name in self._items:
             raise ValueError(f"duplicate {self.kind} name {name!r}: already registered")
         self._items[name] = item
         return item
 
     def register(self, name: str) -> Callable[[T], T]:
+        """A decorator form of `add`: `@REG.register(name)` registers the decorated object and returns it."""
         def deco(item: T) -> T:
             return self.add(name, item)
 
         return deco
 
     def get(self, name: str) -> T:
+        """The item registered under `name`.
+
+        Raises:
+            KeyError: an unknown name; the message lists the valid names.
+        """
         try:
             return self._items[name]
         except KeyError:
@@ -36,6 +56,7 @@ class Registry(Generic[T]):
             raise KeyError(f"unknown {self.kind} {name!r}; valid names: {valid}") from None
 
     def names(self) -> list[str]:
+        """The registered names, sorted."""
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:

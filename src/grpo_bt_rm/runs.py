@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 
 
 def run_version(p: Path) -> int | None:
+    """N of an ms-swift run directory named `vN-<time>`, else None.
+
+    >>> run_version(Path("v3-20250101-120000")), run_version(Path("other"))
+    (3, None)
+    """
     m = re.match(r"v(\d+)-", p.name)
     return int(m.group(1)) if m else None
 
@@ -41,6 +46,11 @@ def runs_in(d: Path) -> list[Path]:
 
 
 def checkpoint_number(p: Path) -> int | None:
+    """N of a directory named exactly `checkpoint-N`, else None.
+
+    >>> checkpoint_number(Path("checkpoint-200")), checkpoint_number(Path("checkpoint-200-merged"))
+    (200, None)
+    """
     m = re.fullmatch(r"checkpoint-(\d+)", p.name)
     return int(m.group(1)) if m else None
 
@@ -66,6 +76,7 @@ def latest_checkpoint(d: str | Path) -> Path:
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.runs` argument parser (sub-command `latest-checkpoint DIR`)."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.runs", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -75,6 +86,7 @@ def build_argparser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: print the latest checkpoint's absolute path; returns the exit code."""
     args = build_argparser().parse_args(argv)
     return run_cli(lambda: str(latest_checkpoint(args.dir).resolve()))
 

@@ -46,6 +46,7 @@ def packaged_gguf() -> tuple[Path, str]:
 
 
 def default_dir() -> Path:
+    """Where the converted model goes by default: `<base dir>/models/smollm2-135m-instruct`."""
     return default_path("models", "smollm2-135m-instruct")
 
 
@@ -111,6 +112,7 @@ def ensure_model(out: str | os.PathLike | None = None, *, force: bool = False) -
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.smollm2` argument parser."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.smollm2", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=None,
@@ -120,6 +122,7 @@ def build_argparser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: ensure the local SmolLM2 model exists and print its directory; returns the exit code."""
     args = build_argparser().parse_args(argv)
     return run_cli(lambda: str(ensure_model(args.out, force=args.force)))
 
