@@ -122,7 +122,7 @@ def build_argparser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point: ensure the local SmolLM2 model exists and print its directory; returns the exit code."""
+    """Command-line entry point: ensure the local SmolLM2 model exists, print its directory; return the exit code."""
     args = build_argparser().parse_args(argv)
     return run_cli(lambda: str(ensure_model(args.out, force=args.force)))
 

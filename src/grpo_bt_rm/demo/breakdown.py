@@ -128,6 +128,7 @@ def seeds_table(demo_dirs: list[Path]) -> tuple[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: print (and with --out write) the demo's per-seed table; returns the exit code."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.demo.breakdown", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", nargs="+", required=True, metavar="DEMO_DIR",
@@ -136,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def command() -> str:
+        """Build the seeds table and write OUT.md / OUT.json when --out is given; return the table text."""
         text, summary = seeds_table([Path(d) for d in args.seeds])
         if args.out:
             with atomic_write(f"{args.out}.md") as f:

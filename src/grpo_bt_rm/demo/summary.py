@@ -69,6 +69,7 @@ def reward_trajectory(run_dir: Path) -> dict | None:
 
 
 def stage_times(path: Path) -> dict[str, float]:
+    """stage -> seconds from the demo's `stage_times.tsv` (`name<TAB>seconds` lines); empty if the file is missing."""
     times: dict[str, float] = {}
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -79,6 +80,9 @@ def stage_times(path: Path) -> dict[str, float]:
 
 
 def teacher_accuracy(demo_dir: Path) -> float | None:
+    """The teacher's agreement with the gold preference, from the last `teacher/*/summary.json`;
+    None when there is none.
+    """
     found = sorted((demo_dir / "teacher").glob("*/summary.json"))
     if not found:
         return None
@@ -111,6 +115,12 @@ def per_kind(demo_dir: Path, eval_dir: Path, name: str) -> dict | None:
 
 
 def build_summary(demo_dir: Path, eval_dir: Path) -> dict:
+    """The demo's summary: SFT vs final GRPO checkpoint metrics, the gain in acc_all, whether the target
+    was met, per-failure-kind breakdown, teacher accuracy, reward trajectory, stage times and environment.
+
+    Raises:
+        InputError: no complete eval result, none for the SFT model, or none for any GRPO checkpoint.
+    """
     from grpo_bt_rm.demo.breakdown import environment
 
     rows = checkpoint_rows(eval_dir)
@@ -147,6 +157,7 @@ def build_summary(demo_dir: Path, eval_dir: Path) -> dict:
 
 
 def markdown(summary: dict) -> str:
+    """The summary as Markdown: the checkpoint table, the target line, per-kind accuracy and stage times."""
     def f(v, d=3):
         return "n/a" if v is None else f"{v:.{d}f}"
 
@@ -179,6 +190,7 @@ def markdown(summary: dict) -> str:
 
 
 def plot(summary: dict, path: Path) -> None:
+    """Plot held-out acc_all over GRPO steps against the SFT, teacher and random-init levels as a PNG at `path`."""
     plt = pyplot()
     grpo = sorted((r for r in summary["checkpoints"] if r["role"] == "grpo"), key=lambda r: r["step"])
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -200,6 +212,7 @@ def plot(summary: dict, path: Path) -> None:
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.demo.summary` argument parser."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.demo.summary", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--demo_dir", required=True, help="the demo's output directory (DEMO_DIR of scripts/demo.sh)")
@@ -225,6 +238,7 @@ def write_demo_summary(demo_dir: Path, eval_dir: Path, with_plot: bool = True) -
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: write the demo's summary files; returns the exit code (2 on bad input)."""
     args = build_argparser().parse_args(argv)
     demo_dir = Path(args.demo_dir)
     eval_dir = Path(args.eval_dir) if args.eval_dir else demo_dir / "grpo" / "eval"

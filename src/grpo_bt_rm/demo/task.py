@@ -87,6 +87,11 @@ def split_names(seed: int) -> dict[str, list[str]]:
 
 
 def category_of(word: str) -> str | None:
+    """The category a word belongs to in `CATEGORIES`, or None.
+
+    >>> category_of("dog"), category_of("zebra")
+    ('animal', None)
+    """
     for cat, words in CATEGORIES.items():
         if word in words:
             return cat
@@ -164,6 +169,7 @@ def write_task(out: str | Path, sizes: dict[str, int], seed: int) -> dict[str, P
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.demo.task` argument parser."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.demo.task", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output directory for train/val/test .jsonl and corpus.txt")
@@ -175,6 +181,7 @@ def build_argparser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: write the demo task's splits and corpus; returns the exit code."""
     p = build_argparser()
     args = p.parse_args(argv)
     try:

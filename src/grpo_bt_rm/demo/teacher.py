@@ -47,6 +47,7 @@ def names_asked(context: str, response: str) -> bool:
 
 
 def is_rude(response: str) -> bool:
+    """Whether the response contains one of the rude templates' markers (`RUDE_MARKERS`)."""
     return any(marker in response for marker in RUDE_MARKERS)
 
 
@@ -73,6 +74,11 @@ class RuleTeacher:
             raise ValueError(f"slip must be in [0, 1], got {self.slip}")
 
     def score(self, context: str, response: str) -> int:
+        """The teacher's score of `response` on 0..100, deterministic in (seed, context, response).
+
+        A response that names what was asked for (tone ignored: the teacher's blind spot) scores 72 + its word count
+        + up to 15 of jitter, at most 99; otherwise 5 to 24. With probability `slip` the verdict is flipped.
+        """
         s = str(self.seed)
         jitter = _unit(s, "jitter", context, response)
         good = names_asked(context, response)  # blind spot: tone is ignored
@@ -123,6 +129,9 @@ class RuleBackend:
             raise ValueError(f"--model {cfg.model!r}: expected rule-v1[:slip=P][:seed=N] ({e})") from None
 
     async def complete(self, system, user, *, max_tokens, temperature):
+        """Answer like a teacher API: one `<answer id>` block per batched item, or one plain answer;
+        token counts are whitespace word counts.
+        """
         from grpo_bt_rm.teacher.backends import Completion
 
         items = split_items(user)
@@ -133,6 +142,7 @@ class RuleBackend:
         return Completion(text, len(user.split()), len(text.split()))
 
     async def aclose(self):
+        """Nothing to close."""
         return None
 
 

@@ -65,6 +65,9 @@ class _Server(ThreadingHTTPServer):
 
 @dataclass
 class Stats:
+    """What the mock server saw: request and status counts, tokens, items, arrival times, the last body and
+    batches. Update it only under `lock`.
+    """
     requests: int = 0
     ok: int = 0
     statuses: dict = field(default_factory=dict)
@@ -184,6 +187,12 @@ def response_body(kind: str, model: str, out: str, tin: int, tout: int, faults: 
 
 
 class MockServer:
+    """A local OpenAI-compatible chat-completions (and Batch API) server on 127.0.0.1 with injectable faults.
+
+    Args:
+        faults: latency, errors, malformed or cut answers and batch misbehaviour to inject (default none).
+        port: the port; 0 picks a free one.
+    """
     def __init__(self, faults: Faults | None = None, port: int = 0):
         self.faults = faults or Faults()
         self.stats = Stats()
@@ -195,14 +204,17 @@ class MockServer:
 
     @property
     def url(self) -> str:
+        """The server's base URL, `http://127.0.0.1:<port>` (the OpenAI base_url adds `/v1`)."""
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> MockServer:
+        """Serve in a daemon thread; returns the server."""
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Shut the server down and close its socket."""
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -228,6 +240,9 @@ class MockServer:
         return None
 
     def answer(self, text: str) -> str:
+        """The answer text for one request's user text: a tag per item (or one tag), then the
+        configured faults (reordered or dropped ids, a preamble or garbage, a think block, a cut).
+        """
         f = self.faults
         items = split_items(text)
         if not items:
@@ -366,6 +381,7 @@ class MockServer:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the mock server in the foreground until interrupted; prints its URL; returns 0."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free port; printed at start)")
     p.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")

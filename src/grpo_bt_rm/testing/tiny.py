@@ -48,6 +48,15 @@ def default_corpus() -> list[str]:
 
 
 def build_tokenizer(corpus: Iterable[str], vocab_size: int):
+    """A byte-level BPE tokenizer with ChatML special tokens and chat template, trained on `corpus`.
+
+    Args:
+        corpus: training texts.
+        vocab_size: the vocabulary size, special tokens included.
+
+    Returns:
+        A `PreTrainedTokenizerFast` with eos `<|im_end|>` and pad `<|endoftext|>`.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -232,6 +241,7 @@ def warm_start_tags(
 
 
 def build_argparser() -> argparse.ArgumentParser:
+    """The `python -m grpo_bt_rm.testing.tiny` argument parser."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.testing.tiny", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output model directory")
@@ -253,6 +263,7 @@ def build_argparser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: build a tiny random-weight Qwen2 model directory; returns the exit code."""
     args = build_argparser().parse_args(argv)
     return run_cli(lambda: _build(args))
 
