@@ -39,6 +39,7 @@ class Registry(Generic[T]):
     def register(self, name: str) -> Callable[[T], T]:
         """A decorator form of `add`: `@REG.register(name)` registers the decorated object and returns it."""
         def deco(item: T) -> T:
+            """Register `item` under the decorator's name and return it unchanged."""
             return self.add(name, item)
 
         return deco

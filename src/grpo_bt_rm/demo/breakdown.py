@@ -69,6 +69,7 @@ def environment() -> dict:
     import importlib.metadata as md
 
     def version(dist: str) -> str | None:
+        """The installed version of distribution `dist`, or None when it is not installed."""
         try:
             return md.version(dist)
         except md.PackageNotFoundError:
@@ -111,6 +112,7 @@ def seeds_table(demo_dirs: list[Path]) -> tuple[str, dict]:
                      "total_seconds": s.get("total_seconds")})
 
     def stat(key: str) -> dict:
+        """Mean and sample std (0 for one seed) of column `key` over the seeds."""
         vals = [r[key] for r in rows]
         return {"mean": statistics.fmean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0}
 

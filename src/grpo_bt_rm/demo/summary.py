@@ -60,6 +60,7 @@ def reward_trajectory(run_dir: Path) -> dict | None:
     k = max(1, len(points) // 3)
 
     def mean(objs: list[dict], key: str) -> float | None:
+        """The mean of `key` over the log points that have it, or None when none do."""
         vals = [float(o[key]) for o in objs if o.get(key) is not None]
         return sum(vals) / len(vals) if vals else None
 
@@ -159,6 +160,7 @@ def build_summary(demo_dir: Path, eval_dir: Path) -> dict:
 def markdown(summary: dict) -> str:
     """The summary as Markdown: the checkpoint table, the target line, per-kind accuracy and stage times."""
     def f(v, d=3):
+        """`v` with `d` decimals, or n/a for None."""
         return "n/a" if v is None else f"{v:.{d}f}"
 
     lines = ["| model | step | acc_all | acc_parsed | parse fail | log-loss | n pairs |", "|---|---|---|---|---|---|---|"]

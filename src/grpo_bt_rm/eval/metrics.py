@@ -139,6 +139,7 @@ def uncertainty_report(chosen: Sequence[float], rejected: Sequence[float], unc_l
     rejected scores over wrong pairs and over all parsed pairs show where the mistakes sit on the scale.
     """
     def mid(x: float) -> bool:
+        """Whether a score lies in the uncertain band [unc_low, unc_high]."""
         return unc_low <= x <= unc_high
 
     wrong = [(c, r) for c, r in zip(chosen, rejected) if c < r]
@@ -257,6 +258,7 @@ def format_summary(m: dict) -> str:
     """The metrics of `pair_metrics` as the few report lines eval_bt prints and writes to its .log."""
 
     def f(x):
+        """`x` with 4 decimals, or n/a for None."""
         return "n/a" if x is None else f"{x:.4f}"
 
     ci = m["acc_ci95"]

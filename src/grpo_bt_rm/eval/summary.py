@@ -131,6 +131,7 @@ def csv_text(rows: list[dict]) -> str:
 def markdown_text(rows: list[dict], title: str = "") -> str:
     """A Markdown table of the per-checkpoint rows: each metric as mean ± std over seeds."""
     def pm(r, key, digits=3):
+        """`mean ± std` of metric `key` in a row, with `digits` decimals; n/a when the mean is None."""
         m, s = r[f"{key}_mean"], r[f"{key}_std"]
         return "n/a" if m is None else f"{m:.{digits}f} ± {s:.{digits}f}"
 

@@ -121,6 +121,7 @@ def variance_metrics(records: list[dict], parser: ScoreParser, *, range_threshol
 def format_summary(m: dict) -> str:
     """The variance metrics as a few human-readable lines (the `.log` file and the console report)."""
     def f(x):
+        """`x` with 4 decimals, or n/a for None."""
         return "n/a" if x is None else f"{x:.4f}"
 
     lines = [

@@ -372,6 +372,9 @@ async def run_units(units: list[list[Item]], backend: Backend, s: RunSettings, s
     bar = tqdm(total=n_pairs, unit="pair", desc="teacher", disable=not progress or None)
 
     async def writer() -> None:
+        """Hand finished records to `sink` in a worker thread, as many as are queued at once, until the
+        None sentinel arrives; advances the progress bar.
+        """
         done = False
         while not done:
             batch = [await out_q.get()]
@@ -384,6 +387,9 @@ async def run_units(units: list[list[Item]], backend: Backend, s: RunSettings, s
                 bar.update(len(recs))
 
     async def worker() -> None:
+        """Send units from the queue until it is empty or the run has a fatal error; a `FatalError`
+        records its redacted message in `stats.fatal` and stops this worker.
+        """
         while stats.fatal is None:
             try:
                 unit = queue.get_nowait()

@@ -147,6 +147,7 @@ def parse_answer(items: list[Item], text: str, prompt: PromptSpec, pairwise: boo
     parser = get_parser(prompt.parser)
 
     def score(body: str, cut: bool) -> ItemResult:
+        """Parse one answer body into an `ItemResult` (`cut`: the answer was truncated)."""
         parsed = parser.explain(body, truncated=cut)
         return ItemResult(body, parsed.score, parsed.reason, stop_reason=stop_reason)
 
