@@ -27,7 +27,7 @@ def demo_dir(tmp_path):
     _result(eval_dir, "random", None, 0.0, fail=1.0)
     _result(eval_dir, "sft", 360, 0.64)  # the SFT link points at an SFT checkpoint-360: not a GRPO step
     _result(eval_dir, "checkpoint-100", 100, 0.70)
-    _result(eval_dir, "checkpoint-300", 300, 0.76)
+    _result(eval_dir, "checkpoint-300", 300, 0.86)
     _result(eval_dir, "checkpoint-200", 200, 0.72)
     logs = [{"reward": r, "bt/pair_acc": a} for r, a in ((-1.0, 0.5), (-0.9, 0.6), (-0.5, 0.8))]
     (d / "grpo" / "logging.jsonl").write_text("\n".join(json.dumps(x) for x in logs) + "\n")
@@ -38,14 +38,25 @@ def demo_dir(tmp_path):
 def test_summary_picks_final_grpo_and_checks_the_target(demo_dir):
     s = demo_summary.build_summary(demo_dir, demo_dir / "grpo" / "eval")
     assert s["sft"]["acc_all"] == 0.64 and s["grpo"]["checkpoint"] == "checkpoint-300"
-    assert s["acc_all_gain"] == pytest.approx(0.12)
+    assert s["acc_all_gain"] == pytest.approx(0.22)
     assert s["target"]["met"] is True
     assert [c["name"] for c in s["checkpoints"]] == ["random", "sft", "checkpoint-100", "checkpoint-200",
                                                      "checkpoint-300"]
     assert s["checkpoints"][1]["step"] is None
     assert s["grpo_reward"]["first"]["reward"] == -1.0 and s["grpo_reward"]["last"]["reward"] == -0.5
     assert s["stage_seconds"] == {"sft": 10.5, "grpo": 20.0} and s["total_seconds"] == 30.5
-    assert "+12.0 points" in demo_summary.markdown(s)
+    assert "+22.0 points" in demo_summary.markdown(s)
+
+
+def test_target_needs_085_acc_all_and_the_gain(demo_dir):
+    # +11 points over SFT but 0.75 < 0.85: the judge has not beaten its ~0.73 teacher by enough (issue 15)
+    _result(demo_dir / "grpo" / "eval", "checkpoint-300", 300, 0.75)
+    s = demo_summary.build_summary(demo_dir, demo_dir / "grpo" / "eval")
+    assert s["acc_all_gain"] == pytest.approx(0.11) and s["target"]["met"] is False
+    # 0.85 but only +5 over a strong SFT: not met either
+    _result(demo_dir / "grpo" / "eval", "sft", 360, 0.80)
+    _result(demo_dir / "grpo" / "eval", "checkpoint-300", 300, 0.85)
+    assert demo_summary.build_summary(demo_dir, demo_dir / "grpo" / "eval")["target"]["met"] is False
 
 
 def test_target_not_met_when_parse_failures_are_high(demo_dir):
