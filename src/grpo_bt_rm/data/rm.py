@@ -29,13 +29,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from grpo_bt_rm.argtypes import COUNT, SEED
+from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.data.adapters import ADAPTERS
 from grpo_bt_rm.data.build_dataset import parse_sources, prepare_pairs
 from grpo_bt_rm.data.pairs import Pair, prompt_id
 from grpo_bt_rm.io import (
-    CLI_ERRORS,
     InputError,
-    cli_error,
     iter_jsonl,
     manifest_base,
     sha256_file,
@@ -43,7 +42,7 @@ from grpo_bt_rm.io import (
     write_with_manifest,
 )
 
-log = logging.getLogger("grpo_bt_rm.data.rm")
+log = logging.getLogger(__name__)
 
 WEIGHT = "density_weight"
 
@@ -149,7 +148,7 @@ def build(args: argparse.Namespace) -> dict:
     return write_with_manifest(args.out, write_rows, make_manifest)
 
 
-def make_parser() -> argparse.ArgumentParser:
+def build_argparser() -> argparse.ArgumentParser:
     """The `python -m grpo_bt_rm.data.rm` argument parser."""
     p = argparse.ArgumentParser(prog="python -m grpo_bt_rm.data.rm", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -175,23 +174,23 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: build an ms-swift RM dataset, or `--check` files; returns the exit code."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = make_parser().parse_args(argv)
-    try:
+    args = build_argparser().parse_args(argv)
+
+    def command() -> str:
         if args.check:
+            lines = []
             for f in args.check:
                 if not Path(f).is_file():
                     raise InputError(f"{f}: no such file")
-                print(f"{f}: {len(read_rm(f))} pairs, ok")
-            return 0
+                lines.append(f"{f}: {len(read_rm(f))} pairs, ok")
+            return "\n".join(lines)
         if not args.out:
             raise InputError("--out is required (or --check FILE)")
-        args.dataset = args.dataset or ["summarize_from_feedback"]
-        m = build(args)
-    except CLI_ERRORS as e:
-        return cli_error(e)
-    log.info("wrote %d RM rows to %s (%.1fs)", m["rows"], args.out, m["seconds"])
-    return 0
+        # the flags with the dataset default filled in; the parsed args themselves are never written into
+        m = build(argparse.Namespace(**{**vars(args), "dataset": args.dataset or ["summarize_from_feedback"]}))
+        return f"wrote {m['rows']} RM rows to {args.out} ({m['seconds']:.1f}s)"
+
+    return run_cli(command)
 
 
 if __name__ == "__main__":

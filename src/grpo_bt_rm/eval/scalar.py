@@ -28,7 +28,7 @@ from grpo_bt_rm.eval.loading import Checkpoint, Judge
 from grpo_bt_rm.eval.settings import EvalSettings
 from grpo_bt_rm.io import InputError
 
-log = logging.getLogger("grpo_bt_rm.eval.scalar")
+log = logging.getLogger(__name__)
 
 HEAD_NAMES = ("score", "v_head", "classifier")  # ms-swift's modules_to_save for seq_cls
 
