@@ -146,8 +146,12 @@ class PairGRPOTrainer(GRPOTrainer):
         _show_info_logs()
         self.pair_settings = PairTrainSettings.from_env()
         check_pair_config(kwargs["args"], self.pair_settings)
-        checked = check_dataset_files(kwargs["args"].output_dir)
-        log.info("dataset files checked (schema, whole pairs, preferred_side): %s", checked or "none local")
+        # Only the main process checks: it wrote args.json before building the trainer, while another rank reading it
+        # then can catch rank 0 mid-write (a JSONDecodeError that killed 2-process runs). A bad file still stops the
+        # whole job, since rank 0 raises.
+        if getattr(kwargs["args"], "process_index", 0) == 0:
+            checked = check_dataset_files(kwargs["args"].output_dir)
+            log.info("dataset files checked (schema, whole pairs, preferred_side): %s", checked or "none local")
         super().__init__(*args, **kwargs)
         if getattr(self.template, "truncation_strategy", None) == "raise":
             raise PairConfigError("truncation_strategy 'raise' resamples rows one by one (splitting pairs); use "
