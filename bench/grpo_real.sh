@@ -31,17 +31,7 @@ timed() { local n="$1" t0; shift; t0=$(date +%s); "$@"; printf '%s\t%s\n' "$n" "
 echo "[grpo-real] model $MODEL, device $DEVICE"
 
 # Disjoint raw files: the first N_TRAIN rows train, the last N_TEST rows are held out.
-"$GBR_PY" - "$HH_FILE" "$OUT/raw" "$N_TRAIN" "$N_TEST" <<'PY'
-import gzip, sys
-from pathlib import Path
-src, out, n_train, n_test = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-rows = gzip.open(src, "rt", encoding="utf-8").read().splitlines()
-if n_train + n_test > len(rows):
-    sys.exit(f"error: N_TRAIN + N_TEST = {n_train + n_test} > {len(rows)} rows in {src}")
-out.mkdir(parents=True, exist_ok=True)
-(out / "train.jsonl").write_text("\n".join(rows[:n_train]) + "\n", encoding="utf-8")
-(out / "test.jsonl").write_text("\n".join(rows[-n_test:]) + "\n", encoding="utf-8")
-PY
+gbr_split_raw "$HH_FILE" "$OUT/raw" "$N_TRAIN" "$N_TEST"
 "$GBR_PY" -m grpo_bt_rm.data.build_dataset --dataset anthropic_hh --split train --data_files "$OUT/raw/train.jsonl" \
   --prompt hh_score100_scoreonly --add_meta --shuffle --seed "$SEED" --out "$OUT/train.jsonl"
 

@@ -33,11 +33,7 @@ timed() { local n="$1" t0; shift; t0=$(date +%s); "$@"; printf '%s\t%s\n' "$n" "
 
 [ -n "${MODEL:-}" ] || MODEL="$("$GBR_PY" -m grpo_bt_rm.smollm2)"
 export MODEL
-zcat -f "$HH_FILE" > "$OUT/raw/all.jsonl"
-total=$(wc -l < "$OUT/raw/all.jsonl")
-[ $((N_TRAIN + N_TEST)) -le "$total" ] || gbr_die "N_TRAIN + N_TEST = $((N_TRAIN + N_TEST)) > $total rows in $HH_FILE"
-head -n "$N_TRAIN" "$OUT/raw/all.jsonl" > "$OUT/raw/train.jsonl"
-tail -n "$N_TEST" "$OUT/raw/all.jsonl" > "$OUT/raw/test.jsonl"
+gbr_split_raw "$HH_FILE" "$OUT/raw" "$N_TRAIN" "$N_TEST"
 "$GBR_PY" -m grpo_bt_rm.data.rm --dataset anthropic_hh --split train --data_files "$OUT/raw/train.jsonl" \
   --shuffle --seed "$SEED" --out "$OUT/rm_train.jsonl"
 

@@ -113,3 +113,16 @@ gbr_devices() {
     export NPROC_PER_NODE="${NPROC_PER_NODE:-$n}"
   fi
 }
+
+# gbr_split_raw <raw .jsonl[.gz]> <out_dir> <n_train> <n_test>: disjoint raw files for the real-data benches
+# (bench/grpo_real.sh, bench/rm_real.sh): the first n_train rows -> out_dir/train.jsonl, the last n_test rows ->
+# out_dir/test.jsonl. Stops (naming the file) when the two would overlap.
+gbr_split_raw() {
+  local src="$1" out="$2" n_train="$3" n_test="$4" total
+  mkdir -p "$out"
+  zcat -f "$src" > "$out/all.jsonl"
+  total=$(wc -l < "$out/all.jsonl")
+  [ $((n_train + n_test)) -le "$total" ] || gbr_die "N_TRAIN + N_TEST = $((n_train + n_test)) > $total rows in $src"
+  head -n "$n_train" "$out/all.jsonl" > "$out/train.jsonl"
+  tail -n "$n_test" "$out/all.jsonl" > "$out/test.jsonl"
+}
