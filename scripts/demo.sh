@@ -9,7 +9,9 @@
 # task's pairs), N_TRAIN (2000 training pairs), N_TEST (500 held-out pairs), N_SFT_PAIRS (2000 pairs sent to the
 # teacher), SFT_EPOCHS (2), SFT_LR (3e-3), SFT_BS (16), MAX_STEPS / SAVE_STEPS / LEARNING_RATE ... (configs/runs/demo_cpu.env),
 # MODEL_ARGS (tiny model shape), EVAL_WORKERS (2: parallel single-threaded eval jobs), FRESH (1 = delete DEMO_DIR
-# first). The settings are recorded in DEMO_DIR/settings.env; a rerun with other settings stops (naming them)
+# first), TASK_ARGS (empty: extra flags for grpo_bt_rm.demo.task, e.g. "--train_category_weights animal=0.8,..."),
+# STOP_AFTER (empty: a stage name, task tiny teacher sft_data sft grpo_data grpo or eval, to stop after; no summary).
+# The settings are recorded in DEMO_DIR/settings.env; a rerun with other settings stops (naming them)
 # instead of reusing stages made with the old ones.
 # Writes DEMO_DIR/summary.json (sft / grpo / per-checkpoint metrics, per failure kind, stage times, library versions),
 # DEMO_DIR/summary.md,
@@ -19,6 +21,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 gbr_help_if_asked "${BASH_SOURCE[0]}" "$@"
 [ $# -eq 0 ] || gbr_die "usage: bash scripts/demo.sh (settings are environment variables; --help lists them)"
 cd "$GBR_ROOT"
+STAGES="task tiny teacher sft_data sft grpo_data grpo eval"
+[ -z "${STOP_AFTER:-}" ] || [[ " $STAGES " == *" $STOP_AFTER "* ]] \
+  || gbr_die "STOP_AFTER=$STOP_AFTER: expected one of the stages $STAGES"
 
 # SEEDS="0 1 2": one full demo per seed in $DEMO_DIR/seed<N> (default outputs/demo_seeds), then the table over seeds
 # (mean ± std of SFT and GRPO acc_all and the gain) printed and written to $DEMO_DIR/seeds_summary.{md,json}.
@@ -32,7 +37,7 @@ if [ -n "${SEEDS:-}" ]; then
     dirs+=("$base/seed$s")
   done
   echo "[demo] ===== ${#dirs[@]} seeds ====="
-  "$GBR_PY" -m grpo_bt_rm.demo.breakdown --seeds "${dirs[@]}" --out "$base/seeds_summary"
+  [ -n "${STOP_AFTER:-}" ] || "$GBR_PY" -m grpo_bt_rm.demo.breakdown --seeds "${dirs[@]}" --out "$base/seeds_summary"
   exit 0
 fi
 
@@ -70,9 +75,12 @@ demo_settings() {
            EXTRA_ARGS; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
+  # Only when set, so a default demo's settings.env stays as it was; the check below compares both ways.
+  if [ -n "${TASK_ARGS:-}" ]; then printf 'TASK_ARGS=%q\n' "$TASK_ARGS"; fi
 }
 if [ -f "$D/settings.env" ]; then
-  changed="$(demo_settings | grep -vxF -f "$D/settings.env" | cut -d= -f1 | tr '\n' ' ' || true)"
+  changed="$( { demo_settings | grep -vxF -f "$D/settings.env"; grep -vxF -f <(demo_settings) "$D/settings.env"; } \
+    | cut -d= -f1 | awk '!seen[$0]++' | tr '\n' ' ' || true)"
   [ -z "$changed" ] \
     || gbr_die "$D holds a demo made with other settings (${changed% }); rerun with FRESH=1 or another DEMO_DIR"
 elif [ -n "$(ls -A "$D/.done")" ]; then
@@ -82,12 +90,20 @@ fi
 demo_settings > "$D/settings.env"
 
 # stage <name> <command...>: run unless DEMO_DIR/.done/<name> exists; log to DEMO_DIR/logs/<name>.log; time it.
+# After the stage named by STOP_AFTER (run now or done already) the demo ends there.
 stage() {
-  local name="$1"; shift
-  if [ -f "$D/.done/$name" ]; then
-    echo "[demo] $name: done already (FRESH=1 to redo)"
-    return 0
+  if [ -f "$D/.done/$1" ]; then
+    echo "[demo] $1: done already (FRESH=1 to redo)"
+  else
+    run_stage "$@"
   fi
+  if [ "$1" = "${STOP_AFTER:-}" ]; then
+    echo "[demo] stopped after $1 (STOP_AFTER); total this call: $(( $(date +%s) - t_start ))s; outputs in $D"
+    exit 0
+  fi
+}
+run_stage() {
+  local name="$1"; shift
   echo "[demo] $name ..."
   local t0 t1
   t0=$(date +%s.%N)
@@ -107,8 +123,9 @@ stage() {
 }
 
 task() {
+  # shellcheck disable=SC2086  # TASK_ARGS is word-split on purpose
   "$GBR_PY" -m grpo_bt_rm.demo.task --out "$D/raw" --n_train "$N_TRAIN" --n_val "$N_VAL" --n_test "$N_TEST" \
-    --seed "$DATA_SEED"
+    --seed "$DATA_SEED" ${TASK_ARGS:-}
 }
 tiny() {
   # shellcheck disable=SC2086  # MODEL_ARGS is word-split on purpose

@@ -31,3 +31,42 @@ def test_demo_never_reuses_stages_made_with_other_settings(tmp_path):
     (demo / "settings.env").unlink()
     res = run()
     assert res.returncode == 2 and "no settings.env" in res.stderr
+
+
+def test_task_args_are_recorded_and_guarded(tmp_path):
+    """TASK_ARGS (the skewed task of bench/density_demo.sh) is a setting: recorded, and a change either way stops."""
+    demo = tmp_path / "demo"
+
+    def run(**env):
+        return subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], capture_output=True, text=True,
+                              env=dict(os.environ, DEMO_DIR=str(demo), PYTHON="false", **env), timeout=60)
+
+    assert run().returncode == 1
+    assert "TASK_ARGS" not in (demo / "settings.env").read_text()  # a default demo's settings.env is as before
+    (demo / ".done" / "task").touch()
+    skew = "--train_category_weights animal=0.8,color=0.0667,fruit=0.0667,tool=0.0667"
+    res = run(TASK_ARGS=skew)
+    assert res.returncode == 2 and "made with other settings (TASK_ARGS)" in res.stderr
+    (demo / "settings.env").unlink()
+    assert run(TASK_ARGS=skew).returncode == 2  # no settings.env beside finished stages
+    (demo / ".done" / "task").unlink()
+    assert run(TASK_ARGS=skew).returncode == 1 and "TASK_ARGS=" in (demo / "settings.env").read_text()
+    (demo / ".done" / "task").touch()
+    res = run()  # dropping TASK_ARGS is a change too
+    assert res.returncode == 2 and "made with other settings (TASK_ARGS)" in res.stderr
+
+
+def test_stop_after(tmp_path):
+    demo = tmp_path / "demo"
+    env = dict(os.environ, DEMO_DIR=str(demo), PYTHON="false")
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], capture_output=True, text=True,
+                         env=dict(env, STOP_AFTER="sft_warmup"), timeout=60)
+    assert res.returncode == 2 and "STOP_AFTER=sft_warmup: expected one of the stages task tiny" in res.stderr
+    assert not demo.exists()
+    demo.joinpath(".done").mkdir(parents=True)
+    subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], env=env, capture_output=True, timeout=60)
+    for name in ("task", "tiny"):
+        (demo / ".done" / name).touch()
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], capture_output=True, text=True,
+                         env=dict(env, STOP_AFTER="tiny"), timeout=60)  # PYTHON=false: any later stage would fail
+    assert res.returncode == 0 and "[demo] stopped after tiny" in res.stdout and "teacher" not in res.stdout

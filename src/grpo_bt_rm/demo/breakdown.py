@@ -2,8 +2,9 @@
 
     python -m grpo_bt_rm.demo.breakdown --seeds outputs/demo_seeds/seed0 outputs/demo_seeds/seed1 ...
 
-- `kind_breakdown`: acc_all and tie rate per failure kind of the rejected reply (`wrong`, `evasive`, `rude`), from
-  an eval completions file and the task's raw pairs (`source_index` links the two).
+- `kind_breakdown`: acc_all and tie rate per failure kind of the rejected reply (`wrong`, `evasive`, `rude`), or
+  per any other column of the raw pairs (`field="category"`: per asked category), from an eval completions file
+  and the task's raw pairs (`source_index` links the two).
 - `environment`: library versions, CPU and thread settings, recorded in `summary.json` so a run on another machine
   can be compared with this one.
 - `seeds_table`: mean ± std (ddof=1) of SFT and final-GRPO acc_all and the gain over the demos of several seeds,
@@ -28,39 +29,40 @@ from grpo_bt_rm.parsing import get_parser
 
 
 def kind_breakdown(completions: str | os.PathLike, raw: str | os.PathLike, parser: str = "score100_first",
-                   bt_temp: float = 20.0) -> dict[str, dict]:
-    """acc_all, tie rate and count per failure kind of the rejected reply.
+                   bt_temp: float = 20.0, field: str = "kind") -> dict[str, dict]:
+    """acc_all, tie rate and count per failure kind of the rejected reply (or per value of another raw column).
 
     Args:
         completions: an `eval_bt --save_completions` file over pairs read from `raw`.
-        raw: the task's `pairs_jsonl` file with a `kind` per row (demo/task.py).
+        raw: the task's `pairs_jsonl` file with a `kind` and a `category` per row (demo/task.py).
         parser: the score parser the eval used.
         bt_temp: BT temperature for the metrics (does not change acc_all or ties).
+        field: the raw column to group by: `kind` (default) or `category` (the asked category).
 
     Returns:
-        `{kind: {"n": pairs, "acc_all": ..., "tie_rate": ..., "parse_fail_rate": ...}}`, kinds sorted.
+        `{value: {"n": pairs, "acc_all": ..., "tie_rate": ..., "parse_fail_rate": ...}}`, values sorted.
 
     Raises:
-        InputError: a record's `source_index` is missing or outside `raw`, or a raw row has no `kind`.
+        InputError: a record's `source_index` is missing or outside `raw`, or a raw row has no `field`.
     """
-    kinds = []
+    values = []
     for lineno, row in iter_jsonl(raw):
-        if not isinstance(row, dict) or "kind" not in row:
-            raise InputError(f"{raw}:{lineno}: field 'kind': missing (not a demo task file?)")
-        kinds.append(row["kind"])
+        if not isinstance(row, dict) or field not in row:
+            raise InputError(f"{raw}:{lineno}: field {field!r}: missing (not a demo task file?)")
+        values.append(row[field])
     p = get_parser(parser)
     groups: dict[str, list] = {}
     for rec in read_completions(completions):
         i = rec.get("source_index")
-        if not isinstance(i, int) or not 0 <= i < len(kinds):
+        if not isinstance(i, int) or not 0 <= i < len(values):
             raise InputError(f"{completions}: pair {rec.get('pair_key')}: field 'source_index' {i!r} is not a row of "
-                             f"{raw} ({len(kinds)} rows)")
-        groups.setdefault(kinds[i], []).append(to_pair_scores(rec, p))
+                             f"{raw} ({len(values)} rows)")
+        groups.setdefault(values[i], []).append(to_pair_scores(rec, p))
     out = {}
-    for kind in sorted(groups):
-        m = pair_metrics(groups[kind], bt_temp=bt_temp, n_boot=1, score_range=(p.low, p.high))
-        out[kind] = {"n": len(groups[kind]), "acc_all": m["acc_all"], "tie_rate": m["tie_rate"],
-                     "parse_fail_rate": m["parse_fail_rate"]}
+    for value in sorted(groups):
+        m = pair_metrics(groups[value], bt_temp=bt_temp, n_boot=1, score_range=(p.low, p.high))
+        out[value] = {"n": len(groups[value]), "acc_all": m["acc_all"], "tie_rate": m["tie_rate"],
+                      "parse_fail_rate": m["parse_fail_rate"]}
     return out
 
 

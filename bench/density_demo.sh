@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# The density-weighting experiment on a skewed demo task (issue 15 §3, second half): training pairs crowded into
+# one category (WEIGHTS, default 80% animal, 6.67% each of color, fruit, tool), balanced val/test splits as
+# per-category held-out sets. Per seed: scripts/demo.sh up to the SFT warm-up and the GRPO data (STOP_AFTER=grpo_data),
+# density weights on the GRPO data (density.compute with the MiniLM embedder, density.attach), then the three arms
+# DENSITY_MODE=uniform|advantage|sampling (configs/runs/demo_cpu_density.env: the demo_cpu.env budget) from the
+# same SFT model, and the SFT model and each arm's final checkpoint scored greedily on val and test.
+#
+#   bash bench/density_demo.sh                                     # 3 seeds x 3 arms, 2 jobs at a time
+#   SEEDS=0 N_TRAIN=200 N_VAL=40 N_TEST=40 SFT_EPOCHS=1 MAX_STEPS=2 SAVE_STEPS=2 OUT=/tmp/dd bash bench/density_demo.sh
+#
+# Env knobs (defaults): OUT (outputs/density_demo), SEEDS (0 1 2: SFT/GRPO seeds; the task is DATA_SEED's, 0),
+# WEIGHTS (animal=0.8,color=0.0667,fruit=0.0667,tool=0.0667: demo.task --train_category_weights), N_TRAIN (600: at
+# 80% the crowded category may hold at most 552 pairs), N_VAL (250), N_TEST (500), N_SFT_PAIRS (N_TRAIN), SFT_EPOCHS
+# (6: ~310 SFT steps on the ~820 rows of 600 pairs, near the default demo's 360; 2 epochs left the warm-up at chance,
+# mostly ties), SFT_LR / SFT_BS / MODEL_ARGS (scripts/demo.sh's), ARMS (uniform advantage sampling), JOBS (2 parallel
+# single-threaded jobs), EMBEDDER (all-MiniLM-L6-v2), K (10 neighbours), ALPHA (1), MAX_RATIO (100), BINS (4 density
+# regions), MAX_STEPS / SAVE_STEPS / LEARNING_RATE / NUM_GENERATIONS / PER_DEVICE_TRAIN_BS / TEMPERATURE (the GRPO
+# budget, configs/runs/demo_cpu.env), FRESH (1 = delete OUT first).
+# A rerun reuses the seeds' demo stages and the finished arms when the settings (OUT/settings.env) are the same,
+# and stops naming the ones that differ otherwise.
+# Writes per seed OUT/seed<N>/ (the demo dir: raw/, models/, grpo_data/train_dw.jsonl, density/{train,with_test}/,
+# arms/<arm>/ checkpoints, eval/<model>.{val,test}.json + .completions.jsonl, reports/regions/regions.{md,json},
+# reports/diversity/report.md, categories.{md,json}), and OUT/density_summary.{md,json} (mean ± std over seeds),
+# OUT/times.tsv (seconds per phase), OUT/logs/.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_common.sh"
+gbr_help_if_asked "${BASH_SOURCE[0]}" "$@"
+[ $# -eq 0 ] || gbr_die "usage: bash bench/density_demo.sh (settings are environment variables; --help lists them)"
+cd "$GBR_ROOT"
+: "${OUT:=outputs/density_demo}" "${SEEDS:=0 1 2}" "${JOBS:=2}" "${ARMS:=uniform advantage sampling}"
+: "${WEIGHTS:=animal=0.8,color=0.0667,fruit=0.0667,tool=0.0667}" "${N_TRAIN:=600}" "${N_VAL:=250}" "${N_TEST:=500}"
+: "${N_SFT_PAIRS:=$N_TRAIN}" "${SFT_EPOCHS:=6}" "${PROMPT:=generic_score100_brief}" "${DATA_SEED:=0}"
+: "${EMBEDDER:=all-MiniLM-L6-v2}" "${K:=10}" "${ALPHA:=1}" "${MAX_RATIO:=100}" "${BINS:=4}"
+gbr_require_count JOBS N_TRAIN N_VAL N_TEST N_SFT_PAIRS K BINS
+for s in $SEEDS; do [[ "$s" =~ ^[0-9]+$ ]] || gbr_die "SEEDS=$SEEDS: expected whole numbers separated by spaces"; done
+for a in $ARMS; do
+  case "$a" in
+    uniform|advantage|sampling) ;;
+    *) gbr_die "ARMS: $a is not a DENSITY_MODE (uniform advantage sampling)" ;;
+  esac
+done
+[[ " $ARMS " == *" uniform "* ]] || gbr_die "ARMS=$ARMS: the uniform arm is the control the tables compare against"
+gbr_offline force
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false WANDB_MODE=disabled CUDA_VISIBLE_DEVICES=""
+export GBR_ROOT GBR_PY PROMPT DATA_SEED
+
+# One OUT holds one configuration (as scripts/demo.sh's DEMO_DIR): the GRPO budget and the density settings are
+# recorded here; the demo stages are guarded by each seed's own settings.env.
+GRPO_VARS="MAX_STEPS SAVE_STEPS LEARNING_RATE NUM_GENERATIONS PER_DEVICE_TRAIN_BS TEMPERATURE LOGGING_STEPS EXTRA_ARGS"
+bench_settings() {
+  local v
+  for v in WEIGHTS N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS DATA_SEED PROMPT EMBEDDER K ALPHA MAX_RATIO \
+           $GRPO_VARS; do
+    printf '%s=%q\n' "$v" "${!v:-}"
+  done
+}
+[ "${FRESH:-0}" != "1" ] || rm -rf "$OUT"
+mkdir -p "$OUT/logs"
+OUT="$(cd "$OUT" && pwd)"
+export OUT
+if [ -f "$OUT/settings.env" ]; then
+  changed="$(bench_settings | grep -vxF -f "$OUT/settings.env" | cut -d= -f1 | tr '\n' ' ' || true)"
+  [ -z "$changed" ] || gbr_die "$OUT holds a run made with other settings (${changed% }); FRESH=1 or another OUT"
+fi
+bench_settings > "$OUT/settings.env"
+: > "$OUT/times.tsv"
+timed() {  # timed <name> <command...>: run it, append "<name>\t<seconds>" to OUT/times.tsv
+  local n="$1" t0; shift; t0=$(date +%s); "$@"; printf '%s\t%s\n' "$n" "$(( $(date +%s) - t0 ))" >> "$OUT/times.tsv"
+}
+
+# prep <seed>: the demo up to the GRPO data on the skewed task, the pointwise test file (for the regions report),
+# density weights on the GRPO data (attached as train_dw.jsonl), and k-NN distances of train + test prompts.
+prep() {
+  local s=$1 d="$OUT/seed$1" log="$OUT/logs/prep.s$1.log"
+  local common=(--embedder "$EMBEDDER" --cache_dir "$d/density/cache" --k "$K" --alpha "$ALPHA"
+                --max_ratio "$MAX_RATIO")
+  # shellcheck disable=SC2046,SC2086  # one -u per GRPO variable: they are not demo.sh's business here
+  { env -u SEEDS $(printf -- '-u %s ' $GRPO_VARS) SEED="$s" DEMO_DIR="$d" STOP_AFTER=grpo_data \
+      TASK_ARGS="--train_category_weights $WEIGHTS" bash scripts/demo.sh \
+    && "$GBR_PY" -m grpo_bt_rm.data.build_dataset --dataset pairs_jsonl --split test \
+      --data_files "$d/raw/test.jsonl" --prompt "$PROMPT" --add_meta --out "$d/eval_data/test.jsonl" \
+    && "$GBR_PY" -m grpo_bt_rm.density.compute --in "$d/grpo_data/train.jsonl" --out_dir "$d/density/train" \
+      "${common[@]}" \
+    && "$GBR_PY" -m grpo_bt_rm.density.attach --in "$d/grpo_data/train.jsonl" --weights "$d/density/train" \
+      --out "$d/grpo_data/train_dw.jsonl" \
+    && "$GBR_PY" -m grpo_bt_rm.density.compute --in "$d/grpo_data/train.jsonl" --in "$d/eval_data/test.jsonl" \
+      --out_dir "$d/density/with_test" "${common[@]}"
+  } > "$log" 2>&1 || { echo "seed $s: preparation failed; last lines of $log:"; tail -n 20 "$log"; return 1; }
+  echo "seed $s: SFT warm-up, GRPO data and density weights ready"
+}
+
+# job <seed> <model> <port>: for an arm, GRPO from the seed's SFT model then its final checkpoint; for `sft`, the
+# SFT model itself; scored greedily on val and test with the completions saved. Skipped when done under OUT's settings.
+job() {
+  local s=$1 m=$2 d="$OUT/seed$1" sp ck run
+  [ ! -f "$d/eval/.done.$m" ] || { echo "seed $s $m: done already"; return 0; }
+  if [ "$m" = sft ]; then
+    run="$d/sft/run" ck="$d/models/sft"
+  else
+    run="$d/arms/$m"
+    rm -rf "$run"
+    ( export DEMO_DIR="$d" DENSITY_MODE="$m"
+      source configs/runs/demo_cpu_density.env || exit 1
+      export MODEL="$d/models/sft" DATASET="$d/grpo_data/train_dw.jsonl" OUT_DIR="$run" SEED="$s" MASTER_PORT="$3"
+      export EXTRA_ARGS="--torch_dtype float32 --add_version false --save_only_model true $EXTRA_ARGS"
+      bash scripts/train_grpo.sh cpu ) > "$OUT/logs/$m.s$s.train.log" 2>&1 \
+      || { echo "seed $s $m: training failed (see $OUT/logs/$m.s$s.train.log)"; return 1; }
+    ck="$(cd "$run" && ls -d checkpoint-* | sort -t- -k2 -n | tail -n 1)"
+  fi
+  mkdir -p "$d/eval"
+  for sp in val test; do
+    "$GBR_PY" -m grpo_bt_rm.eval.eval_bt --run_dir "$run" --checkpoint "$ck" --dataset pairs_jsonl --split "$sp" \
+      --data_files "$d/raw/$sp.jsonl" --n_pairs 0 --prompt "$PROMPT" --bt_temp 20 --max_new_tokens 12 \
+      --device cpu --out_json "$d/eval/$m.$sp.json" --save_completions "$d/eval/$m.$sp.completions.jsonl" --no_plot \
+      > "$OUT/logs/$m.s$s.$sp.eval.log" 2>&1 || { echo "seed $s $m: $sp eval failed (see $OUT/logs)"; return 1; }
+  done
+  touch "$d/eval/.done.$m"
+  echo "seed $s $m: scored"
+}
+export -f prep job
+export WEIGHTS EMBEDDER K ALPHA MAX_RATIO GRPO_VARS N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS
+
+# The seeds' preparations, then every (seed, arm) GRPO run and the SFT evals, JOBS at a time.
+all_preps() {
+  # shellcheck disable=SC2086,SC2016  # SEEDS is word-split on purpose; $0 is the inner bash's argument
+  printf '%s\n' $SEEDS | xargs -P "$JOBS" -L 1 bash -c 'prep "$0"'
+}
+all_jobs() {
+  local s a i=0
+  { for s in $SEEDS; do for a in $ARMS; do i=$((i + 1)); echo "$s $a $((29700 + i))"; done; done
+    for s in $SEEDS; do echo "$s sft 0"; done; } | xargs -P "$JOBS" -L 1 bash -c 'job "$0" "$1" "$2"'
+}
+echo "[density-demo] $OUT: seeds $SEEDS, arms $ARMS, $JOBS jobs at a time"
+timed prep all_preps
+timed train_and_eval all_jobs
+
+# Reports per seed: accuracy per density region (train + test k-NN distances) and the diversity of the judgements.
+reports() {
+  local s d models=(sft $ARMS) m regions=() diversity=()
+  for s in $SEEDS; do
+    d="$OUT/seed$s"
+    for m in "${models[@]}"; do regions+=(--completions "$m=$d/eval/$m.test.completions.jsonl"); done
+    for m in $ARMS sft; do diversity+=(--completions "$m=$d/eval/$m.test.completions.jsonl"); done
+    "$GBR_PY" -m grpo_bt_rm.reports.regions --weights "$d/density/with_test" --dataset "$d/eval_data/test.jsonl" \
+      "${regions[@]}" --bins "$BINS" --out_dir "$d/reports/regions" || return 1
+    # Score-only judgements: without their tags nothing is left to compare, so the tags are kept.
+    "$GBR_PY" -m grpo_bt_rm.reports.diversity "${diversity[@]}" --baseline uniform --keep_score_tags \
+      --out_dir "$d/reports/diversity" || return 1
+    regions=() diversity=()
+  done
+}
+timed reports reports > "$OUT/logs/reports.log" 2>&1 \
+  || { echo "reports failed:"; tail -n 20 "$OUT/logs/reports.log"; exit 1; }
+# shellcheck disable=SC2086
+"$GBR_PY" bench/density_demo_table.py --out "$OUT" --seeds $SEEDS --models sft $ARMS
+echo "[density-demo] done: $OUT/density_summary.md (per seed: categories.md, reports/regions, reports/diversity)"

@@ -1,0 +1,64 @@
+"""demo.breakdown.kind_breakdown: accuracy per failure kind, or per asked category (`field="category"`), from eval
+completions linked to the task's raw pairs by `source_index`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grpo_bt_rm.demo.breakdown import kind_breakdown
+from grpo_bt_rm.demo.task import make_pairs
+from grpo_bt_rm.eval.completions import make_record
+from grpo_bt_rm.io import InputError, write_jsonl
+from grpo_bt_rm.parsing import get_parser
+
+
+def judged(rows: list[dict], right: set[str], tie: set[str]) -> list[dict]:
+    """Completions records: a correct judgement for categories in `right`, a tie for `tie`, a wrong one otherwise;
+    every fourth pair has the preferred reply on side 1."""
+    parser, out = get_parser("score100_first"), []
+    for i, r in enumerate(rows):
+        side = i % 4 == 3
+        good, bad = ("<s>50</s>", "<s>50</s>") if r["category"] in tie else (
+            ("<s>90</s>", "<s>10</s>") if r["category"] in right else ("<s>10</s>", "<s>90</s>"))
+        s0, s1 = (bad, good) if side else (good, bad)
+        out.append(make_record(f"pairs_jsonl:test:{i}", int(side), [s0], [s1], parser, source_index=i, pair_index=i))
+    return out
+
+
+@pytest.fixture
+def files(tmp_path):
+    rows = make_pairs("test", 80, seed=0)
+    raw = tmp_path / "test.jsonl"
+    write_jsonl(raw, rows)
+    comp = tmp_path / "c.completions.jsonl"
+    write_jsonl(comp, judged(rows, right={"animal"}, tie={"color"}))
+    return rows, raw, comp
+
+
+def test_per_category(files):
+    rows, raw, comp = files
+    got = kind_breakdown(comp, raw, field="category")
+    assert list(got) == ["animal", "color", "fruit", "tool"]  # sorted
+    assert {c: g["n"] for c, g in got.items()} == {c: sum(r["category"] == c for r in rows) for c in got}
+    assert got["animal"]["acc_all"] == 1.0 and got["animal"]["tie_rate"] == 0.0  # right on every pair
+    assert got["color"]["acc_all"] == 0.5 and got["color"]["tie_rate"] == 1.0  # a tie counts 0.5
+    assert got["fruit"]["acc_all"] == 0.0 and got["tool"]["acc_all"] == 0.0  # wrong on every pair
+
+
+def test_default_is_still_per_kind(files):
+    rows, raw, comp = files
+    got = kind_breakdown(comp, raw)
+    assert set(got) == {r["kind"] for r in rows}
+    assert sum(g["n"] for g in got.values()) == len(rows)
+
+
+def test_missing_field_is_named(files, tmp_path):
+    _, raw, comp = files
+    with pytest.raises(InputError, match="field 'speaker': missing"):
+        kind_breakdown(comp, raw, field="speaker")
+    bad = tmp_path / "raw_without_category.jsonl"
+    bad.write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "b", "kind": "rude"}) + "\n")
+    with pytest.raises(InputError, match="field 'category': missing"):
+        kind_breakdown(comp, bad, field="category")
