@@ -26,22 +26,27 @@ for v in $VARIANTS; do [ -f "configs/runs/demo_cpu_$v.env" ] || gbr_die "VARIANT
 mkdir -p "$OUT/logs"
 
 one() {  # <seed> <variant> <port>: GRPO from the seed's SFT model, then greedy eval of the final checkpoint
-  local s=$1 v=$2 d="$DEMOS/seed$1" run="$OUT/runs/$2/s$1" sp
+  local s=$1 v=$2 d="$DEMOS/seed$1" run="$OUT/runs/$2/s$1" sp prompt max_new
+  prompt="$(gbr_demo_setting "$d" PROMPT generic_score100_brief)"
+  max_new="$(gbr_demo_setting "$d" MAX_NEW_TOKENS 12)"
   rm -rf "$run"
-  ( source "configs/runs/demo_cpu_$v.env"
+  ( # the demo's own answer length and its prompt's parser (as scripts/demo.sh's GRPO stage sets them)
+    export MAX_COMPLETION_LENGTH="$max_new" BT_SCORE_PARSER
+    BT_SCORE_PARSER="$("$GBR_PY" -c 'import sys; from grpo_bt_rm.prompts import get_prompt; print(get_prompt(sys.argv[1]).parser)' "$prompt")"
+    source "configs/runs/demo_cpu_$v.env"
     export MODEL="$d/models/sft" DATASET="$d/grpo_data/train.jsonl" OUT_DIR="$run" SEED="$s" MASTER_PORT="$3"
     export EXTRA_ARGS="--torch_dtype float32 --add_version false --save_only_model true --gradient_checkpointing false"
     bash scripts/train_grpo.sh cpu ) > "$OUT/logs/$v.s$s.train.log" 2>&1 || { echo "$v seed $s: training failed"; return 1; }
   local ck; ck="$(cd "$run" && ls -d checkpoint-* | sort -t- -k2 -n | tail -n 1)"
   for sp in val test; do
     "$GBR_PY" -m grpo_bt_rm.eval.eval_bt --run_dir "$run" --checkpoint "$ck" --dataset pairs_jsonl --split "$sp" \
-      --data_files "$d/raw/$sp.jsonl" --n_pairs 0 --prompt generic_score100_brief --bt_temp 20 --max_new_tokens 12 \
+      --data_files "$d/raw/$sp.jsonl" --n_pairs 0 --prompt "$prompt" --bt_temp 20 --max_new_tokens "$max_new" \
       --out_json "$OUT/$v.s$s.$sp.json" --save_completions "$OUT/$v.s$s.$sp.completions.jsonl" --no_plot \
       > "$OUT/logs/$v.s$s.$sp.eval.log" 2>&1 || { echo "$v seed $s: $sp eval failed"; return 1; }
   done
   echo "$v seed $s done"
 }
-export -f one
+export -f one gbr_demo_setting gbr_die
 i=0
 for s in $SEEDS; do for v in $VARIANTS; do i=$((i + 1)); echo "$s $v $((29600 + i))"; done; done \
   | xargs -P "$JOBS" -L 1 bash -c 'one "$0" "$1" "$2"'

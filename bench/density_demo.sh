@@ -111,14 +111,14 @@ job() {
   mkdir -p "$d/eval"
   for sp in val test; do
     "$GBR_PY" -m grpo_bt_rm.eval.eval_bt --run_dir "$run" --checkpoint "$ck" --dataset pairs_jsonl --split "$sp" \
-      --data_files "$d/raw/$sp.jsonl" --n_pairs 0 --prompt "$PROMPT" --bt_temp 20 --max_new_tokens 12 \
+      --data_files "$d/raw/$sp.jsonl" --n_pairs 0 --prompt "$PROMPT" --bt_temp 20 --max_new_tokens "$(gbr_demo_setting "$d" MAX_NEW_TOKENS 12)" \
       --device cpu --out_json "$d/eval/$m.$sp.json" --save_completions "$d/eval/$m.$sp.completions.jsonl" --no_plot \
       > "$OUT/logs/$m.s$s.$sp.eval.log" 2>&1 || { echo "seed $s $m: $sp eval failed (see $OUT/logs)"; return 1; }
   done
   touch "$d/eval/.done.$m"
   echo "seed $s $m: scored"
 }
-export -f prep job
+export -f prep job gbr_demo_setting gbr_die
 export WEIGHTS EMBEDDER K ALPHA MAX_RATIO GRPO_VARS N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS
 
 # The seeds' preparations, then every (seed, arm) GRPO run and the SFT evals, JOBS at a time.

@@ -126,3 +126,13 @@ gbr_split_raw() {
   head -n "$n_train" "$out/all.jsonl" > "$out/train.jsonl"
   tail -n "$n_test" "$out/all.jsonl" > "$out/test.jsonl"
 }
+
+# gbr_demo_setting <demo_dir> <VAR> <default>: the value VAR had in that demo (its settings.env, written by
+# scripts/demo.sh), or <default> for a demo from before VAR was recorded. The benches that re-score a demo's models
+# use it so they ask with the demo's own prompt and answer length.
+gbr_demo_setting() {
+  local f="$1/settings.env" line
+  [ -f "$f" ] || gbr_die "$f not found (not a scripts/demo.sh output directory)"
+  line="$(grep -m1 "^$2=" "$f" || true)"
+  if [ -z "$line" ]; then echo "$3"; else eval "printf '%s\n' ${line#*=}"; fi
+}

@@ -8,7 +8,9 @@
 # Env knobs (defaults): DEMO_DIR (outputs/demo), SEED (0: SFT/GRPO seed and GRPO data order), DATA_SEED (0: the
 # task's pairs), N_TRAIN (2000 training pairs), N_TEST (500 held-out pairs), N_SFT_PAIRS (2000 pairs sent to the
 # teacher), SFT_EPOCHS (2), SFT_LR (3e-3), SFT_BS (16), MAX_STEPS / SAVE_STEPS / LEARNING_RATE ... (configs/runs/demo_cpu.env),
-# MODEL_ARGS (tiny model shape), EVAL_WORKERS (2: parallel single-threaded eval jobs), FRESH (1 = delete DEMO_DIR
+# MODEL_ARGS (tiny model shape), PRETRAIN_STEPS (0: steps of the tiny model's pre-training on the
+# category facts, raw/facts.txt), PROMPT (generic_score100_brief; the GRPO reward reads answers with its parser),
+# MAX_NEW_TOKENS (12: the eval's and GRPO's answer length), EVAL_WORKERS (2: parallel single-threaded eval jobs), FRESH (1 = delete DEMO_DIR
 # first), TASK_ARGS (empty: extra flags for grpo_bt_rm.demo.task, e.g. "--train_category_weights animal=0.8,..."),
 # STOP_AFTER (empty: a stage name, task tiny teacher sft_data sft grpo_data grpo or eval, to stop after; no summary).
 # The settings are recorded in DEMO_DIR/settings.env; a rerun with other settings stops (naming them)
@@ -53,6 +55,8 @@ fi
 : "${SFT_BS:=16}"
 : "${MODEL_ARGS:=--hidden 128 --layers 4 --intermediate 256 --vocab 1024}"
 : "${PROMPT:=generic_score100_brief}"
+: "${PRETRAIN_STEPS:=0}"
+: "${MAX_NEW_TOKENS:=12}"
 : "${EVAL_WORKERS:=2}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 export TOKENIZERS_PARALLELISM=false WANDB_MODE="${WANDB_MODE:-disabled}"
@@ -70,7 +74,7 @@ touch "$TIMES"
 # (else their results would be reported as this run's). A difference stops the demo and names the variables.
 demo_settings() {
   local v
-  for v in SEED DATA_SEED N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_BS MODEL_ARGS PROMPT MAX_STEPS \
+  for v in SEED DATA_SEED N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_BS MODEL_ARGS PRETRAIN_STEPS PROMPT MAX_NEW_TOKENS MAX_STEPS \
            SAVE_STEPS LEARNING_RATE NUM_GENERATIONS PER_DEVICE_TRAIN_BS TEMPERATURE LOGGING_STEPS REWARD_NAME \
            EXTRA_ARGS; do
     printf '%s=%q\n' "$v" "${!v:-}"
@@ -129,7 +133,11 @@ task() {
 }
 tiny() {
   # shellcheck disable=SC2086  # MODEL_ARGS is word-split on purpose
-  "$GBR_PY" -m grpo_bt_rm.testing.tiny --out "$D/models/random" $MODEL_ARGS --seed "$SEED" --corpus "$D/raw/corpus.txt"
+  local pre=()
+  # The facts also train the tokenizer then; without pre-training the model is exactly the earlier demos' one.
+  [ "$PRETRAIN_STEPS" = 0 ] || pre=(--corpus "$D/raw/facts.txt" --pretrain "$D/raw/facts.txt" --pretrain_steps "$PRETRAIN_STEPS")
+  "$GBR_PY" -m grpo_bt_rm.testing.tiny --out "$D/models/random" $MODEL_ARGS --seed "$SEED" --corpus "$D/raw/corpus.txt" \
+    "${pre[@]}"
 }
 teacher() {
   rm -rf "$D/teacher"
@@ -162,6 +170,9 @@ grpo() {
   rm -rf "$D/grpo"
   (
     # shellcheck disable=SC1091
+    # The reward reads answers with the prompt's own parser, and GRPO samples as long answers as the eval reads.
+    BT_SCORE_PARSER="$("$GBR_PY" -c 'import sys; from grpo_bt_rm.prompts import get_prompt; print(get_prompt(sys.argv[1]).parser)' "$PROMPT")"
+    export BT_SCORE_PARSER MAX_COMPLETION_LENGTH="$MAX_NEW_TOKENS"
     source configs/runs/demo_cpu.env
     export MODEL="$D/models/sft" DATASET="$D/grpo_data/train.jsonl" OUT_DIR="$D/grpo" SEED="$SEED"
     export EXTRA_ARGS="--torch_dtype float32 --add_version false --save_only_model true ${EXTRA_ARGS:-}"
@@ -175,7 +186,7 @@ eval_sweep() {
   for c in $(cd "$D/grpo" && ls -d checkpoint-* | sort -t- -k2 -n); do ckpts="$ckpts $c"; done
   bash scripts/run_eval_sweep.sh --run_dir "$D/grpo" --ckpts "$ckpts" --seeds 0 --gpus cpu --cpu_workers "$EVAL_WORKERS" \
     --no_wandb --dataset pairs_jsonl --split test --data_files "$D/raw/test.jsonl" --n_pairs "$N_TEST" \
-    --prompt "$PROMPT" --bt_temp 20 --max_new_tokens 12 --title "demo (seed $SEED)" --save_completions
+    --prompt "$PROMPT" --bt_temp 20 --max_new_tokens "$MAX_NEW_TOKENS" --title "demo (seed $SEED)" --save_completions
 }
 summary() {
   "$GBR_PY" -m grpo_bt_rm.demo.summary --demo_dir "$D" --eval_dir "$D/grpo/eval"

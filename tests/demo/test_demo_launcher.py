@@ -70,3 +70,22 @@ def test_stop_after(tmp_path):
     res = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], capture_output=True, text=True,
                          env=dict(env, STOP_AFTER="tiny"), timeout=60)  # PYTHON=false: any later stage would fail
     assert res.returncode == 0 and "[demo] stopped after tiny" in res.stdout and "teacher" not in res.stdout
+
+
+def test_benches_read_a_demos_own_prompt_and_answer_length(tmp_path):
+    """gbr_demo_setting: the benches that re-score a demo's models ask with the values in its settings.env (quoted
+    as demo.sh writes them), and fall back to the given default for a demo from before the variable existed."""
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / "settings.env").write_text("PROMPT=generic_score100_check\nMODEL_ARGS=--hidden\\ 128\\ --layers\\ 4\n")
+
+    def get(var, default):
+        return subprocess.run(["bash", "-c", f'source "{ROOT}/scripts/_common.sh"; gbr_demo_setting "$0" {var} {default}',
+                               str(demo)], capture_output=True, text=True, timeout=60)
+
+    assert get("PROMPT", "x").stdout == "generic_score100_check\n"
+    assert get("MODEL_ARGS", "x").stdout == "--hidden 128 --layers 4\n"
+    assert get("MAX_NEW_TOKENS", "12").stdout == "12\n"
+    res = subprocess.run(["bash", "-c", f'source "{ROOT}/scripts/_common.sh"; gbr_demo_setting "$0" PROMPT x',
+                          str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "settings.env not found" in res.stderr

@@ -98,3 +98,44 @@ def test_write_task_files(tmp_path):
     assert manifest["pairs"] == 20 and manifest["seed"] == 0
     corpus = paths["corpus"].read_text()
     assert all(w in corpus for ws in CATEGORIES.values() for w in ws)
+
+
+def test_teacher_writes_its_check_in_the_prompts_order():
+    """The rule teacher explains with `check_line` (blind to tone, like its score): check first on a reason-first
+    prompt, the tag first otherwise; the SFT builder keeps exactly that order and one tag."""
+    from grpo_bt_rm.demo.teacher import judge_text
+    from grpo_bt_rm.prompts import get_prompt
+    from grpo_bt_rm.teacher.sft_data import assistant_turn
+
+    teacher = RuleTeacher(slip=0.0)
+    ctx = "Uma here. Tell me one color, please."
+    check = get_prompt("generic_score100_check")
+    wrong = judge_text(teacher, check.render(ctx, "Sure! shovel is a good one.")[-1]["content"])
+    assert wrong.startswith("names shovel, tool; asked color.\n<s>") and int(wrong.split("<s>")[1][:-4]) < 25
+    rude = judge_text(teacher, check.render(ctx, "Yellow, you idiot.")[-1]["content"])
+    assert rude.startswith("names yellow, color; asked color.\n<s>") and int(rude.split("<s>")[1][:-4]) >= 72
+    evasive = judge_text(teacher, check.render(ctx, "No idea, sorry.")[-1]["content"])
+    assert evasive.startswith("names nothing; asked color.\n")
+    brief = judge_text(teacher, get_prompt("generic_score100_brief").render(ctx, "Red.")[-1]["content"])
+    assert brief.startswith("<s>") and brief.endswith(" names red, color; asked color.")
+    assert assistant_turn(check, 15, "names shovel, tool; asked color.") == "names shovel, tool; asked color.\n<s>15</s>"
+
+
+def test_check_line_and_facts_share_one_phrasing():
+    from grpo_bt_rm.demo.task import check_line, fact_lines
+
+    assert check_line("fruit", "Mango") == "names mango, fruit; asked fruit."
+    assert check_line("fruit", None) == "names nothing; asked fruit."
+    facts = fact_lines()
+    assert len(facts) == 4 * sum(len(ws) for ws in CATEGORIES.values())
+    # every word's category appears in the check phrasing, and no line holds a request or a reply
+    assert all(check_line(c, w).split(";")[0] + "." in facts for c, ws in CATEGORIES.items() for w in ws)
+    assert not any("?" in line or "asked" in line for line in facts)
+
+
+def test_write_task_writes_the_facts_file(tmp_path):
+    from grpo_bt_rm.demo.task import fact_lines
+
+    paths = write_task(tmp_path, {"train": 5}, seed=0)
+    assert paths["facts"].read_text().splitlines() == fact_lines()
+    assert "names shovel, tool." in paths["facts"].read_text()

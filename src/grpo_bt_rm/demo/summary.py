@@ -168,7 +168,7 @@ def markdown(summary: dict) -> str:
 
     lines = ["| model | step | acc_all | acc_parsed | parse fail | log-loss | n pairs |", "|---|---|---|---|---|---|---|"]
     for r in summary["checkpoints"]:
-        label = {"random": "random init", "sft": "SFT warm-up"}.get(r["role"], r["name"])
+        label = {"random": "base (before SFT)", "sft": "SFT warm-up"}.get(r["role"], r["name"])
         lines.append(f"| {label} | {'' if r['step'] is None else r['step']} | {f(r['acc_all'])} | "
                      f"{f(r['acc_parsed'])} | {f(r['parse_fail_rate'])} | {f(r['logloss'])} | "
                      f"{f(r['n_pairs'], 0)} |")
@@ -206,7 +206,7 @@ def plot(summary: dict, path: Path) -> None:
     if summary.get("teacher_accuracy") is not None:
         ax.axhline(summary["teacher_accuracy"], color="tab:gray", ls=":", label="noisy teacher (train pairs)")
     if summary.get("random"):
-        ax.axhline(summary["random"]["acc_all"], color="tab:red", ls="-.", label="random init")
+        ax.axhline(summary["random"]["acc_all"], color="tab:red", ls="-.", label="base (before SFT)")
     ax.set_xlabel("GRPO step")
     ax.set_ylabel("held-out acc_all")
     ax.set_ylim(0, 1)

@@ -239,6 +239,33 @@ def _answer(template: str, word: str) -> str:
     return text[0].upper() + text[1:]
 
 
+def check_line(asked: str | None, word: str | None) -> str:
+    """The demo's one-line check of a reply: the word it names and that word's category, then what was asked.
+
+    It is the rule teacher's explanation and, after SFT, the judge's reasoning before its score tag (prompt
+    `generic_score100_check`); the format is defined here only.
+
+    >>> check_line("color", "Shovel"), check_line("tool", None)
+    ('names shovel, tool; asked color.', 'names nothing; asked tool.')
+    """
+    named = f"{word.lower()}, {category_of(word.lower())}" if word else "nothing"
+    return f"names {named}; asked {asked or 'nothing'}."
+
+
+def fact_lines() -> list[str]:
+    """The world knowledge a real base model brings and a random-init one lacks: which category each word is in.
+
+    Plain text for the tiny judge's language-model pre-training (`testing.tiny --pretrain`), several phrasings per
+    fact, one of them the phrasing of `check_line`. No request, reply or preference appears in it.
+    """
+    lines = []
+    for cat, words in CATEGORIES.items():
+        for w in words:
+            lines += [f"{w.capitalize()} is {ARTICLE[cat]} {cat}.", f"The {w} is {ARTICLE[cat]} {cat}.",
+                      f"One {cat}: {w}.", f"names {w}, {cat}."]
+    return lines
+
+
 def corpus_lines() -> list[str]:
     """Text for the tiny tokenizer, so the task's words become single tokens."""
     lines = [q.format(name=n, art=ARTICLE[c], cat=c) for q in QUESTIONS for c in CATEGORIES for n in NAMES[:3]]
@@ -253,7 +280,8 @@ def corpus_lines() -> list[str]:
 
 def write_task(out: str | Path, sizes: dict[str, int], seed: int,
                train_category_weights: Mapping[str, float] | None = None) -> dict[str, Path]:
-    """Write `{split}.jsonl` (+ `.manifest.json`) for each split and `corpus.txt` for the tokenizer.
+    """Write `{split}.jsonl` (+ `.manifest.json`) for each split, `corpus.txt` for the tokenizer and `facts.txt`
+    (`fact_lines`) for the tiny judge's pre-training.
 
     Args:
         out: the output directory.
@@ -281,6 +309,9 @@ def write_task(out: str | Path, sizes: dict[str, int], seed: int,
     corpus = out / "corpus.txt"
     corpus.write_text("\n".join(corpus_lines()) + "\n", encoding="utf-8")
     paths["corpus"] = corpus
+    facts = out / "facts.txt"
+    facts.write_text("\n".join(fact_lines()) + "\n", encoding="utf-8")
+    paths["facts"] = facts
     return paths
 
 

@@ -15,7 +15,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from grpo_bt_rm.demo.task import CATEGORIES, RUDE_MARKERS, category_of
+from grpo_bt_rm.demo.task import CATEGORIES, RUDE_MARKERS, category_of, check_line
 from grpo_bt_rm.parsing import format_tag
 from grpo_bt_rm.prompts import find_prompt
 from grpo_bt_rm.teacher.tasks import format_answer, split_items
@@ -104,8 +104,10 @@ def judge_text(teacher: RuleTeacher, user_text: str) -> str:
         user_text: a user turn rendered by a registered prompt (or one `<item>` of a batch).
 
     Returns:
-        "<s>N</s> The response ...", N the 0..100 rule score mapped linearly onto the prompt's scale (unchanged on
-        score100); a text without a tag when no registered prompt rendered `user_text` (a parse failure).
+        The teacher's check (`task.check_line`, e.g. "names shovel, tool; asked color.") and the tag `<s>N</s>`, N
+        the 0..100 rule score mapped linearly onto the prompt's scale (unchanged on score100): the check first, then
+        the tag on its own line, for reason-first prompts; the tag first otherwise. A text without a tag when no
+        registered prompt rendered `user_text` (a parse failure).
     """
     found = find_prompt(user_text)
     if found is None:
@@ -113,8 +115,9 @@ def judge_text(teacher: RuleTeacher, user_text: str) -> str:
     spec, context, response = found
     score = teacher.score(context, response)
     low, high = spec.score_range
-    verdict = "names what was asked for" if score >= 50 else "does not name what was asked for"
-    return f"{format_tag(low + round((high - low) * score / 100))} The response {verdict}."
+    tag = format_tag(low + round((high - low) * score / 100))
+    check = check_line(asked_category(context), named_word(response))  # its reasoning: blind to tone, like its score
+    return f"{check}\n{tag}" if spec.order == "reason_first" else f"{tag} {check}"
 
 
 class RuleBackend:

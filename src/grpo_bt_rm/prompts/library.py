@@ -110,6 +110,24 @@ register_prompt(
     )
 )
 
+# The same terse prompt, reason-first: one line of checking (what the reply names, what was asked), then the tag.
+# The `make demo` judge: its tiny model cannot compare the request with the reply in one step, but it can write the
+# check and score from it (docs/bench_demo.md, round 4).
+register_prompt(
+    PromptSpec(
+        name="generic_score100_check",
+        version=1,
+        family="generic",
+        scale="score100",
+        order="reason_first",
+        parser="score100_last",
+        template=f"Does the response do what was asked? Write one line of checking, then on the last line a score tag from "
+                 f"{format_tag(0)} (no) to {format_tag(100)} (fully).\n\nREQUEST:\n{{context}}\n\nRESPONSE:\n"
+                 f"{{response}}",
+        description="generic judge, score100, reason_first, terse: one line of checking, then the tag (tiny CPU judges)",
+    )
+)
+
 
 # The prompt every stage uses when none is named: the family's score-first v1 prompt on the scale asked for.
 _FAMILY_PREFIX = {"sff": "", "hh": "hh_", "generic": "generic_"}

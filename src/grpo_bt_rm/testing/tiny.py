@@ -121,6 +121,83 @@ def build_tiny(
     return out
 
 
+def _train(model, encoded, rng, *, steps: int, batch_size: int, lr: float, threads: int, pad_id: int) -> float:
+    """AdamW (no weight decay) over `_warm_loop` with torch capped at `threads` threads (restored after); the model
+    is left in eval mode. Returns the last step's loss."""
+    import torch
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    model.train()
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads))
+    try:
+        return _warm_loop(model, opt, encoded, rng, steps, batch_size, pad_id)
+    finally:
+        torch.set_num_threads(old_threads)
+        model.eval()
+
+
+def _save_trained(model, tok, model_dir: Path, out_dir: Path, meta_name: str, meta: dict) -> None:
+    """Model + tokenizer (+ the source's tiny_build.json) and `meta_name` into `out_dir`, atomically."""
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        if (model_dir / "tiny_build.json").exists():
+            shutil.copy(model_dir / "tiny_build.json", tmp / "tiny_build.json")
+        (tmp / meta_name).write_text(json.dumps(meta, indent=2))
+
+
+def pretrain_lm(
+    model_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    lines: Iterable[str],
+    *,
+    steps: int = 300,
+    batch_size: int = 16,
+    lr: float = 3e-3,
+    threads: int = 1,
+    seed: int = 0,
+) -> Path:
+    """Language-model pre-training of a tiny model on plain text lines: the stand-in for the knowledge a real base
+    model brings (the demo's category facts, `demo.task.fact_lines`).
+
+    Plain-torch next-token training (loss on every token of each line, AdamW at a constant `lr`, `batch_size`
+    lines drawn with replacement per step, `steps` steps). Writes the model + tokenizer to `out_dir` atomically
+    (may equal `model_dir`) with a `pretrain.json` holding the settings, the sha256 of the text and the final loss.
+
+    Raises:
+        ValueError: no lines, or steps / batch_size below 1.
+    """
+    import hashlib
+    import random
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        raise ValueError("pretrain_lm: no text lines to pre-train on")
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"pretrain_lm: steps and batch_size must be >= 1, got {steps}, {batch_size}")
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    encoded = []
+    for line in lines:
+        ids = tok(line, add_special_tokens=False)["input_ids"]
+        encoded.append((ids, ids))
+    loss_value = _train(model, encoded, rng, steps=steps, batch_size=batch_size, lr=lr, threads=threads,
+                        pad_id=tok.pad_token_id)
+    log.info("pretrain_lm: %d steps on %d lines, final loss %.3f", steps, len(lines), loss_value)
+    text_sha = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    _save_trained(model, tok, model_dir, out_dir, "pretrain.json", {
+        "source": str(model_dir), "lines": len(lines), "text_sha256": text_sha, "steps": steps,
+        "batch_size": batch_size, "lr": lr, "threads": threads, "seed": seed, "final_loss": loss_value})
+    return out_dir
+
+
 DEFAULT_WARM_SYSTEM = "You are a careful, impartial judge of response quality."  # = SYSTEM in scripts/_common.sh
 _WARM_WORDS = ("the answer is helpful clear wrong short long polite rude honest question reply user help can you "
                "please explain why how what good bad code summary story thanks sure sorry").split()
@@ -216,27 +293,13 @@ def warm_start_tags(
             p_ids = p_ids[-context_tokens:]
         a_ids = tok(answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
         encoded.append((p_ids + a_ids, [-100] * len(p_ids) + a_ids))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    model.train()
-    loss_value = float("nan")
-    old_threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, threads))
-    try:
-        loss_value = _warm_loop(model, opt, encoded, rng, steps, batch_size, tok.pad_token_id)
-    finally:
-        torch.set_num_threads(old_threads)
-    model.eval()
+    loss_value = _train(model, encoded, rng, steps=steps, batch_size=batch_size, lr=lr, threads=threads,
+                        pad_id=tok.pad_token_id)
     log.info("warm_start_tags: %d steps, final loss %.3f", steps, loss_value)
-    with atomic_dir(out_dir) as tmp:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        for extra in ("tiny_build.json",):
-            if (model_dir / extra).exists():
-                shutil.copy(model_dir / extra, tmp / extra)
-        (tmp / "warm_start.json").write_text(json.dumps(
-            {"source": str(model_dir), "steps": steps, "batch_size": batch_size, "lr": lr, "prompts": prompts,
-             "system": system, "fail_frac": fail_frac, "context_tokens": context_tokens, "threads": threads,
-             "seed": seed, "final_loss": loss_value}, indent=2))
+    _save_trained(model, tok, model_dir, out_dir, "warm_start.json", {
+        "source": str(model_dir), "steps": steps, "batch_size": batch_size, "lr": lr, "prompts": prompts,
+        "system": system, "fail_frac": fail_frac, "context_tokens": context_tokens, "threads": threads,
+        "seed": seed, "final_loss": loss_value})
     return out_dir
 
 
@@ -254,6 +317,10 @@ def build_argparser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=SEED, default=0, help="weight-init seed")
     p.add_argument("--corpus", action="append", default=[],
                    help="extra text file(s) to train the tokenizer on (one example per line)")
+    p.add_argument("--pretrain", metavar="FILE",
+                   help="after building, pre-train the model as a language model on this text file (one line each; "
+                        "pretrain_lm), e.g. the demo's facts.txt")
+    p.add_argument("--pretrain_steps", type=COUNT, default=300, help="optimizer steps of the --pretrain stage")
     p.add_argument("--warm_tags", action="store_true",
                    help="after building, run warm_start_tags so the model writes parseable, varied <s>NN</s> tags")
     p.add_argument("--warm_steps", type=COUNT, default=150, help="optimizer steps of the --warm_tags warm-up")
@@ -274,6 +341,9 @@ def _build(args: argparse.Namespace) -> None:
         extra.extend(Path(path).read_text(encoding="utf-8").splitlines())
     out = build_tiny(args.out, hidden=args.hidden, layers=args.layers, heads=args.heads, kv_heads=args.kv_heads,
                      intermediate=args.intermediate, vocab=args.vocab, seed=args.seed, corpus=extra)
+    if args.pretrain:
+        text = Path(args.pretrain).read_text(encoding="utf-8").splitlines()
+        pretrain_lm(out, out, text, steps=args.pretrain_steps, seed=args.seed)
     if args.warm_tags:
         warm_start_tags(out, out, steps=args.warm_steps, prompts=[x for x in args.warm_prompts.split(",") if x])
     log.info("tiny model written to %s", out)
