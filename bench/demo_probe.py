@@ -128,7 +128,7 @@ def pretrain(model, tok, steps: int) -> float:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def main(argv: list[str]) -> int:
