@@ -32,12 +32,22 @@ CHATML_TEMPLATE = (
 )
 
 
+# The prompts whose wording trains the tiny tokenizer: a fixed list, so that registering a new prompt does not
+# change the tiny model (and every test result built on it).
+CORPUS_PROMPTS = (
+    "generic_score100_brief", "generic_score100_scoreonly", "generic_score100_v1", "generic_score100_v3",
+    "generic_score5_v1", "generic_score5_v3", "hh_score100_scoreonly", "hh_score100_v1", "hh_score100_v2",
+    "hh_score100_v3", "hh_score100_v4", "hh_score5_v1", "hh_score5_v2", "hh_score5_v3", "hh_score5_v4",
+    "score100_v1", "score5_v1", "score5_v2", "score5_v3", "score5_v4",
+)
+
+
 def default_corpus() -> list[str]:
-    """Text the tokenizer is trained on: every registered prompt, score tags and some plain English."""
+    """Text the tokenizer is trained on: the `CORPUS_PROMPTS` prompts, score tags and some plain English."""
     from grpo_bt_rm.prompts import PROMPTS
 
     lines = []
-    for name in PROMPTS:
+    for name in CORPUS_PROMPTS:
         spec = PROMPTS.get(name)
         lines.extend(spec.render("Human: hello there, can you help me?", "Sure, I can help with that.")[-1]
                      ["content"].splitlines())
