@@ -80,6 +80,12 @@ def sweep_png(rows: list[dict], path: str | os.PathLike, title: str = "") -> Non
     ax_acc.set_ylabel("accuracy (ties = 0.5)")
     ax_acc.axhline(0.5, color="grey", lw=0.8, ls=":")
     ax_ll.set_ylabel("BT log-loss")
+    # A change of a point or two must not fill the whole axis: at least 0.1 of accuracy and 0.05 of log-loss.
+    for ax, least in ((ax_acc, 0.1), (ax_ll, 0.05)):
+        lo, hi = ax.get_ylim()
+        if hi - lo < least:
+            mid = (lo + hi) / 2
+            ax.set_ylim(mid - least / 2, mid + least / 2)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     save_png(fig, path, tight=True)
