@@ -32,7 +32,7 @@ one() {  # <seed> <variant> <port>: GRPO from the seed's SFT model, then greedy 
   rm -rf "$run"
   ( # the demo's own answer length and its prompt's parser (as scripts/demo.sh's GRPO stage sets them)
     export MAX_COMPLETION_LENGTH="$max_new" BT_SCORE_PARSER
-    BT_SCORE_PARSER="$("$GBR_PY" -c 'import sys; from grpo_bt_rm.prompts import get_prompt; print(get_prompt(sys.argv[1]).parser)' "$prompt")"
+    BT_SCORE_PARSER="$(gbr_prompt_parser "$prompt")"
     source "configs/runs/demo_cpu_$v.env"
     export MODEL="$d/models/sft" DATASET="$d/grpo_data/train.jsonl" OUT_DIR="$run" SEED="$s" MASTER_PORT="$3"
     export EXTRA_ARGS="--torch_dtype float32 --add_version false --save_only_model true --gradient_checkpointing false"
@@ -46,7 +46,7 @@ one() {  # <seed> <variant> <port>: GRPO from the seed's SFT model, then greedy 
   done
   echo "$v seed $s done"
 }
-export -f one gbr_demo_setting gbr_die
+export -f one gbr_demo_setting gbr_die gbr_prompt_parser
 i=0
 for s in $SEEDS; do for v in $VARIANTS; do i=$((i + 1)); echo "$s $v $((29600 + i))"; done; done \
   | xargs -P "$JOBS" -L 1 bash -c 'one "$0" "$1" "$2"'

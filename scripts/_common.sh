@@ -136,3 +136,9 @@ gbr_demo_setting() {
   line="$(grep -m1 "^$2=" "$f" || true)"
   if [ -z "$line" ]; then echo "$3"; else eval "printf '%s\n' ${line#*=}"; fi
 }
+
+# gbr_prompt_parser <prompt>: the registered prompt's parser name (what the GRPO reward should read its answers
+# with; scripts/demo.sh and bench/demo_variants.sh pass it as BT_SCORE_PARSER).
+gbr_prompt_parser() {
+  "$GBR_PY" -c 'import sys; from grpo_bt_rm.prompts import get_prompt; print(get_prompt(sys.argv[1]).parser)' "$1"
+}

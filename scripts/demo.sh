@@ -171,7 +171,7 @@ grpo() {
   (
     # shellcheck disable=SC1091
     # The reward reads answers with the prompt's own parser, and GRPO samples as long answers as the eval reads.
-    BT_SCORE_PARSER="$("$GBR_PY" -c 'import sys; from grpo_bt_rm.prompts import get_prompt; print(get_prompt(sys.argv[1]).parser)' "$PROMPT")"
+    BT_SCORE_PARSER="$(gbr_prompt_parser "$PROMPT")"
     export BT_SCORE_PARSER MAX_COMPLETION_LENGTH="$MAX_NEW_TOKENS"
     source configs/runs/demo_cpu.env
     export MODEL="$D/models/sft" DATASET="$D/grpo_data/train.jsonl" OUT_DIR="$D/grpo" SEED="$SEED"

@@ -157,6 +157,23 @@ def _save_trained(model, tok, model_dir: Path, out_dir: Path, meta_name: str, me
         (tmp / meta_name).write_text(json.dumps(meta, indent=2))
 
 
+def _load_for_training(name: str, model_dir: Path, steps: int, batch_size: int, seed: int):
+    """Check the step counts, then load tokenizer and fp32 model from `model_dir` and seed python and torch.
+
+    Returns (tokenizer, model, random.Random(seed)). Raises ValueError naming `name` for steps/batch_size < 1."""
+    import random
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"{name}: steps and batch_size must be >= 1, got {steps}, {batch_size}")
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    torch.manual_seed(seed)
+    return tok, model, random.Random(seed)
+
+
 def pretrain_lm(
     model_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -179,21 +196,12 @@ def pretrain_lm(
         ValueError: no lines, or steps / batch_size below 1.
     """
     import hashlib
-    import random
-
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     lines = [line for line in lines if line.strip()]
     if not lines:
         raise ValueError("pretrain_lm: no text lines to pre-train on")
-    if steps < 1 or batch_size < 1:
-        raise ValueError(f"pretrain_lm: steps and batch_size must be >= 1, got {steps}, {batch_size}")
     model_dir, out_dir = Path(model_dir), Path(out_dir)
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    rng = random.Random(seed)
-    torch.manual_seed(seed)
+    tok, model, rng = _load_for_training("pretrain_lm", model_dir, steps, batch_size, seed)
     encoded = []
     for line in lines:
         ids = tok(line, add_special_tokens=False)["input_ids"]
@@ -279,21 +287,11 @@ def warm_start_tags(
     per example (faster, generalises worse); `threads` caps torch threads during the warm-up (restored after),
     which is much faster than the default on a busy 2-core machine.
     """
-    import random
-
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     prompts = list(prompts)
     if not prompts:
         raise ValueError("warm_start_tags: prompts must name at least one registered prompt")
-    if steps < 1 or batch_size < 1:
-        raise ValueError(f"warm_start_tags: steps and batch_size must be >= 1, got {steps}, {batch_size}")
     model_dir, out_dir = Path(model_dir), Path(out_dir)
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    rng = random.Random(seed)
-    torch.manual_seed(seed)
+    tok, model, rng = _load_for_training("warm_start_tags", model_dir, steps, batch_size, seed)
     examples = _warm_examples(rng, prompts, max(256, batch_size * 8), system, fail_frac)
     encoded = []
     for messages, answer in examples:
