@@ -59,6 +59,13 @@ def training_rows(demo: str, mode: str, template: str, cot: bool) -> list[dict]:
                 rows.append(messages(template, pair["prompt"], resp, answer))
         return rows
     rows = [json.loads(line) for line in open(f"{demo}/sft/sft_data.jsonl", encoding="utf-8")]
+    if os.environ.get("VERDICT"):  # the check line ends with its verdict (`; yes.` / `; no.`)
+        for row in rows:
+            turn = row["messages"][1]
+            m = re.match(r"names (?:\w+, (\w+)|nothing); asked (\w+)\.", turn["content"])
+            if m:
+                verdict = "yes" if m.group(1) == m.group(2) else "no"
+                turn["content"] = turn["content"].replace(f"asked {m.group(2)}.", f"asked {m.group(2)}; {verdict}.", 1)
     if cot and "names " not in rows[0]["messages"][1]["content"]:  # score-only teacher rows: add the check
         out = []
         for row in rows:
@@ -150,6 +157,17 @@ def main(argv: list[str]) -> int:
     if os.environ.get("INIT"):
         model.config.initializer_range = float(os.environ["INIT"])
         model.apply(model._init_weights)
+    if os.environ.get("EMB"):  # member-word embeddings start near their category word's (a pre-trained prior)
+        a = float(os.environ["EMB"])
+        emb = model.get_input_embeddings().weight
+        vocab = tok.get_vocab()
+        with torch.no_grad():
+            for cat, words in CATEGORIES.items():
+                c = emb[vocab["\u0120" + cat]].clone()
+                for w in words:
+                    for v in (w, "\u0120" + w, w.capitalize(), "\u0120" + w.capitalize()):
+                        if v in vocab:
+                            emb[vocab[v]] += a * c
     rows = training_rows(demo, mode, template, cot)
     print("rows", len(rows), flush=True)
     data = []

@@ -7,10 +7,13 @@
 #
 # Env knobs (defaults): DEMO_DIR (outputs/demo), SEED (0: SFT/GRPO seed and GRPO data order), DATA_SEED (0: the
 # task's pairs), N_TRAIN (2000 training pairs), N_TEST (500 held-out pairs), N_SFT_PAIRS (2000 pairs sent to the
-# teacher), SFT_EPOCHS (2), SFT_LR (3e-3), SFT_BS (16), MAX_STEPS / SAVE_STEPS / LEARNING_RATE ... (configs/runs/demo_cpu.env),
+# teacher), SFT_EPOCHS (5), SFT_LR (1e-3), SFT_BS (16), SFT_DATA_ARGS ("--include_both_sides": every teacher judgement as it is; how
+# scripts/build_sft_data.py turns the teacher's judgements into SFT rows), MAX_STEPS / SAVE_STEPS / LEARNING_RATE /
+# BETA / BT_DELTA_TEMP ... (configs/runs/demo_cpu.env),
 # MODEL_ARGS (tiny model shape), PRETRAIN_STEPS (0: steps of the tiny model's pre-training on the
-# category facts, raw/facts.txt), PROMPT (generic_score100_brief; the GRPO reward reads answers with its parser),
-# MAX_NEW_TOKENS (12: the eval's and GRPO's answer length), EVAL_WORKERS (2: parallel single-threaded eval jobs), FRESH (1 = delete DEMO_DIR
+# category facts, raw/facts.txt), PROMPT (generic_score100_check: one line of checking, then the score; the GRPO
+# reward reads answers with the prompt's parser; generic_score100_brief for the score-only judge of rounds 1-4),
+# MAX_NEW_TOKENS (24: the eval's and GRPO's answer length), EVAL_WORKERS (2: parallel single-threaded eval jobs), FRESH (1 = delete DEMO_DIR
 # first), TASK_ARGS (empty: extra flags for grpo_bt_rm.demo.task, e.g. "--train_category_weights animal=0.8,..."),
 # STOP_AFTER (empty: a stage name, task tiny teacher sft_data sft grpo_data grpo or eval, to stop after; no summary).
 # The settings are recorded in DEMO_DIR/settings.env; a rerun with other settings stops (naming them)
@@ -50,13 +53,14 @@ fi
 : "${N_VAL:=250}"
 : "${N_TEST:=500}"
 : "${N_SFT_PAIRS:=2000}"
-: "${SFT_EPOCHS:=2}"
-: "${SFT_LR:=3e-3}"
+: "${SFT_EPOCHS:=5}"
+: "${SFT_LR:=1e-3}"
 : "${SFT_BS:=16}"
+: "${SFT_DATA_ARGS:=--include_both_sides}"
 : "${MODEL_ARGS:=--hidden 128 --layers 4 --intermediate 256 --vocab 1024}"
-: "${PROMPT:=generic_score100_brief}"
+: "${PROMPT:=generic_score100_check}"
 : "${PRETRAIN_STEPS:=0}"
-: "${MAX_NEW_TOKENS:=12}"
+: "${MAX_NEW_TOKENS:=24}"
 : "${EVAL_WORKERS:=2}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 export TOKENIZERS_PARALLELISM=false WANDB_MODE="${WANDB_MODE:-disabled}"
@@ -74,8 +78,8 @@ touch "$TIMES"
 # (else their results would be reported as this run's). A difference stops the demo and names the variables.
 demo_settings() {
   local v
-  for v in SEED DATA_SEED N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_BS MODEL_ARGS PRETRAIN_STEPS PROMPT MAX_NEW_TOKENS MAX_STEPS \
-           SAVE_STEPS LEARNING_RATE NUM_GENERATIONS PER_DEVICE_TRAIN_BS TEMPERATURE LOGGING_STEPS REWARD_NAME \
+  for v in SEED DATA_SEED N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_BS SFT_DATA_ARGS MODEL_ARGS PRETRAIN_STEPS PROMPT MAX_NEW_TOKENS MAX_STEPS \
+           SAVE_STEPS LEARNING_RATE BETA BT_DELTA_TEMP NUM_GENERATIONS PER_DEVICE_TRAIN_BS TEMPERATURE LOGGING_STEPS REWARD_NAME \
            EXTRA_ARGS; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
@@ -146,8 +150,9 @@ teacher() {
     --n_pairs "$N_SFT_PAIRS" --seed "$DATA_SEED" --output_dir "$D/teacher" --no_progress
 }
 sft_data() {
+  # shellcheck disable=SC2086  # SFT_DATA_ARGS is word-split on purpose
   "$GBR_PY" scripts/build_sft_data.py --input_dirs "$D"/teacher/*/ --output "$D/sft/sft_data.jsonl" \
-    --prompt "$PROMPT" --filter_correct --include_both_sides
+    --prompt "$PROMPT" $SFT_DATA_ARGS
 }
 sft() {
   # A full fine-tune: at this size LoRA on frozen random embeddings learns too slowly (see docs/demo.md).

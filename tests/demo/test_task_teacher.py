@@ -111,21 +111,24 @@ def test_teacher_writes_its_check_in_the_prompts_order():
     ctx = "Uma here. Tell me one color, please."
     check = get_prompt("generic_score100_check")
     wrong = judge_text(teacher, check.render(ctx, "Sure! shovel is a good one.")[-1]["content"])
-    assert wrong.startswith("names shovel, tool; asked color.\n<s>") and int(wrong.split("<s>")[1][:-4]) < 25
+    assert wrong.startswith("names shovel, tool; asked color; no.\n<s>") and int(wrong.split("<s>")[1][:-4]) < 25
     rude = judge_text(teacher, check.render(ctx, "Yellow, you idiot.")[-1]["content"])
-    assert rude.startswith("names yellow, color; asked color.\n<s>") and int(rude.split("<s>")[1][:-4]) >= 72
+    assert rude.startswith("names yellow, color; asked color; yes.\n<s>") and int(rude.split("<s>")[1][:-4]) >= 72
     evasive = judge_text(teacher, check.render(ctx, "No idea, sorry.")[-1]["content"])
-    assert evasive.startswith("names nothing; asked color.\n")
+    assert evasive.startswith("names nothing; asked color; no.\n")
     brief = judge_text(teacher, get_prompt("generic_score100_brief").render(ctx, "Red.")[-1]["content"])
-    assert brief.startswith("<s>") and brief.endswith(" names red, color; asked color.")
+    assert brief.startswith("<s>") and brief.endswith(" names red, color; asked color; yes.")
     assert assistant_turn(check, 15, "names shovel, tool; asked color.") == "names shovel, tool; asked color.\n<s>15</s>"
 
 
 def test_check_line_and_facts_share_one_phrasing():
     from grpo_bt_rm.demo.task import check_line, fact_lines
 
-    assert check_line("fruit", "Mango") == "names mango, fruit; asked fruit."
-    assert check_line("fruit", None) == "names nothing; asked fruit."
+    assert check_line("fruit", "Mango") == "names mango, fruit; asked fruit; yes."
+    assert check_line("fruit", "grape") == "names grape, fruit; asked fruit; yes."
+    assert check_line("color", "grape") == "names grape, fruit; asked color; no."
+    assert check_line("fruit", None) == "names nothing; asked fruit; no."
+    assert check_line(None, "grape") == "names grape, fruit; asked nothing; no."
     facts = fact_lines()
     assert len(facts) == 4 * sum(len(ws) for ws in CATEGORIES.values())
     # every word's category appears in the check phrasing, and no line holds a request or a reply

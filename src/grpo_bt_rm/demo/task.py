@@ -240,16 +240,21 @@ def _answer(template: str, word: str) -> str:
 
 
 def check_line(asked: str | None, word: str | None) -> str:
-    """The demo's one-line check of a reply: the word it names and that word's category, then what was asked.
+    """The demo's one-line check of a reply: the word it names and that word's category, what was asked, and whether
+    the two categories agree (`yes` / `no`; a reply that names nothing is a `no`).
 
     It is the rule teacher's explanation and, after SFT, the judge's reasoning before its score tag (prompt
-    `generic_score100_check`); the format is defined here only.
+    `generic_score100_check`); the format is defined here only. The verdict is part of the line because the tiny
+    judge learns "are these two categories the same?" far more reliably from a clean yes/no token than from the
+    spread of the teacher's scores (docs/bench_demo.md, round 5). Tone is not checked: the teacher is blind to it.
 
-    >>> check_line("color", "Shovel"), check_line("tool", None)
-    ('names shovel, tool; asked color.', 'names nothing; asked tool.')
+    >>> check_line("color", "Shovel"), check_line("tool", "saw"), check_line("tool", None)
+    ('names shovel, tool; asked color; no.', 'names saw, tool; asked tool; yes.', 'names nothing; asked tool; no.')
     """
-    named = f"{word.lower()}, {category_of(word.lower())}" if word else "nothing"
-    return f"names {named}; asked {asked or 'nothing'}."
+    category = category_of(word.lower()) if word else None
+    named = f"{word.lower()}, {category}" if word else "nothing"
+    verdict = "yes" if category is not None and category == asked else "no"
+    return f"names {named}; asked {asked or 'nothing'}; {verdict}."
 
 
 def fact_lines() -> list[str]:
