@@ -10,7 +10,9 @@ demo's SFT rows, default), `oracle` (gold labels as <s>90</s> / <s>10</s> on bot
 for a newline; default the generic_score100_brief wording), COT=1 (targets rewritten to a one-line check before
 the tag), PT=N (N steps of language-model pre-training on the category facts first; FACTS=old for the first
 phrasing tried), INIT (re-initialise the weights with this std), WD (AdamW weight decay, default 0), MNT (eval
-max new tokens, default 8), SHOW=1 (print a few greedy answers at each evaluation).
+max new tokens, default 8), SHOW=1 (print a few greedy answers at each evaluation), VERDICT=1 (the SFT rows' check
+line gets the yes/no verdict of round 5, for demos made before it), EMB=A (add A times the category word's
+embedding to each member word's: a crude pre-trained prior; round 5 measured it did not help the score-only judge).
 Prints one line per evaluation: step, training loss of the last batch, accuracy per kind, seconds so far.
 """
 
