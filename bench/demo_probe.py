@@ -61,13 +61,12 @@ def training_rows(demo: str, mode: str, template: str, cot: bool) -> list[dict]:
                 rows.append(messages(template, pair["prompt"], resp, answer))
         return rows
     rows = [json.loads(line) for line in open(f"{demo}/sft/sft_data.jsonl", encoding="utf-8")]
-    if os.environ.get("VERDICT"):  # the check line ends with its verdict (`; yes.` / `; no.`)
+    if os.environ.get("VERDICT"):  # a check line of a demo made before round 5: rewrite it as `check_line` now writes it
         for row in rows:
             turn = row["messages"][1]
-            m = re.match(r"names (?:\w+, (\w+)|nothing); asked (\w+)\.", turn["content"])
+            m = re.match(r"names (?:(\w+), \w+|nothing); asked (\w+)\.", turn["content"])
             if m:
-                verdict = "yes" if m.group(1) == m.group(2) else "no"
-                turn["content"] = turn["content"].replace(f"asked {m.group(2)}.", f"asked {m.group(2)}; {verdict}.", 1)
+                turn["content"] = check_line(m.group(2), m.group(1)) + turn["content"][m.end():]
     if cot and "names " not in rows[0]["messages"][1]["content"]:  # score-only teacher rows: add the check
         out = []
         for row in rows:

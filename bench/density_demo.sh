@@ -13,7 +13,8 @@
 # WEIGHTS (animal=0.8,color=0.0667,fruit=0.0667,tool=0.0667: demo.task --train_category_weights), N_TRAIN (600: at
 # 80% the crowded category may hold at most 552 pairs), N_VAL (250), N_TEST (500), N_SFT_PAIRS (N_TRAIN), SFT_EPOCHS
 # (6: ~310 SFT steps on the ~820 rows of 600 pairs, near the default demo's 360; 2 epochs left the warm-up at chance,
-# mostly ties), SFT_LR (3e-3), MAX_NEW_TOKENS (12), LEARNING_RATE (5e-4), BETA (0) (round 3 settings, pinned), SFT_BS / MODEL_ARGS (scripts/demo.sh's), ARMS (uniform advantage sampling), JOBS (2 parallel
+# mostly ties), SFT_LR (3e-3), MAX_NEW_TOKENS (12), LEARNING_RATE (5e-4), BETA (0) (round 3 settings, pinned),
+# SFT_BS / MODEL_ARGS (scripts/demo.sh's), ARMS (uniform advantage sampling), JOBS (2 parallel
 # single-threaded jobs), EMBEDDER (all-MiniLM-L6-v2), K (10 neighbours), ALPHA (1), MAX_RATIO (100), BINS (4 density
 # regions), MAX_STEPS / SAVE_STEPS / LEARNING_RATE / NUM_GENERATIONS / PER_DEVICE_TRAIN_BS / TEMPERATURE (the GRPO
 # budget, configs/runs/demo_cpu.env), FRESH (1 = delete OUT first).
