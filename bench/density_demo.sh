@@ -11,13 +11,18 @@
 #
 # Env knobs (defaults): OUT (outputs/density_demo), SEEDS (0 1 2: SFT/GRPO seeds; the task is DATA_SEED's, 0),
 # WEIGHTS (animal=0.8,color=0.0667,fruit=0.0667,tool=0.0667: demo.task --train_category_weights), N_TRAIN (600: at
-# 80% the crowded category may hold at most 552 pairs), N_VAL (250), N_TEST (500), N_SFT_PAIRS (N_TRAIN), SFT_EPOCHS
-# (6: ~310 SFT steps on the ~820 rows of 600 pairs, near the default demo's 360; 2 epochs left the warm-up at chance,
-# mostly ties), SFT_LR (3e-3), MAX_NEW_TOKENS (12), LEARNING_RATE (5e-4), BETA (0) (round 3 settings, pinned),
+# 80% the crowded category may hold at most 552 pairs), N_VAL (250), N_TEST (500), N_SFT_PAIRS (N_TRAIN),
+# JUDGE (check): which judge, and with it the SFT and GRPO settings (each overridable by its own variable):
+#   check  the `make demo` judge of round 5: PROMPT generic_score100_check, MAX_NEW_TOKENS 24, SFT_DATA_ARGS
+#          --include_both_sides, SFT_LR 1e-3, SFT_EPOCHS 15 (~1,100 SFT steps on the 1,200 rows of 600 pairs, near
+#          the default demo's 1,250), LEARNING_RATE 1e-4, BETA 0.1, BT_DELTA_TEMP 5 (configs/runs/demo_cpu.env's);
+#   score  round 3's score-only judge, as in its documented run: PROMPT generic_score100_brief, MAX_NEW_TOKENS 12,
+#          SFT_DATA_ARGS "--filter_correct --include_both_sides", SFT_LR 3e-3, SFT_EPOCHS 6 (~310 SFT steps),
+#          LEARNING_RATE 5e-4, BETA 0, BT_DELTA_TEMP 20;
 # SFT_BS / MODEL_ARGS (scripts/demo.sh's), ARMS (uniform advantage sampling), JOBS (2 parallel
 # single-threaded jobs), EMBEDDER (all-MiniLM-L6-v2), K (10 neighbours), ALPHA (1), MAX_RATIO (100), BINS (4 density
-# regions), MAX_STEPS / SAVE_STEPS / LEARNING_RATE / NUM_GENERATIONS / PER_DEVICE_TRAIN_BS / TEMPERATURE (the GRPO
-# budget, configs/runs/demo_cpu.env), FRESH (1 = delete OUT first).
+# regions), MAX_STEPS / SAVE_STEPS / NUM_GENERATIONS / PER_DEVICE_TRAIN_BS / TEMPERATURE (the GRPO budget,
+# configs/runs/demo_cpu.env), FRESH (1 = delete OUT first).
 # A rerun reuses the seeds' demo stages and the finished arms when the settings (OUT/settings.env) are the same,
 # and stops naming the ones that differ otherwise.
 # Writes per seed OUT/seed<N>/ (the demo dir: raw/, models/, grpo_data/train_dw.jsonl, density/{train,with_test}/,
@@ -31,14 +36,26 @@ gbr_help_if_asked "${BASH_SOURCE[0]}" "$@"
 cd "$GBR_ROOT"
 : "${OUT:=outputs/density_demo}" "${SEEDS:=0 1 2}" "${JOBS:=2}" "${ARMS:=uniform advantage sampling}"
 : "${WEIGHTS:=animal=0.8,color=0.0667,fruit=0.0667,tool=0.0667}" "${N_TRAIN:=600}" "${N_VAL:=250}" "${N_TEST:=500}"
-: "${N_SFT_PAIRS:=$N_TRAIN}" "${SFT_EPOCHS:=6}" "${PROMPT:=generic_score100_brief}" "${DATA_SEED:=0}"
+: "${N_SFT_PAIRS:=$N_TRAIN}" "${DATA_SEED:=0}" "${JUDGE:=check}"
 : "${EMBEDDER:=all-MiniLM-L6-v2}" "${K:=10}" "${ALPHA:=1}" "${MAX_RATIO:=100}" "${BINS:=4}"
-# The measured run (docs/bench_demo.md) used the score-only judge with round 3's SFT and GRPO settings; they are
-# pinned here so that the demo's later defaults (reason-first prompt, SFT lr 1e-3, KL 0.1) do not change this bench.
-: "${SFT_LR:=3e-3}" "${MAX_NEW_TOKENS:=12}" "${PRETRAIN_STEPS:=0}" "${LEARNING_RATE:=5e-4}" "${BETA:=0}"
-export SFT_LR MAX_NEW_TOKENS PRETRAIN_STEPS BETA BT_DELTA_TEMP=20 BT_SCORE_PARSER=score100_first \
-  MAX_COMPLETION_LENGTH="$MAX_NEW_TOKENS"
+# Each judge's settings are pinned here, so that a later change of the demo's defaults does not change this bench.
+case "$JUDGE" in
+  check)
+    : "${PROMPT:=generic_score100_check}" "${MAX_NEW_TOKENS:=24}" "${SFT_DATA_ARGS:=--include_both_sides}"
+    : "${SFT_LR:=1e-3}" "${SFT_EPOCHS:=15}" "${LEARNING_RATE:=1e-4}" "${BETA:=0.1}" "${BT_DELTA_TEMP:=5}" ;;
+  score)
+    : "${PROMPT:=generic_score100_brief}" "${MAX_NEW_TOKENS:=12}" "${SFT_DATA_ARGS:=--filter_correct --include_both_sides}"
+    : "${SFT_LR:=3e-3}" "${SFT_EPOCHS:=6}" "${LEARNING_RATE:=5e-4}" "${BETA:=0}" "${BT_DELTA_TEMP:=20}" ;;
+  *) gbr_die "JUDGE=$JUDGE: expected check (the demo's reasoning judge) or score (round 3's score-only judge)" ;;
+esac
+: "${PRETRAIN_STEPS:=0}"
+# Exported, so that the demo stages (scripts/demo.sh) and the arms (configs/runs/demo_cpu_density.env) see them;
+# the reward reads answers with the prompt's own parser, and GRPO samples as long answers as the eval reads.
+BT_SCORE_PARSER="$(gbr_prompt_parser "$PROMPT")" || exit 1
+export SFT_LR SFT_EPOCHS SFT_DATA_ARGS MAX_NEW_TOKENS PRETRAIN_STEPS LEARNING_RATE BETA BT_DELTA_TEMP \
+  BT_SCORE_PARSER MAX_COMPLETION_LENGTH="$MAX_NEW_TOKENS"
 gbr_require_count JOBS N_TRAIN N_VAL N_TEST N_SFT_PAIRS K BINS
+[[ "$DATA_SEED" =~ ^[0-9]+$ ]] || gbr_die "DATA_SEED=$DATA_SEED: expected a whole number"
 for s in $SEEDS; do [[ "$s" =~ ^[0-9]+$ ]] || gbr_die "SEEDS=$SEEDS: expected whole numbers separated by spaces"; done
 for a in $ARMS; do
   case "$a" in
@@ -53,11 +70,11 @@ export GBR_ROOT GBR_PY PROMPT DATA_SEED
 
 # One OUT holds one configuration (as scripts/demo.sh's DEMO_DIR): the GRPO budget and the density settings are
 # recorded here; the demo stages are guarded by each seed's own settings.env.
-GRPO_VARS="MAX_STEPS SAVE_STEPS LEARNING_RATE BETA NUM_GENERATIONS PER_DEVICE_TRAIN_BS TEMPERATURE LOGGING_STEPS EXTRA_ARGS"
+GRPO_VARS="MAX_STEPS SAVE_STEPS LEARNING_RATE BETA BT_DELTA_TEMP NUM_GENERATIONS PER_DEVICE_TRAIN_BS TEMPERATURE LOGGING_STEPS EXTRA_ARGS"
 bench_settings() {
   local v
-  for v in WEIGHTS N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS DATA_SEED PROMPT EMBEDDER K ALPHA MAX_RATIO \
-           $GRPO_VARS; do
+  for v in JUDGE WEIGHTS N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_DATA_ARGS DATA_SEED PROMPT \
+           MAX_NEW_TOKENS EMBEDDER K ALPHA MAX_RATIO $GRPO_VARS; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
 }
