@@ -15,7 +15,10 @@
 # reward reads answers with the prompt's parser; generic_score100_brief for the score-only judge of rounds 1-4),
 # MAX_NEW_TOKENS (24: the eval's and GRPO's answer length), EVAL_WORKERS (2: parallel single-threaded eval jobs), FRESH (1 = delete DEMO_DIR
 # first), TASK_ARGS (empty: extra flags for grpo_bt_rm.demo.task, e.g. "--train_category_weights animal=0.8,..."),
-# STOP_AFTER (empty: a stage name, task tiny teacher sft_data sft grpo_data grpo or eval, to stop after; no summary).
+# STOP_AFTER (empty: a stage name, task tiny teacher sft_data sft grpo_data grpo or eval, to stop after; no summary),
+# CPU_ISA (empty: the machine's own CPU kernels; avx2: PyTorch, oneDNN and MKL pinned to their AVX2 code paths,
+# ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA / MKL_CBWR, so x86 machines with and without AVX-512 run the same
+# kernels; the same seed gives different figures under different kernels, docs/demo.md "Reproducibility").
 # The settings are recorded in DEMO_DIR/settings.env; a rerun with other settings stops (naming them)
 # instead of reusing stages made with the old ones.
 # Writes DEMO_DIR/summary.json (sft / grpo / per-checkpoint metrics, per failure kind, stage times, library versions),
@@ -64,6 +67,11 @@ fi
 : "${EVAL_WORKERS:=2}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 export TOKENIZERS_PARALLELISM=false WANDB_MODE="${WANDB_MODE:-disabled}"
+case "${CPU_ISA:-}" in
+  "") ;;
+  avx2) export ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2 ;;
+  *) gbr_die "CPU_ISA=$CPU_ISA: expected empty (the machine's own kernels) or avx2 (PyTorch, oneDNN and MKL on AVX2)" ;;
+esac
 gbr_offline force
 
 if [ "${FRESH:-0}" = "1" ]; then
@@ -85,6 +93,7 @@ demo_settings() {
   done
   # Only when set, so a default demo's settings.env stays as it was; the check below compares both ways.
   if [ -n "${TASK_ARGS:-}" ]; then printf 'TASK_ARGS=%q\n' "$TASK_ARGS"; fi
+  if [ -n "${CPU_ISA:-}" ]; then printf 'CPU_ISA=%q\n' "$CPU_ISA"; fi
 }
 if [ -f "$D/settings.env" ]; then
   changed="$( { demo_settings | grep -vxF -f "$D/settings.env"; grep -vxF -f <(demo_settings) "$D/settings.env"; } \

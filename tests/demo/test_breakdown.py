@@ -62,3 +62,17 @@ def test_missing_field_is_named(files, tmp_path):
     bad.write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "b", "kind": "rude"}) + "\n")
     with pytest.raises(InputError, match="field 'category': missing"):
         kind_breakdown(comp, bad, field="category")
+
+
+def test_environment_records_the_kernels_that_ran(monkeypatch):
+    """A rerun elsewhere can only match if it dispatched the same CPU kernels: the summary says which ran."""
+    import torch
+
+    from grpo_bt_rm.demo.breakdown import environment
+
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    monkeypatch.delenv("MKL_CBWR", raising=False)
+    env = environment()
+    assert env["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert env["ATEN_CPU_CAPABILITY"] == "avx2" and env["MKL_CBWR"] is None
+    assert env["torch"] == torch.__version__ and env["ms-swift"]

@@ -67,7 +67,13 @@ def kind_breakdown(completions: str | os.PathLike, raw: str | os.PathLike, parse
 
 
 def environment() -> dict:
-    """Versions, CPU and threads of this process: what a rerun elsewhere must match to give the same numbers."""
+    """Versions, CPU, kernels and threads of this process: what a rerun elsewhere must match to give the same numbers.
+
+    `torch_cpu_capability` is the instruction set PyTorch's CPU kernels were dispatched for (DEFAULT, AVX2,
+    AVX512, ...): kernels for different instruction sets round differently, and a GRPO run that samples tokens
+    diverges from the first differing bit. The environment variables that pin the dispatch (`ATEN_CPU_CAPABILITY`,
+    oneDNN's `ONEDNN_MAX_CPU_ISA`, MKL's `MKL_CBWR`) are recorded as set (None = unset).
+    """
     import importlib.metadata as md
 
     def version(dist: str) -> str | None:
@@ -89,7 +95,8 @@ def environment() -> dict:
 
     return {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
             "cpu_count": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            **{v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")},
             **{d: version(d) for d in ("transformers", "ms-swift", "trl", "peft", "accelerate", "tokenizers")}}
 
 
