@@ -9,7 +9,8 @@
 # Env knobs (defaults): DEMOS (outputs/demo_seeds), SEEDS (0 1 2), VARIANTS (baseline pair_shared hardmine binary
 # graded graded_hardpair hard_margin), JOBS (2 parallel single-threaded jobs), OUT (outputs/demo_variants).
 # Writes OUT/<variant>.s<seed>.{val,test}.json (+ .completions.jsonl), OUT/logs/, and prints OUT/table.md
-# (mean ± std over seeds; per-kind accuracy from grpo_bt_rm.demo.breakdown). Choose on val, report test.
+# (mean ± std over seeds; per-kind accuracy from grpo_bt_rm.demo.breakdown). Choose on val, report test. Each run
+# uses its demo's CPU kernels (CPU_ISA in the demo's settings.env; native for a demo from before it was recorded).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_common.sh"
 gbr_help_if_asked "${BASH_SOURCE[0]}" "$@"
@@ -29,6 +30,9 @@ one() {  # <seed> <variant> <port>: GRPO from the seed's SFT model, then greedy 
   local s=$1 v=$2 d="$DEMOS/seed$1" run="$OUT/runs/$2/s$1" sp prompt max_new
   prompt="$(gbr_demo_setting "$d" PROMPT generic_score100_brief)"
   max_new="$(gbr_demo_setting "$d" MAX_NEW_TOKENS 12)"
+  # The demo's own CPU kernels (a demo from before CPU_ISA was recorded ran the machine's own: native).
+  CPU_ISA="$(gbr_demo_setting "$d" CPU_ISA native)"
+  gbr_cpu_isa
   rm -rf "$run"
   ( # the demo's own answer length and its prompt's parser (as scripts/demo.sh's GRPO stage sets them)
     export MAX_COMPLETION_LENGTH="$max_new" BT_SCORE_PARSER
@@ -46,7 +50,7 @@ one() {  # <seed> <variant> <port>: GRPO from the seed's SFT model, then greedy 
   done
   echo "$v seed $s done"
 }
-export -f one gbr_demo_setting gbr_die gbr_prompt_parser
+export -f one gbr_demo_setting gbr_die gbr_prompt_parser gbr_cpu_isa
 i=0
 for s in $SEEDS; do for v in $VARIANTS; do i=$((i + 1)); echo "$s $v $((29600 + i))"; done; done \
   | xargs -P "$JOBS" -L 1 bash -c 'one "$0" "$1" "$2"'

@@ -22,7 +22,8 @@
 # SFT_BS / MODEL_ARGS (scripts/demo.sh's), ARMS (uniform advantage sampling), JOBS (2 parallel
 # single-threaded jobs), EMBEDDER (all-MiniLM-L6-v2), K (10 neighbours), ALPHA (1), MAX_RATIO (100), BINS (4 density
 # regions), MAX_STEPS / SAVE_STEPS / NUM_GENERATIONS / PER_DEVICE_TRAIN_BS / TEMPERATURE (the GRPO budget,
-# configs/runs/demo_cpu.env), FRESH (1 = delete OUT first).
+# configs/runs/demo_cpu.env), CPU_ISA (auto: the CPU kernels, as scripts/demo.sh; the round-6 run documented in
+# docs/bench_demo.md ran before the pin existed, i.e. CPU_ISA=native on an AVX-512 machine), FRESH (1 = delete OUT first).
 # A rerun reuses the seeds' demo stages and the finished arms when the settings (OUT/settings.env) are the same,
 # and stops naming the ones that differ otherwise.
 # Writes per seed OUT/seed<N>/ (the demo dir: raw/, models/, grpo_data/train_dw.jsonl, density/{train,with_test}/,
@@ -64,6 +65,7 @@ for a in $ARMS; do
   esac
 done
 [[ " $ARMS " == *" uniform "* ]] || gbr_die "ARMS=$ARMS: the uniform arm is the control the tables compare against"
+gbr_cpu_isa  # CPU_ISA (auto): the kernels of the demo stages and the arms alike (scripts/demo.sh)
 gbr_offline force
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false WANDB_MODE=disabled CUDA_VISIBLE_DEVICES=""
 export GBR_ROOT GBR_PY PROMPT DATA_SEED
@@ -73,7 +75,7 @@ export GBR_ROOT GBR_PY PROMPT DATA_SEED
 GRPO_VARS="MAX_STEPS SAVE_STEPS LEARNING_RATE BETA BT_DELTA_TEMP NUM_GENERATIONS PER_DEVICE_TRAIN_BS TEMPERATURE LOGGING_STEPS EXTRA_ARGS"
 bench_settings() {
   local v
-  for v in JUDGE WEIGHTS N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_DATA_ARGS DATA_SEED PROMPT \
+  for v in JUDGE CPU_ISA WEIGHTS N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_DATA_ARGS DATA_SEED PROMPT \
            MAX_NEW_TOKENS EMBEDDER K ALPHA MAX_RATIO $GRPO_VARS; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done

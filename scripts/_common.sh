@@ -142,3 +142,28 @@ gbr_demo_setting() {
 gbr_prompt_parser() {
   "$GBR_PY" -c 'import sys; from grpo_bt_rm.prompts import get_prompt; print(get_prompt(sys.argv[1]).parser)' "$1"
 }
+
+# gbr_cpu_isa: resolve CPU_ISA (auto, the default: avx2 where /proc/cpuinfo lists AVX2, else native) and export
+# CPU_ISA with the CPU-kernel pins it stands for. avx2 pins PyTorch (ATEN_CPU_CAPABILITY), oneDNN
+# (ONEDNN_MAX_CPU_ISA) and MKL (MKL_CBWR, its conditional numerical reproducibility mode) to their AVX2 code paths,
+# so that x86 machines with and without AVX-512 run the same kernels; native unsets them (the machine's own
+# kernels). Kernels for different instruction sets round differently, and a sampled GRPO run diverges from the
+# first differing bit (docs/demo.md "Reproducibility"). scripts/demo.sh and the benches that train from a demo
+# use it; the resolved value belongs in their settings.env.
+gbr_cpu_isa() {
+  local has_avx2=0
+  if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then has_avx2=1; fi
+  : "${CPU_ISA:=auto}"
+  if [ "$CPU_ISA" = auto ]; then
+    if [ "$has_avx2" = 1 ]; then CPU_ISA=avx2; else CPU_ISA=native; fi
+  fi
+  case "$CPU_ISA" in
+    native) unset ATEN_CPU_CAPABILITY ONEDNN_MAX_CPU_ISA MKL_CBWR ;;
+    avx2)
+      [ "$has_avx2" = 1 ] || gbr_die "CPU_ISA=avx2: this CPU has no AVX2 (/proc/cpuinfo); use CPU_ISA=native," \
+        "whose figures can differ from the documented ones"
+      export ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2 ;;
+    *) gbr_die "CPU_ISA=$CPU_ISA: expected auto, avx2 (PyTorch, oneDNN and MKL on their AVX2 code paths) or native" ;;
+  esac
+  export CPU_ISA
+}

@@ -16,9 +16,10 @@
 # MAX_NEW_TOKENS (24: the eval's and GRPO's answer length), EVAL_WORKERS (2: parallel single-threaded eval jobs), FRESH (1 = delete DEMO_DIR
 # first), TASK_ARGS (empty: extra flags for grpo_bt_rm.demo.task, e.g. "--train_category_weights animal=0.8,..."),
 # STOP_AFTER (empty: a stage name, task tiny teacher sft_data sft grpo_data grpo or eval, to stop after; no summary),
-# CPU_ISA (empty: the machine's own CPU kernels; avx2: PyTorch, oneDNN and MKL pinned to their AVX2 code paths,
-# ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA / MKL_CBWR, so x86 machines with and without AVX-512 run the same
-# kernels; the same seed gives different figures under different kernels, docs/demo.md "Reproducibility").
+# CPU_ISA (auto: avx2 where the CPU has AVX2, else native; avx2: PyTorch, oneDNN and MKL pinned to their AVX2 code
+# paths, ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA / MKL_CBWR, so x86 machines with and without AVX-512 run the same
+# kernels and give the same figures; native: the machine's own kernels. The same seed gives different figures
+# under different kernels: docs/demo.md "Reproducibility". The resolved value is recorded in settings.env).
 # The settings are recorded in DEMO_DIR/settings.env; a rerun with other settings stops (naming them)
 # instead of reusing stages made with the old ones.
 # Writes DEMO_DIR/summary.json (sft / grpo / per-checkpoint metrics, per failure kind, stage times, library versions),
@@ -67,11 +68,8 @@ fi
 : "${EVAL_WORKERS:=2}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 export TOKENIZERS_PARALLELISM=false WANDB_MODE="${WANDB_MODE:-disabled}"
-case "${CPU_ISA:-}" in
-  "") ;;
-  avx2) export ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2 ;;
-  *) gbr_die "CPU_ISA=$CPU_ISA: expected empty (the machine's own kernels) or avx2 (PyTorch, oneDNN and MKL on AVX2)" ;;
-esac
+gbr_cpu_isa
+[ "$CPU_ISA" = avx2 ] || echo "[demo] CPU_ISA=native: this machine's own CPU kernels; figures can differ from the documented (AVX2) ones"
 gbr_offline force
 
 if [ "${FRESH:-0}" = "1" ]; then
@@ -93,7 +91,7 @@ demo_settings() {
   done
   # Only when set, so a default demo's settings.env stays as it was; the check below compares both ways.
   if [ -n "${TASK_ARGS:-}" ]; then printf 'TASK_ARGS=%q\n' "$TASK_ARGS"; fi
-  if [ -n "${CPU_ISA:-}" ]; then printf 'CPU_ISA=%q\n' "$CPU_ISA"; fi
+  printf 'CPU_ISA=%q\n' "$CPU_ISA"  # always: a demo made under other kernels is another demo
 }
 if [ -f "$D/settings.env" ]; then
   changed="$( { demo_settings | grep -vxF -f "$D/settings.env"; grep -vxF -f <(demo_settings) "$D/settings.env"; } \

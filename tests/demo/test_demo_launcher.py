@@ -56,27 +56,52 @@ def test_task_args_are_recorded_and_guarded(tmp_path):
     assert res.returncode == 2 and "made with other settings (TASK_ARGS)" in res.stderr
 
 
+def _has_avx2() -> bool:
+    try:
+        return " avx2 " in f" {Path('/proc/cpuinfo').read_text().replace(chr(10), ' ')} "
+    except OSError:
+        return False
+
+
 def test_cpu_isa_pins_the_kernels_of_every_stage_and_is_a_setting(tmp_path):
-    """CPU_ISA=avx2 reaches the stages' processes as the three library pins; it is recorded and guarded like
-    TASK_ARGS (only when set), and an unknown value stops before anything is written."""
+    """CPU_ISA: auto (the default) resolves to avx2 where the CPU has AVX2, which reaches the stages' processes as
+    the three library pins; the resolved value is recorded and guarded, and an unknown value stops before anything
+    is written."""
     demo, dump = tmp_path / "demo", tmp_path / "env.txt"
     fake_python = tmp_path / "python"  # the first stage's interpreter: writes its environment, then fails
     fake_python.write_text(f"#!/usr/bin/env bash\nenv > {dump}\nexit 1\n")
     fake_python.chmod(0o755)
 
     def run(**env):
+        base = {k: v for k, v in os.environ.items()
+                if k not in ("CPU_ISA", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")}
         return subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], capture_output=True, text=True,
-                              env=dict(os.environ, DEMO_DIR=str(demo), PYTHON=str(fake_python), **env), timeout=60)
+                              env=dict(base, DEMO_DIR=str(demo), PYTHON=str(fake_python), **env), timeout=60)
 
     res = run(CPU_ISA="avx512")
-    assert res.returncode == 2 and "CPU_ISA=avx512: expected empty" in res.stderr and not demo.exists()
-    assert run(CPU_ISA="avx2").returncode == 1
+    assert res.returncode == 2 and "CPU_ISA=avx512: expected auto, avx2" in res.stderr and not demo.exists()
+    assert run().returncode == 1
     seen = dict(line.split("=", 1) for line in dump.read_text().splitlines() if "=" in line)
-    assert (seen["ATEN_CPU_CAPABILITY"], seen["ONEDNN_MAX_CPU_ISA"], seen["MKL_CBWR"]) == ("avx2", "AVX2", "AVX2")
-    assert "CPU_ISA=avx2" in (demo / "settings.env").read_text().splitlines()
+    settings = (demo / "settings.env").read_text().splitlines()
+    if _has_avx2():
+        assert (seen["ATEN_CPU_CAPABILITY"], seen["ONEDNN_MAX_CPU_ISA"], seen["MKL_CBWR"]) == ("avx2", "AVX2", "AVX2")
+        assert "CPU_ISA=avx2" in settings
+        other = "native"
+    else:
+        assert "ATEN_CPU_CAPABILITY" not in seen and "CPU_ISA=native" in settings
+        res = run(CPU_ISA="avx2")
+        assert res.returncode == 2 and "this CPU has no AVX2" in res.stderr
+        other = "avx2"
     (demo / ".done" / "task").touch()
-    res = run()  # the machine's own kernels are another setting
+    res = run(CPU_ISA=other)  # other kernels are another setting
     assert res.returncode == 2 and "made with other settings (CPU_ISA)" in res.stderr
+    if other == "native":
+        (demo / ".done" / "task").unlink()
+        assert run(CPU_ISA="native").returncode == 2  # still the recorded avx2 demo
+        (demo / "settings.env").unlink()
+        assert run(CPU_ISA="native").returncode == 1
+        seen = dict(line.split("=", 1) for line in dump.read_text().splitlines() if "=" in line)
+        assert "ATEN_CPU_CAPABILITY" not in seen and "CPU_ISA=native" in (demo / "settings.env").read_text()
 
 
 def test_stop_after(tmp_path):
