@@ -145,9 +145,9 @@ gbr_prompt_parser() {
 
 # gbr_cpu_isa: resolve CPU_ISA (auto, the default: avx2 where /proc/cpuinfo lists AVX2, else native) and export
 # CPU_ISA with the CPU-kernel pins it stands for. avx2 pins PyTorch (ATEN_CPU_CAPABILITY), oneDNN
-# (ONEDNN_MAX_CPU_ISA) and MKL (MKL_CBWR, its conditional numerical reproducibility mode) to their AVX2 code paths,
-# so that x86 machines with and without AVX-512 run the same kernels; native unsets them (the machine's own
-# kernels). Kernels for different instruction sets round differently, and a sampled GRPO run diverges from the
+# (ONEDNN_MAX_CPU_ISA) and MKL (MKL_CBWR, its conditional numerical reproducibility mode, which MKL honours on Intel
+# CPUs only) to their AVX2 code paths, so that x86 machines with and without AVX-512 run the same kernels; native
+# unsets them (the machine's own kernels). Kernels for different instruction sets round differently, and a sampled GRPO run diverges from the
 # first differing bit (docs/demo.md "Reproducibility"). scripts/demo.sh and the benches that train from a demo
 # use it; the resolved value belongs in their settings.env.
 gbr_cpu_isa() {

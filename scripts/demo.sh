@@ -17,8 +17,8 @@
 # first), TASK_ARGS (empty: extra flags for grpo_bt_rm.demo.task, e.g. "--train_category_weights animal=0.8,..."),
 # STOP_AFTER (empty: a stage name, task tiny teacher sft_data sft grpo_data grpo or eval, to stop after; no summary),
 # CPU_ISA (auto: avx2 where the CPU has AVX2, else native; avx2: PyTorch, oneDNN and MKL pinned to their AVX2 code
-# paths, ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA / MKL_CBWR, so x86 machines with and without AVX-512 run the same
-# kernels and give the same figures; native: the machine's own kernels. The same seed gives different figures
+# paths, ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA / MKL_CBWR (MKL honours it on Intel CPUs only), so x86 machines
+# with and without AVX-512 run the same kernels; native: the machine's own kernels. The same seed gives different figures
 # under different kernels: docs/demo.md "Reproducibility". The resolved value is recorded in settings.env).
 # The settings are recorded in DEMO_DIR/settings.env; a rerun with other settings stops (naming them)
 # instead of reusing stages made with the old ones.
