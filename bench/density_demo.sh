@@ -75,10 +75,11 @@ export GBR_ROOT GBR_PY PROMPT DATA_SEED
 GRPO_VARS="MAX_STEPS SAVE_STEPS LEARNING_RATE BETA BT_DELTA_TEMP NUM_GENERATIONS PER_DEVICE_TRAIN_BS TEMPERATURE LOGGING_STEPS EXTRA_ARGS"
 bench_settings() {
   local v
-  for v in JUDGE CPU_ISA WEIGHTS N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_DATA_ARGS DATA_SEED PROMPT \
+  for v in JUDGE WEIGHTS N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_DATA_ARGS DATA_SEED PROMPT \
            MAX_NEW_TOKENS EMBEDDER K ALPHA MAX_RATIO $GRPO_VARS; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
+  if [ "$CPU_ISA" != native ]; then printf 'CPU_ISA=%q\n' "$CPU_ISA"; fi  # native by its absence, as scripts/demo.sh
 }
 [ "${FRESH:-0}" != "1" ] || rm -rf "$OUT"
 mkdir -p "$OUT/logs"

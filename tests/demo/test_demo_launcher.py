@@ -65,8 +65,8 @@ def _has_avx2() -> bool:
 
 def test_cpu_isa_pins_the_kernels_of_every_stage_and_is_a_setting(tmp_path):
     """CPU_ISA: auto (the default) resolves to avx2 where the CPU has AVX2, which reaches the stages' processes as
-    the three library pins; the resolved value is recorded and guarded, and an unknown value stops before anything
-    is written."""
+    the three library pins; the resolved value is recorded (native, the kernels of every demo from before the pin,
+    by its absence) and guarded, and an unknown value stops before anything is written."""
     demo, dump = tmp_path / "demo", tmp_path / "env.txt"
     fake_python = tmp_path / "python"  # the first stage's interpreter: writes its environment, then fails
     fake_python.write_text(f"#!/usr/bin/env bash\nenv > {dump}\nexit 1\n")
@@ -88,7 +88,7 @@ def test_cpu_isa_pins_the_kernels_of_every_stage_and_is_a_setting(tmp_path):
         assert "CPU_ISA=avx2" in settings
         other = "native"
     else:
-        assert "ATEN_CPU_CAPABILITY" not in seen and "CPU_ISA=native" in settings
+        assert "ATEN_CPU_CAPABILITY" not in seen and not any(x.startswith("CPU_ISA=") for x in settings)
         res = run(CPU_ISA="avx2")
         assert res.returncode == 2 and "this CPU has no AVX2" in res.stderr
         other = "avx2"
@@ -101,7 +101,10 @@ def test_cpu_isa_pins_the_kernels_of_every_stage_and_is_a_setting(tmp_path):
         (demo / "settings.env").unlink()
         assert run(CPU_ISA="native").returncode == 1
         seen = dict(line.split("=", 1) for line in dump.read_text().splitlines() if "=" in line)
-        assert "ATEN_CPU_CAPABILITY" not in seen and "CPU_ISA=native" in (demo / "settings.env").read_text()
+        assert "ATEN_CPU_CAPABILITY" not in seen and "CPU_ISA" not in (demo / "settings.env").read_text()
+        (demo / ".done" / "task").touch()  # a native demo (as every demo from before the pin) ...
+        res = run()  # ... is not continued under the default avx2 kernels
+        assert res.returncode == 2 and "made with other settings (CPU_ISA)" in res.stderr
 
 
 def test_stop_after(tmp_path):
