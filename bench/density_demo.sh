@@ -79,7 +79,7 @@ bench_settings() {
            MAX_NEW_TOKENS EMBEDDER K ALPHA MAX_RATIO $GRPO_VARS; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
-  if [ "$CPU_ISA" != native ]; then printf 'CPU_ISA=%q\n' "$CPU_ISA"; fi  # native by its absence, as scripts/demo.sh
+  gbr_cpu_isa_setting
 }
 [ "${FRESH:-0}" != "1" ] || rm -rf "$OUT"
 mkdir -p "$OUT/logs"

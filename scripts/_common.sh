@@ -147,9 +147,9 @@ gbr_prompt_parser() {
 # CPU_ISA with the CPU-kernel pins it stands for. avx2 pins PyTorch (ATEN_CPU_CAPABILITY), oneDNN
 # (ONEDNN_MAX_CPU_ISA) and MKL (MKL_CBWR, its conditional numerical reproducibility mode, which MKL honours on Intel
 # CPUs only) to their AVX2 code paths, so that x86 machines with and without AVX-512 run the same kernels; native
-# unsets them (the machine's own kernels). Kernels for different instruction sets round differently, and a sampled GRPO run diverges from the
-# first differing bit (docs/demo.md "Reproducibility"). scripts/demo.sh and the benches that train from a demo
-# use it; the resolved value belongs in their settings.env.
+# unsets them (the machine's own kernels). Kernels for different instruction sets round differently, and a sampled
+# GRPO run diverges from the first differing bit (docs/demo.md "Reproducibility"). scripts/demo.sh and the benches
+# that train from a demo use it; the resolved value belongs in their settings.env (gbr_cpu_isa_setting).
 gbr_cpu_isa() {
   local has_avx2=0
   if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then has_avx2=1; fi
@@ -166,4 +166,10 @@ gbr_cpu_isa() {
     *) gbr_die "CPU_ISA=$CPU_ISA: expected auto, avx2 (PyTorch, oneDNN and MKL on their AVX2 code paths) or native" ;;
   esac
   export CPU_ISA
+}
+
+# gbr_cpu_isa_setting: the resolved CPU_ISA as a settings.env line. native prints nothing: every demo from before
+# CPU_ISA existed ran the machine's own kernels, so it stays reusable as CPU_ISA=native.
+gbr_cpu_isa_setting() {
+  if [ "$CPU_ISA" != native ]; then printf 'CPU_ISA=%q\n' "$CPU_ISA"; fi
 }

@@ -91,9 +91,7 @@ demo_settings() {
   done
   # Only when set, so a default demo's settings.env stays as it was; the check below compares both ways.
   if [ -n "${TASK_ARGS:-}" ]; then printf 'TASK_ARGS=%q\n' "$TASK_ARGS"; fi
-  # A demo made under other kernels is another demo. native is left out, as TASK_ARGS when empty: a demo from
-  # before CPU_ISA existed ran the machine's own kernels, and it stays reusable as CPU_ISA=native.
-  if [ "$CPU_ISA" != native ]; then printf 'CPU_ISA=%q\n' "$CPU_ISA"; fi
+  gbr_cpu_isa_setting  # a demo made under other kernels is another demo
 }
 if [ -f "$D/settings.env" ]; then
   changed="$( { demo_settings | grep -vxF -f "$D/settings.env"; grep -vxF -f <(demo_settings) "$D/settings.env"; } \
