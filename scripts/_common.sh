@@ -137,6 +137,22 @@ gbr_demo_setting() {
   if [ -z "$line" ]; then echo "$3"; else eval "printf '%s\n' ${line#*=}"; fi
 }
 
+# gbr_preset_settings <preset> "<VAR...>" ["<SKIP...>"]: settings.env lines (VAR=value, shell-quoted, sorted) of the
+# given variables and of every variable the preset exports, as the preset resolves them against the current
+# environment (the user's value, else the preset's default), skipping SKIP; the preset is sourced in a subshell.
+# A record of the resolved value, not of an empty "the preset's default", makes a changed preset default a changed
+# setting, so a run made under the old default is not reused as a run of the new one.
+gbr_preset_settings() {
+  (
+    # shellcheck disable=SC1090
+    source "$1" >/dev/null
+    local v
+    for v in $(tr ' ' '\n' <<<"$2 ${GBR_PRESET_OWNED:-}" | LC_ALL=C sort -u); do
+      [[ " ${3:-} " == *" $v "* ]] || printf '%s=%q\n' "$v" "${!v:-}"
+    done
+  )
+}
+
 # gbr_prompt_parser <prompt>: the registered prompt's parser name (what the GRPO reward should read its answers
 # with; scripts/demo.sh and bench/demo_variants.sh pass it as BT_SCORE_PARSER).
 gbr_prompt_parser() {

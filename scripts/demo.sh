@@ -82,13 +82,17 @@ touch "$TIMES"
 
 # One DEMO_DIR holds one configuration: finished stages are reused only if they were made with these settings
 # (else their results would be reported as this run's). A difference stops the demo and names the variables.
+# The GRPO stage's settings are recorded as it will run them, configs/runs/demo_cpu.env resolved against what the
+# user set (gbr_preset_settings), so a demo trained under an old preset default is another demo. BT_SCORE_PARSER and
+# MAX_COMPLETION_LENGTH are left out: the GRPO stage derives them from PROMPT and MAX_NEW_TOKENS.
+GRPO_KNOBS="MAX_STEPS SAVE_STEPS LEARNING_RATE BETA BT_DELTA_TEMP NUM_GENERATIONS PER_DEVICE_TRAIN_BS TEMPERATURE LOGGING_STEPS REWARD_NAME"
 demo_settings() {
   local v
-  for v in SEED DATA_SEED N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_BS SFT_DATA_ARGS MODEL_ARGS PRETRAIN_STEPS PROMPT MAX_NEW_TOKENS MAX_STEPS \
-           SAVE_STEPS LEARNING_RATE BETA BT_DELTA_TEMP NUM_GENERATIONS PER_DEVICE_TRAIN_BS TEMPERATURE LOGGING_STEPS REWARD_NAME \
+  for v in SEED DATA_SEED N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_BS SFT_DATA_ARGS MODEL_ARGS PRETRAIN_STEPS PROMPT MAX_NEW_TOKENS \
            EXTRA_ARGS; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
+  gbr_preset_settings configs/runs/demo_cpu.env "$GRPO_KNOBS" "BT_SCORE_PARSER MAX_COMPLETION_LENGTH"
   # Only when set, so a default demo's settings.env stays as it was; the check below compares both ways.
   if [ -n "${TASK_ARGS:-}" ]; then printf 'TASK_ARGS=%q\n' "$TASK_ARGS"; fi
   gbr_cpu_isa_setting  # a demo made under other kernels is another demo

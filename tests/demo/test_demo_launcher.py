@@ -140,3 +140,43 @@ def test_benches_read_a_demos_own_prompt_and_answer_length(tmp_path):
     res = subprocess.run(["bash", "-c", f'source "{ROOT}/scripts/_common.sh"; gbr_demo_setting "$0" PROMPT x',
                           str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "settings.env not found" in res.stderr
+
+
+def test_grpo_settings_are_recorded_as_the_preset_resolves_them(tmp_path):
+    """The GRPO stage's settings are recorded resolved through configs/runs/demo_cpu.env, not as the empty "use the
+    preset's default": a demo trained under an old preset default (MAX_STEPS=300 when the default is now 600) is
+    another demo, and a DEMO_DIR recorded before that (MAX_STEPS='') is not continued either."""
+    import shutil
+
+    root = tmp_path / "repo"  # a copy of the launchers and presets whose preset default can be changed
+    shutil.copytree(ROOT / "scripts", root / "scripts")
+    shutil.copytree(ROOT / "configs", root / "configs")
+    demo = tmp_path / "demo"
+
+    def run(**env):
+        base = {k: v for k, v in os.environ.items() if k not in ("MAX_STEPS", "SAVE_STEPS", "BETA", "REWARD_NAME")}
+        return subprocess.run(["bash", str(root / "scripts" / "demo.sh")], capture_output=True, text=True,
+                              env=dict(base, DEMO_DIR=str(demo), PYTHON="false", **env), timeout=60)
+
+    preset = root / "configs" / "runs" / "demo_cpu.env"
+    default = next(line for line in preset.read_text().splitlines() if 'MAX_STEPS="${MAX_STEPS:-' in line)
+    default_steps = default.split('MAX_STEPS="${MAX_STEPS:-')[1].split("}")[0]
+    assert run().returncode == 1
+    settings = (demo / "settings.env").read_text().splitlines()
+    assert f"MAX_STEPS={default_steps}" in settings and "REWARD_NAME=bt_pointwise_baseline" in settings
+    assert "BT_DELTA_CLIP=10" in settings  # a value the preset fixes is recorded too
+    assert not any(x.startswith(("BT_SCORE_PARSER=", "MAX_COMPLETION_LENGTH=")) for x in settings)
+    (demo / ".done" / "task").touch()
+    assert run(MAX_STEPS=default_steps).returncode == 1  # the default, given by hand, is the same setting
+    res = run(MAX_STEPS="7", BETA="0.2")
+    assert res.returncode == 2 and "made with other settings (BETA MAX_STEPS)" in res.stderr
+
+    preset.write_text(preset.read_text().replace(f"MAX_STEPS:-{default_steps}", "MAX_STEPS:-7"))
+    res = run()  # the preset's default changed: the finished stages were made under the old one
+    assert res.returncode == 2 and "made with other settings (MAX_STEPS)" in res.stderr
+    assert run(MAX_STEPS=default_steps).returncode == 1  # ... and are reused when the old value is asked for
+
+    old = [x if not x.startswith(("MAX_STEPS=", "SAVE_STEPS=")) else x.split("=")[0] + "=''" for x in settings]
+    (demo / "settings.env").write_text("\n".join(old) + "\n")  # recorded before the resolution: '' = "default"
+    res = run(MAX_STEPS=default_steps)
+    assert res.returncode == 2 and "made with other settings (MAX_STEPS SAVE_STEPS)" in res.stderr

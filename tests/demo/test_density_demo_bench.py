@@ -40,6 +40,8 @@ def test_each_judge_records_its_pinned_settings(tmp_path):
         "score", "generic_score100_brief", "12", "3e-3", "6")
     assert (s["LEARNING_RATE"], s["BETA"], s["BT_DELTA_TEMP"]) == ("5e-4", "0", "20")
     assert s["SFT_DATA_ARGS"] == r"--filter_correct\ --include_both_sides"
+    # the documented runs' GRPO budget, whatever the demo's preset defaults to now
+    assert (c["MAX_STEPS"], c["SAVE_STEPS"]) == (s["MAX_STEPS"], s["SAVE_STEPS"]) == ("300", "100")
     res = _run(tmp_path / "check", SFT_LR="3e-3")  # one pinned setting overridden is a setting of its own
     assert res.returncode == 2 and "made with other settings (SFT_LR)" in res.stderr
 
@@ -50,6 +52,6 @@ def test_an_out_made_under_one_judge_is_not_continued_under_another(tmp_path):
     before = (out / "settings.env").read_text()
     res = _run(out, JUDGE="score")
     assert res.returncode == 2
-    assert ("made with other settings (JUDGE SFT_EPOCHS SFT_LR SFT_DATA_ARGS PROMPT MAX_NEW_TOKENS LEARNING_RATE "
-            "BETA BT_DELTA_TEMP)") in res.stderr
+    assert ("made with other settings (JUDGE SFT_EPOCHS SFT_LR SFT_DATA_ARGS PROMPT MAX_NEW_TOKENS BETA BT_DELTA_TEMP "
+            "LEARNING_RATE)") in res.stderr
     assert (out / "settings.env").read_text() == before
