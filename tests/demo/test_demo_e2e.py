@@ -36,6 +36,9 @@ def test_short_demo_runs_every_stage(tmp_path):
     assert (demo / "models" / "sft" / "config.json").exists()
     assert sorted(p.name for p in (demo / "grpo").glob("checkpoint-*")) == ["checkpoint-30", "checkpoint-60"]
     assert (demo / "grpo" / "eval" / "summary.md").exists()
+    # No gradient checkpointing in either training stage (bit-identical weights, faster: bench/bench_checkpointing.sh)
+    for args in (next((demo / "sft" / "run").glob("v*/args.json")), demo / "grpo" / "args.json"):
+        assert json.loads(args.read_text())["gradient_checkpointing"] is False, args
 
     summary = json.loads((demo / "summary.json").read_text())
     for role in ("sft", "grpo"):
