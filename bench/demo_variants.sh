@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The reward-variant comparison on the demo task (issue 15 §3): every GRPO reward variant trained with the same
-# budget (configs/runs/demo_cpu_<variant>.env: 300 steps, 4 generations, 2 pairs/step) from each seed's SFT
+# budget (configs/runs/demo_cpu_<variant>.env on configs/runs/demo_cpu.env: 600 steps since round 7, 4 generations,
+# 2 pairs/step; the round-6 table in docs/bench_demo.md ran MAX_STEPS=300 SAVE_STEPS=100) from each seed's SFT
 # warm-up and GRPO data, then the final checkpoint scored greedily on the validation (250) and test (500) pairs.
 #
 #   SEEDS="0 1 2" bash scripts/demo.sh               # first: one finished demo per seed (outputs/demo_seeds/seed<N>)
