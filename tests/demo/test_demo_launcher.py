@@ -154,7 +154,8 @@ def test_grpo_settings_are_recorded_as_the_preset_resolves_them(tmp_path):
     demo = tmp_path / "demo"
 
     def run(**env):
-        base = {k: v for k, v in os.environ.items() if k not in ("MAX_STEPS", "SAVE_STEPS", "BETA", "REWARD_NAME")}
+        base = {k: v for k, v in os.environ.items()
+                if k not in ("MAX_STEPS", "SAVE_STEPS", "BETA", "REWARD_NAME") and not k.startswith("BT_")}
         return subprocess.run(["bash", str(root / "scripts" / "demo.sh")], capture_output=True, text=True,
                               env=dict(base, DEMO_DIR=str(demo), PYTHON="false", **env), timeout=60)
 
@@ -170,6 +171,8 @@ def test_grpo_settings_are_recorded_as_the_preset_resolves_them(tmp_path):
     assert run(MAX_STEPS=default_steps).returncode == 1  # the default, given by hand, is the same setting
     res = run(MAX_STEPS="7", BETA="0.2")
     assert res.returncode == 2 and "made with other settings (BETA MAX_STEPS)" in res.stderr
+    res = run(BT_MARGIN_GAMMA="1")  # a reward setting the preset leaves alone is a setting too
+    assert res.returncode == 2 and "made with other settings (BT_MARGIN_GAMMA)" in res.stderr
 
     preset.write_text(preset.read_text().replace(f"MAX_STEPS:-{default_steps}", "MAX_STEPS:-7"))
     res = run()  # the preset's default changed: the finished stages were made under the old one
