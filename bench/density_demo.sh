@@ -82,8 +82,13 @@ bench_settings() {
            MAX_NEW_TOKENS EMBEDDER K ALPHA MAX_RATIO; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
-  # the arms' GRPO settings as their preset's base resolves them (the derived parser and answer length are above)
-  gbr_preset_settings configs/runs/demo_cpu.env "$GRPO_VARS" "BT_SCORE_PARSER MAX_COMPLETION_LENGTH"
+  # each arm's GRPO settings as its preset resolves them, one "<arm>.VAR=value" line each (the derived parser and
+  # answer length are above; the paths are the seed's)
+  local a
+  for a in $ARMS; do
+    DENSITY_MODE="$a" gbr_preset_settings configs/runs/demo_cpu_density.env "$GRPO_VARS" \
+      "BT_SCORE_PARSER MAX_COMPLETION_LENGTH MODEL DATASET OUT_DIR" | sed "s/^/$a./"
+  done
   gbr_cpu_isa_setting
 }
 [ "${FRESH:-0}" != "1" ] || rm -rf "$OUT"
@@ -91,7 +96,8 @@ mkdir -p "$OUT/logs"
 OUT="$(cd "$OUT" && pwd)"
 export OUT
 if [ -f "$OUT/settings.env" ]; then
-  changed="$(bench_settings | grep -vxF -f "$OUT/settings.env" | cut -d= -f1 | tr '\n' ' ' || true)"
+  changed="$( { bench_settings | grep -vxF -f "$OUT/settings.env"; grep -vxF -f <(bench_settings) "$OUT/settings.env"; } \
+    | cut -d= -f1 | awk '!seen[$0]++' | tr '\n' ' ' || true)"
   [ -z "$changed" ] || gbr_die "$OUT holds a run made with other settings (${changed% }); FRESH=1 or another OUT"
 fi
 bench_settings > "$OUT/settings.env"

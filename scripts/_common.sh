@@ -138,17 +138,21 @@ gbr_demo_setting() {
 }
 
 # gbr_preset_settings <preset> "<VAR...>" ["<SKIP...>"]: settings.env lines (VAR=value, shell-quoted, sorted) of the
-# given variables, of every variable the preset exports and of every exported BT_* variable (the reward reads them
-# all, the preset's or the user's), as the preset resolves them against the current environment (the user's value,
-# else the preset's default), skipping SKIP; the preset is sourced in a subshell.
+# given variables, of every variable the preset sets (found by sourcing it in an empty environment, so the set of
+# names does not depend on what the user happens to have exported) and of every exported BT_* variable (the reward
+# reads them all, the preset's or the user's), as the preset resolves them against the current environment (the
+# user's value, else the preset's default), skipping SKIP; the preset is sourced in subshells.
 # A record of the resolved value, not of an empty "the preset's default", makes a changed preset default a changed
 # setting, so a run made under the old default is not reused as a run of the new one.
 gbr_preset_settings() {
+  local names
+  # shellcheck disable=SC2016
+  names="$(env -i HOME="${HOME:-/}" PATH="$PATH" bash -c 'source "$1" >/dev/null 2>&1; echo "${GBR_PRESET_OWNED:-}"' _ "$1")"
   (
     # shellcheck disable=SC1090
     source "$1" >/dev/null
     local v
-    for v in $( { tr ' ' '\n' <<<"$2 ${GBR_PRESET_OWNED:-}"; compgen -e | grep '^BT_' || true; } | LC_ALL=C sort -u); do
+    for v in $( { tr ' ' '\n' <<<"$2 $names"; compgen -e | grep '^BT_' || true; } | LC_ALL=C sort -u); do
       [[ " ${3:-} " == *" $v "* ]] || printf '%s=%q\n' "$v" "${!v:-}"
     done
   )

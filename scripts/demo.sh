@@ -50,6 +50,13 @@ if [ -n "${SEEDS:-}" ]; then
   exit 0
 fi
 
+# A preset sourced earlier in the user's shell leaves its values behind; those still at the value it set are its,
+# not the user's settings, and are dropped here as sourcing any preset drops them (configs/runs/_preset.sh), so the
+# record below and every stage see the same environment.
+# shellcheck disable=SC1091
+source configs/runs/_preset.sh
+unset _GBR_PRESET_BEFORE
+
 : "${DEMO_DIR:=outputs/demo}"
 : "${SEED:=0}"
 : "${DATA_SEED:=0}"
@@ -83,13 +90,15 @@ touch "$TIMES"
 # One DEMO_DIR holds one configuration: finished stages are reused only if they were made with these settings
 # (else their results would be reported as this run's). A difference stops the demo and names the variables.
 # The GRPO stage's settings are recorded as it will run them, configs/runs/demo_cpu.env resolved against what the
-# user set (gbr_preset_settings), so a demo trained under an old preset default is another demo. BT_SCORE_PARSER and
-# MAX_COMPLETION_LENGTH are left out: the GRPO stage derives them from PROMPT and MAX_NEW_TOKENS.
-GRPO_KNOBS="MAX_STEPS SAVE_STEPS LEARNING_RATE BETA BT_DELTA_TEMP NUM_GENERATIONS PER_DEVICE_TRAIN_BS TEMPERATURE LOGGING_STEPS REWARD_NAME"
+# user set (gbr_preset_settings), so a demo trained under an old preset default is another demo; GRPO_KNOBS adds
+# the scripts/train_grpo.sh knobs the preset leaves to the user. BT_SCORE_PARSER and MAX_COMPLETION_LENGTH are left
+# out: the GRPO stage derives them from PROMPT and MAX_NEW_TOKENS.
+GRPO_KNOBS="MAX_STEPS SAVE_STEPS LEARNING_RATE BETA BT_DELTA_TEMP NUM_GENERATIONS PER_DEVICE_TRAIN_BS TEMPERATURE LOGGING_STEPS REWARD_NAME
+  GENERATION_BATCH_SIZE SCALE_REWARDS TOP_K RESPONSE_PREFIX SAVE_TOTAL_LIMIT NUM_TRAIN_EPOCHS USE_VLLM VLLM_MODE DEEPSPEED PLUGIN"
 demo_settings() {
   local v
   for v in SEED DATA_SEED N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_BS SFT_DATA_ARGS MODEL_ARGS PRETRAIN_STEPS PROMPT MAX_NEW_TOKENS \
-           EXTRA_ARGS; do
+           EXTRA_ARGS TEMPLATE SYSTEM OMP_NUM_THREADS MKL_NUM_THREADS; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
   gbr_preset_settings configs/runs/demo_cpu.env "$GRPO_KNOBS" "BT_SCORE_PARSER MAX_COMPLETION_LENGTH"
@@ -168,7 +177,7 @@ sft_data() {
 sft() {
   # A full fine-tune: at this size LoRA on frozen random embeddings learns too slowly (see docs/demo.md). No
   # gradient checkpointing (ms-swift's default): a 0.7M-parameter model needs no activation memory saved, and
-  # recomputing the forward pass cost ~27% of the SFT stage for bit-identical weights (bench/bench_checkpointing.sh).
+  # recomputing the forward pass made the SFT stage 1.29x slower for bit-identical weights (bench/bench_checkpointing.sh).
   rm -rf "$D/sft/run"
   MODEL="$D/models/random" MODEL_TYPE=qwen2 LEARNING_RATE="$SFT_LR" NUM_EPOCHS="$SFT_EPOCHS" \
     PER_DEVICE_TRAIN_BS="$SFT_BS" GRAD_ACC_STEPS=1 MAX_LENGTH=256 SAVE_STEPS=100000 \

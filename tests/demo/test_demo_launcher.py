@@ -183,3 +183,32 @@ def test_grpo_settings_are_recorded_as_the_preset_resolves_them(tmp_path):
     (demo / "settings.env").write_text("\n".join(old) + "\n")  # recorded before the resolution: '' = "default"
     res = run(MAX_STEPS=default_steps)
     assert res.returncode == 2 and "made with other settings (MAX_STEPS SAVE_STEPS)" in res.stderr
+
+
+def test_settings_do_not_depend_on_what_the_shell_happens_to_hold(tmp_path):
+    """The record is the same whether the user exported a preset's own value or not, a preset sourced earlier in the
+    shell leaves nothing behind (its EXTRA_ARGS is not the demo's), and the train_grpo.sh knobs the preset leaves to
+    the user are settings too."""
+    demo = tmp_path / "demo"
+
+    def run(script="", **env):
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("BT_", "GBR_PRESET")) and k not in (
+            "EXTRA_ARGS", "TOP_P", "SCALE_REWARDS", "TEMPLATE", "OMP_NUM_THREADS", "MAX_STEPS", "REWARD_NAME")}
+        cmd = f"cd {ROOT} && {script} bash scripts/demo.sh"
+        return subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=60,
+                              env=dict(base, DEMO_DIR=str(demo), PYTHON="false", **env))
+
+    assert run().returncode == 1
+    first = (demo / "settings.env").read_text()
+    (demo / ".done" / "task").touch()
+    for same in ({"TOP_P": "1.0"}, {"OMP_NUM_THREADS": "1"}):  # the values the preset and the demo use anyway
+        res = run(**same)
+        assert res.returncode == 1 and "done already" in res.stdout, (same, res.stderr)
+    for script in ("source configs/runs/demo_cpu_hard_margin.env &&",
+                   "source configs/runs/hh_score100_T20_C10_posclip.env &&"):
+        res = run(script)  # a preset sourced before: its leftovers are dropped, the record is unchanged
+        assert res.returncode == 1 and "done already" in res.stdout, (script, res.stderr)
+        assert (demo / "settings.env").read_text() == first
+    for other in ({"SCALE_REWARDS": "none"}, {"TEMPLATE": "chatml"}, {"OMP_NUM_THREADS": "2"}):
+        res = run(**other)
+        assert res.returncode == 2 and f"made with other settings ({next(iter(other))})" in res.stderr

@@ -3,6 +3,7 @@ stops at once, and an OUT made under one judge is never continued under another.
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,15 +34,17 @@ def test_each_judge_records_its_pinned_settings(tmp_path):
     c, s = _settings(check), _settings(score)
     assert (c["JUDGE"], c["PROMPT"], c["MAX_NEW_TOKENS"], c["SFT_LR"], c["SFT_EPOCHS"]) == (
         "check", "generic_score100_check", "24", "1e-3", "15")
-    assert (c["LEARNING_RATE"], c["BETA"], c["BT_DELTA_TEMP"], c["SFT_DATA_ARGS"]) == (
+    assert (c["uniform.LEARNING_RATE"], c["uniform.BETA"], c["uniform.BT_DELTA_TEMP"], c["SFT_DATA_ARGS"]) == (
         "1e-4", "0.1", "5", "--include_both_sides")
+    assert (c["uniform.REWARD_NAME"], c["sampling.BT_PAIR_SAMPLING"]) == ("bt_pointwise_baseline", "weighted")
     # round 3's documented run
     assert (s["JUDGE"], s["PROMPT"], s["MAX_NEW_TOKENS"], s["SFT_LR"], s["SFT_EPOCHS"]) == (
         "score", "generic_score100_brief", "12", "3e-3", "6")
-    assert (s["LEARNING_RATE"], s["BETA"], s["BT_DELTA_TEMP"]) == ("5e-4", "0", "20")
+    assert (s["advantage.LEARNING_RATE"], s["advantage.BETA"], s["advantage.BT_DELTA_TEMP"]) == ("5e-4", "0", "20")
     assert s["SFT_DATA_ARGS"] == r"--filter_correct\ --include_both_sides"
     # the documented runs' GRPO budget, whatever the demo's preset defaults to now
-    assert (c["MAX_STEPS"], c["SAVE_STEPS"]) == (s["MAX_STEPS"], s["SAVE_STEPS"]) == ("300", "100")
+    assert (c["uniform.MAX_STEPS"], c["uniform.SAVE_STEPS"]) == (s["sampling.MAX_STEPS"], s["sampling.SAVE_STEPS"]) \
+        == ("300", "100")
     res = _run(tmp_path / "check", SFT_LR="3e-3")  # one pinned setting overridden is a setting of its own
     assert res.returncode == 2 and "made with other settings (SFT_LR)" in res.stderr
 
@@ -52,6 +55,34 @@ def test_an_out_made_under_one_judge_is_not_continued_under_another(tmp_path):
     before = (out / "settings.env").read_text()
     res = _run(out, JUDGE="score")
     assert res.returncode == 2
-    assert ("made with other settings (JUDGE SFT_EPOCHS SFT_LR SFT_DATA_ARGS PROMPT MAX_NEW_TOKENS BETA BT_DELTA_TEMP "
-            "LEARNING_RATE)") in res.stderr
+    assert "made with other settings (JUDGE SFT_EPOCHS SFT_LR SFT_DATA_ARGS PROMPT MAX_NEW_TOKENS " in res.stderr
+    assert all(f"{arm}.{v}" in res.stderr for arm in ("uniform", "advantage", "sampling")
+               for v in ("LEARNING_RATE", "BETA", "BT_DELTA_TEMP"))
     assert (out / "settings.env").read_text() == before
+
+
+def test_a_changed_arm_preset_or_a_dropped_setting_stops_a_rerun(tmp_path):
+    """Each arm's settings are its own preset's (configs/runs/demo_cpu_density.env) as resolved, compared both ways:
+    a changed arm preset, and a reward setting given before and not now, are other settings."""
+    import shutil
+
+    root = tmp_path / "repo"
+    for d in ("scripts", "configs", "bench"):
+        shutil.copytree(ROOT / d, root / d)
+    out = tmp_path / "o"
+
+    def run(**env):
+        return subprocess.run(["bash", str(root / "bench" / "density_demo.sh")], capture_output=True, text=True,
+                              timeout=120, env=dict(os.environ, OUT=str(out), SEEDS="0", WEIGHTS="bogus",
+                                                    PYTHON=sys.executable, **env))
+
+    assert run(BT_MARGIN_GAMMA="1").returncode != 0
+    res = run()  # the setting given before is gone
+    assert res.returncode == 2 and "(uniform.BT_MARGIN_GAMMA advantage.BT_MARGIN_GAMMA sampling.BT_MARGIN_GAMMA)" \
+        in res.stderr
+    assert "BT_MARGIN_GAMMA" in (out / "settings.env").read_text()  # the record is kept, not overwritten
+    assert run(FRESH="1").returncode != 0
+    preset = root / "configs" / "runs" / "demo_cpu_density.env"
+    preset.write_text(preset.read_text().replace("BT_HARD_LAMBDA=0.5", "BT_HARD_LAMBDA=0.9"))
+    res = run()
+    assert res.returncode == 2 and "uniform.BT_HARD_LAMBDA" in res.stderr
