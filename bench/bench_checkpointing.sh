@@ -27,6 +27,7 @@ if [ -d "$OUT" ] && [ -n "$(ls -A "$OUT")" ] && [ ! -f "$OUT/.bench_checkpointin
   gbr_die "OUT=$OUT is not empty and was not written by this bench (no .bench_checkpointing); it is emptied first, so give another OUT"
 fi
 cd "$GBR_ROOT"
+gbr_drop_preset_leftovers  # a preset sourced earlier in this shell must not drop the values set below
 PROMPT="$(gbr_demo_setting "$DEMO" PROMPT generic_score100_brief)"
 MAX_NEW="$(gbr_demo_setting "$DEMO" MAX_NEW_TOKENS 12)"
 SEED="$(gbr_demo_setting "$DEMO" SEED 0)"

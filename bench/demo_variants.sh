@@ -19,6 +19,7 @@ cd "$GBR_ROOT"
 : "${DEMOS:=outputs/demo_seeds}" "${SEEDS:=0 1 2}" "${JOBS:=2}" "${OUT:=outputs/demo_variants}"
 : "${VARIANTS:=baseline pair_shared hardmine binary graded graded_hardpair hard_margin}"
 gbr_require_count JOBS
+gbr_drop_preset_leftovers  # a preset sourced earlier in this shell must not drop the values set below
 gbr_offline force
 export OMP_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false WANDB_MODE=disabled GBR_ROOT GBR_PY OUT DEMOS
 for s in $SEEDS; do

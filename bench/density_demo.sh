@@ -35,6 +35,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_common.sh"
 gbr_help_if_asked "${BASH_SOURCE[0]}" "$@"
 [ $# -eq 0 ] || gbr_die "usage: bash bench/density_demo.sh (settings are environment variables; --help lists them)"
 cd "$GBR_ROOT"
+gbr_drop_preset_leftovers  # a preset sourced earlier in this shell must not drop the values set below
 : "${OUT:=outputs/density_demo}" "${SEEDS:=0 1 2}" "${JOBS:=2}" "${ARMS:=uniform advantage sampling}"
 : "${WEIGHTS:=animal=0.8,color=0.0667,fruit=0.0667,tool=0.0667}" "${N_TRAIN:=600}" "${N_VAL:=250}" "${N_TEST:=500}"
 : "${N_SFT_PAIRS:=$N_TRAIN}" "${DATA_SEED:=0}" "${JUDGE:=check}"
@@ -82,12 +83,12 @@ bench_settings() {
            MAX_NEW_TOKENS EMBEDDER K ALPHA MAX_RATIO; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
-  # each arm's GRPO settings as its preset resolves them, one "<arm>.VAR=value" line each (the derived parser and
-  # answer length are above; the paths are the seed's)
+  # each arm's GRPO settings as its preset resolves them, the parser it reads answers with included, one
+  # "<arm>.VAR=value" line each (the paths are the seed's)
   local a
   for a in $ARMS; do
-    DENSITY_MODE="$a" gbr_preset_settings configs/runs/demo_cpu_density.env "$GRPO_VARS" \
-      "BT_SCORE_PARSER MAX_COMPLETION_LENGTH MODEL DATASET OUT_DIR" | sed "s/^/$a./"
+    DENSITY_MODE="$a" gbr_preset_settings configs/runs/demo_cpu_density.env "$GRPO_VARS" "MODEL DATASET OUT_DIR" \
+      | sed "s/^/$a./"
   done
   gbr_cpu_isa_setting
 }

@@ -15,6 +15,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_common.sh"
 gbr_help_if_asked "${BASH_SOURCE[0]}" "$@"
 cd "$GBR_ROOT"
+gbr_drop_preset_leftovers  # a preset sourced earlier in this shell must not drop the values set below
 : "${DEVICE:=cpu}" "${OUT:=outputs/grpo_real}" "${N_TRAIN:=1200}" "${N_TEST:=300}" "${SEED:=0}"
 : "${EVAL_SAMPLES:=4}" "${EVAL_TEMP:=1.0}"
 : "${HH_FILE:=$GBR_ROOT/../shared/data/hh-rlhf/harmless-base-test.dev.jsonl.gz}"

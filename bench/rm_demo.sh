@@ -27,7 +27,7 @@ for SEED in $SEEDS; do
   S="$OUT/s$SEED"
   mkdir -p "$S/eval"
   # shellcheck disable=SC2086  # MODEL_ARGS is word-split on purpose
-  "$GBR_PY" -m grpo_bt_rm.tiny --out "$S/model" $MODEL_ARGS --seed "$SEED" --corpus "$OUT/raw/corpus.txt"
+  "$GBR_PY" -m grpo_bt_rm.testing.tiny --out "$S/model" $MODEL_ARGS --seed "$SEED" --corpus "$OUT/raw/corpus.txt"
   "$GBR_PY" -m grpo_bt_rm.data.rm --dataset pairs_jsonl --split train --data_files "$OUT/raw/train.jsonl" \
     --shuffle --seed "$SEED" --out "$S/rm_train.jsonl"
   rm -rf "$S/rm"

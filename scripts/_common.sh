@@ -137,6 +137,16 @@ gbr_demo_setting() {
   if [ -z "$line" ]; then echo "$3"; else eval "printf '%s\n' ${line#*=}"; fi
 }
 
+# gbr_drop_preset_leftovers: unset what a preset sourced earlier in the user's shell left behind (the variables
+# still at the value it set), as sourcing any preset does (configs/runs/_preset.sh). For launchers that set
+# variables and then source a preset themselves: otherwise a value of theirs that equals a leftover would be
+# dropped by that preset and replaced by its default.
+gbr_drop_preset_leftovers() {
+  # shellcheck disable=SC1091
+  source "$GBR_ROOT/configs/runs/_preset.sh"
+  unset _GBR_PRESET_BEFORE
+}
+
 # gbr_preset_settings <preset> "<VAR...>" ["<SKIP...>"]: settings.env lines (VAR=value, shell-quoted, sorted) of the
 # given variables, of every variable the preset sets (found by sourcing it in an empty environment, so the set of
 # names does not depend on what the user happens to have exported) and of every exported BT_* variable (the reward

@@ -51,11 +51,8 @@ if [ -n "${SEEDS:-}" ]; then
 fi
 
 # A preset sourced earlier in the user's shell leaves its values behind; those still at the value it set are its,
-# not the user's settings, and are dropped here as sourcing any preset drops them (configs/runs/_preset.sh), so the
-# record below and every stage see the same environment.
-# shellcheck disable=SC1091
-source configs/runs/_preset.sh
-unset _GBR_PRESET_BEFORE
+# not the user's settings, and are dropped here, so the record below and every stage see the same environment.
+gbr_drop_preset_leftovers
 
 : "${DEMO_DIR:=outputs/demo}"
 : "${SEED:=0}"

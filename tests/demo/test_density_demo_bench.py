@@ -86,3 +86,18 @@ def test_a_changed_arm_preset_or_a_dropped_setting_stops_a_rerun(tmp_path):
     preset.write_text(preset.read_text().replace("BT_HARD_LAMBDA=0.5", "BT_HARD_LAMBDA=0.9"))
     res = run()
     assert res.returncode == 2 and "uniform.BT_HARD_LAMBDA" in res.stderr
+
+
+def test_a_preset_sourced_before_leaves_nothing_behind(tmp_path):
+    """A preset sourced earlier in the user's shell: its leftovers are dropped before the bench sets its own values,
+    so the arms' record (what they run) is the same as from a clean shell."""
+    clean, stale = tmp_path / "clean", tmp_path / "stale"
+    assert _run(clean, JUDGE="score").returncode != 0
+    assert "uniform.BT_SCORE_PARSER=score100_first" in (clean / "settings.env").read_text()  # the brief prompt's
+    # that preset also set BT_SCORE_PARSER=score100_first: without the drop, the arms' preset took the bench's
+    # equal value for its leftover and ran score100_last
+    res = subprocess.run(["bash", "-c", f"cd {ROOT} && source configs/runs/hh_score100_T20_C10_posclip.env && "
+                                        f"bash {BENCH}"], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, OUT=str(stale), SEEDS="0", WEIGHTS="bogus", JUDGE="score"))
+    assert res.returncode != 0 and "other settings" not in res.stderr
+    assert (stale / "settings.env").read_text() == (clean / "settings.env").read_text()
