@@ -89,7 +89,7 @@ touch "$TIMES"
 # The GRPO stage's settings are recorded as it will run them, configs/runs/demo_cpu.env resolved against what the
 # user set (gbr_preset_settings), so a demo trained under an old preset default is another demo; GRPO_KNOBS adds
 # the scripts/train_grpo.sh knobs the preset leaves to the user. BT_SCORE_PARSER and MAX_COMPLETION_LENGTH are left
-# out: the GRPO stage derives them from PROMPT and MAX_NEW_TOKENS.
+# out (the GRPO stage derives them from PROMPT and MAX_NEW_TOKENS), and OMP_NUM_THREADS (recorded with the rest).
 GRPO_KNOBS="MAX_STEPS SAVE_STEPS LEARNING_RATE BETA BT_DELTA_TEMP NUM_GENERATIONS PER_DEVICE_TRAIN_BS TEMPERATURE LOGGING_STEPS REWARD_NAME
   GENERATION_BATCH_SIZE SCALE_REWARDS TOP_K RESPONSE_PREFIX SAVE_TOTAL_LIMIT NUM_TRAIN_EPOCHS USE_VLLM VLLM_MODE DEEPSPEED PLUGIN"
 demo_settings() {
@@ -98,7 +98,7 @@ demo_settings() {
            EXTRA_ARGS TEMPLATE SYSTEM OMP_NUM_THREADS MKL_NUM_THREADS; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
-  gbr_preset_settings configs/runs/demo_cpu.env "$GRPO_KNOBS" "BT_SCORE_PARSER MAX_COMPLETION_LENGTH"
+  gbr_preset_settings configs/runs/demo_cpu.env "$GRPO_KNOBS" "BT_SCORE_PARSER MAX_COMPLETION_LENGTH OMP_NUM_THREADS"
   # Only when set, so a default demo's settings.env stays as it was; the check below compares both ways.
   if [ -n "${TASK_ARGS:-}" ]; then printf 'TASK_ARGS=%q\n' "$TASK_ARGS"; fi
   gbr_cpu_isa_setting  # a demo made under other kernels is another demo

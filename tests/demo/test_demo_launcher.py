@@ -166,6 +166,8 @@ def test_grpo_settings_are_recorded_as_the_preset_resolves_them(tmp_path):
     settings = (demo / "settings.env").read_text().splitlines()
     assert f"MAX_STEPS={default_steps}" in settings and "REWARD_NAME=bt_pointwise_baseline" in settings
     assert "BT_DELTA_CLIP=10" in settings  # a value the preset fixes is recorded too
+    names = [x.split("=", 1)[0] for x in settings]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)  # each setting once
     assert not any(x.startswith(("BT_SCORE_PARSER=", "MAX_COMPLETION_LENGTH=")) for x in settings)
     (demo / ".done" / "task").touch()
     assert run(MAX_STEPS=default_steps).returncode == 1  # the default, given by hand, is the same setting
