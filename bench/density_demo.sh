@@ -96,12 +96,12 @@ bench_settings() {
 mkdir -p "$OUT/logs"
 OUT="$(cd "$OUT" && pwd)"
 export OUT
+settings="$(bench_settings)"
 if [ -f "$OUT/settings.env" ]; then
-  changed="$( { bench_settings | grep -vxF -f "$OUT/settings.env"; grep -vxF -f <(bench_settings) "$OUT/settings.env"; } \
-    | cut -d= -f1 | awk '!seen[$0]++' | tr '\n' ' ' || true)"
+  changed="$(gbr_changed_settings "$OUT/settings.env" "$settings")"
   [ -z "$changed" ] || gbr_die "$OUT holds a run made with other settings (${changed% }); FRESH=1 or another OUT"
 fi
-bench_settings > "$OUT/settings.env"
+printf '%s\n' "$settings" > "$OUT/settings.env"
 : > "$OUT/times.tsv"
 timed() {  # timed <name> <command...>: run it, append "<name>\t<seconds>" to OUT/times.tsv
   local n="$1" t0; shift; t0=$(date +%s); "$@"; printf '%s\t%s\n' "$n" "$(( $(date +%s) - t0 ))" >> "$OUT/times.tsv"

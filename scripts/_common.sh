@@ -168,6 +168,13 @@ gbr_preset_settings() {
   )
 }
 
+# gbr_changed_settings <recorded settings.env> "<settings lines>": the names (space-separated) of the settings whose
+# line differs, either way: one only recorded, one only given, or the two with different values.
+gbr_changed_settings() {
+  { grep -vxF -f "$1" <<<"$2"; grep -vxF -f <(printf '%s\n' "$2") "$1"; } | cut -d= -f1 | awk '!seen[$0]++' \
+    | tr '\n' ' ' || true
+}
+
 # gbr_prompt_parser <prompt>: the registered prompt's parser name (what the GRPO reward should read its answers
 # with; scripts/demo.sh and bench/demo_variants.sh pass it as BT_SCORE_PARSER).
 gbr_prompt_parser() {

@@ -103,16 +103,16 @@ demo_settings() {
   if [ -n "${TASK_ARGS:-}" ]; then printf 'TASK_ARGS=%q\n' "$TASK_ARGS"; fi
   gbr_cpu_isa_setting  # a demo made under other kernels is another demo
 }
+settings="$(demo_settings)"
 if [ -f "$D/settings.env" ]; then
-  changed="$( { demo_settings | grep -vxF -f "$D/settings.env"; grep -vxF -f <(demo_settings) "$D/settings.env"; } \
-    | cut -d= -f1 | awk '!seen[$0]++' | tr '\n' ' ' || true)"
+  changed="$(gbr_changed_settings "$D/settings.env" "$settings")"
   [ -z "$changed" ] \
     || gbr_die "$D holds a demo made with other settings (${changed% }); rerun with FRESH=1 or another DEMO_DIR"
 elif [ -n "$(ls -A "$D/.done")" ]; then
   gbr_die "$D holds finished stages but no settings.env (a demo from before settings were recorded);" \
     "rerun with FRESH=1 or another DEMO_DIR"
 fi
-demo_settings > "$D/settings.env"
+printf '%s\n' "$settings" > "$D/settings.env"
 
 # stage <name> <command...>: run unless DEMO_DIR/.done/<name> exists; log to DEMO_DIR/logs/<name>.log; time it.
 # After the stage named by STOP_AFTER (run now or done already) the demo ends there.
