@@ -86,3 +86,24 @@ def test_missing_sft_or_grpo_is_a_clear_error(tmp_path):
     (eval_dir / "eval_checkpoint-100_seed0.json").unlink()
     with pytest.raises(InputError, match="GRPO checkpoint"):
         demo_summary.build_summary(tmp_path, eval_dir)
+
+
+def test_exactly_ten_points_meets_the_target_despite_float_rounding(demo_dir):
+    # 0.9 - 0.8 is 0.09999999999999998 in floating point: a gain of exactly +10 points must still count
+    _result(demo_dir / "grpo" / "eval", "sft", 360, 0.80)
+    _result(demo_dir / "grpo" / "eval", "checkpoint-300", 300, 0.90)
+    assert demo_summary.build_summary(demo_dir, demo_dir / "grpo" / "eval")["target"]["met"] is True
+
+
+def test_meets_target_at_every_boundary_of_a_500_pair_split():
+    # acc_all is a multiple of 1/1000 on 500 pairs (ties count half): +100/1000 is met, +99/1000 is not
+    for sft in range(0, 901):
+        final = sft + 100
+        if final > 1000 or final < 850:
+            continue
+        assert demo_summary.meets_target(final / 1000, sft / 1000, 0.0), (final, sft)
+        assert not demo_summary.meets_target((final - 1) / 1000, sft / 1000, 0.0), (final - 1, sft)
+    assert demo_summary.meets_target(0.85, 0.75, 0.0) and not demo_summary.meets_target(0.849, 0.70, 0.0)
+    # parse failures: exactly 2% (10 of 500 pairs, summed as a mean of 500 floats) passes, 11 of 500 does not
+    assert demo_summary.meets_target(0.95, 0.8, sum([1.0] * 10 + [0.0] * 490) / 500)
+    assert not demo_summary.meets_target(0.95, 0.8, 11 / 500)
