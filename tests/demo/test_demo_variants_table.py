@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from grpo_bt_rm.io import InputError
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.script_module import load_script
 
 
 def load_table():
-    spec = importlib.util.spec_from_file_location("demo_variants_table", ROOT / "bench" / "demo_variants_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/demo_variants_table.py")
 
 
 def _write(tmp_path, sft: dict, results: dict):

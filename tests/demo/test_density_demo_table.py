@@ -3,27 +3,22 @@ tables, mean ± std over seeds and the paired difference to the uniform arm (no 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from grpo_bt_rm.demo.task import parse_category_weights, write_task
 from grpo_bt_rm.io import write_json, write_jsonl
 from tests.demo.test_breakdown import judged
+from tests.script_module import load_script
 
-ROOT = Path(__file__).resolve().parents[2]
 SKEW = "animal=0.8,color=0.0667,fruit=0.0667,tool=0.0667"
 # Which categories each model judges right (the others wrong): advantage also gets one rare category right.
 RIGHT = {"sft": set(), "uniform": {"animal"}, "advantage": {"animal", "color"}}
 
 
 def load_table():
-    spec = importlib.util.spec_from_file_location("density_demo_table", ROOT / "bench" / "density_demo_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/density_demo_table.py")
 
 
 @pytest.fixture

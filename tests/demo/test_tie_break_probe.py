@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.script_module import load_script
 
 
 def load_probe():
-    spec = importlib.util.spec_from_file_location("tie_break_probe", ROOT / "bench" / "tie_break_probe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/tie_break_probe.py")
 
 
 def test_digit_positions_finds_the_score_digits_right_after_the_tag():
