@@ -10,7 +10,8 @@
 # Env knobs (defaults): DEMOS (outputs/demo_seeds), SEEDS (0 1 2), VARIANTS (baseline pair_shared hardmine binary
 # graded graded_hardpair hard_margin), JOBS (2 parallel single-threaded jobs), OUT (outputs/demo_variants).
 # Writes OUT/<variant>.s<seed>.{val,test}.json (+ .completions.jsonl), OUT/logs/, and prints OUT/table.md
-# (mean ± std over seeds; per-kind accuracy from grpo_bt_rm.demo.breakdown). Choose on val, report test. Each run
+# (mean ± std over seeds; per-kind accuracy from grpo_bt_rm.demo.breakdown; then per seed the test gain over the
+# seed's SFT judge from its demo's summary.json, and the seeds meeting the §1 target). Choose on val, report test. Each run
 # uses its demo's CPU kernels (CPU_ISA in the demo's settings.env; native for a demo from before it was recorded).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_common.sh"
