@@ -64,8 +64,6 @@ def run() -> None:
               f"{fmt([m['tie_rate'] for m in t], 2)} | {fmt([m['parse_fail_rate'] for m in t])} | "
               f"{fmt([k['wrong']['acc_all'] for k in kinds])} ({fmt([k['wrong']['tie_rate'] for k in kinds], 2)}) | "
               f"{fmt([k['rude']['acc_all'] for k in kinds])} |")
-
-
     gain_table(out, Path(a.demos), a.seeds, a.variants)
 
 

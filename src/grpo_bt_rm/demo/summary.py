@@ -43,8 +43,11 @@ def meets_target(acc_all: float, sft_acc_all: float, parse_fail_rate: float) -> 
     """
     def r(x: float) -> float:
         return round(x, 9)
+
     return (r(acc_all) >= TARGET_MIN_ACC and r(acc_all - sft_acc_all) >= TARGET_GAIN
             and r(parse_fail_rate) <= TARGET_MAX_FAIL)
+
+
 KEYS = {"acc_all": "acc_all", "acc_parsed": "acc_parsed", "parse_fail_rate": "parse_fail_rate",
         "logloss": "logloss_all", "n_pairs": "n_pairs"}
 RANDOM_NAME, SFT_NAME = "random", "sft"
