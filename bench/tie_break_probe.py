@@ -43,13 +43,15 @@ def build_argparser() -> argparse.ArgumentParser:
 
 def demo_prompt(demo: Path) -> str:
     """The demo's PROMPT from its settings.env (the prompt its judge was trained with)."""
+    from grpo_bt_rm.demo.summary import demo_settings
+
     path = demo / "settings.env"
     if not path.is_file():
         raise InputError(f"{path}: missing; --demo must be a scripts/demo.sh directory")
-    for line in path.read_text().splitlines():
-        if line.startswith("PROMPT="):
-            return line.split("=", 1)[1].strip("'\"")
-    raise InputError(f"{path}: no PROMPT= line")
+    prompt = demo_settings(demo).get("PROMPT")
+    if not prompt:
+        raise InputError(f"{path}: no PROMPT= line")
+    return prompt
 
 
 def digit_positions(pieces: list[str]) -> list[int] | None:
