@@ -67,19 +67,24 @@ def run() -> None:
     gain_table(out, Path(a.demos), a.seeds, a.variants)
 
 
-def sft_test_acc(demo: Path) -> float:
-    """The SFT judge's test acc_all from a finished demo's summary.json.
+def sft_test_acc(demo: Path, scoring: str = "text") -> float:
+    """The SFT judge's test acc_all read as `scoring` (the variants' evals read the text) from a finished demo's
+    summary.json: its table's figure when the demo read the scores that way, else its `readouts`.
 
     Raises:
-        InputError: the summary is missing or has no `sft.acc_all`.
+        InputError: the summary is missing or has no SFT acc_all under `scoring`.
     """
     path = demo / "summary.json"
     try:
-        return float(json.loads(path.read_text())["sft"]["acc_all"])
+        s = json.loads(path.read_text())
+        if s.get("scoring", "text") == scoring:
+            return float(s["sft"]["acc_all"])
+        return float(s["readouts"][scoring]["sft"]["acc_all"])
     except FileNotFoundError:
         raise InputError(f"{path}: missing; the seed's demo has not finished (run scripts/demo.sh)") from None
     except (KeyError, TypeError, ValueError) as e:
-        raise InputError(f"{path}: field sft.acc_all: expected a number ({e})") from None
+        raise InputError(f"{path}: no SFT acc_all read as {scoring} (sft.acc_all or readouts.{scoring}.sft.acc_all: "
+                         f"{e})") from None
 
 
 def gain_table(out: Path, demos: Path, seeds: list[str], variants: list[str]) -> None:

@@ -13,7 +13,10 @@
 # MODEL_ARGS (tiny model shape), PRETRAIN_STEPS (0: steps of the tiny model's pre-training on the
 # category facts, raw/facts.txt), PROMPT (generic_score100_check: one line of checking, then the score; the GRPO
 # reward reads answers with the prompt's parser; generic_score100_brief for the score-only judge of rounds 1-4),
-# MAX_NEW_TOKENS (24: the eval's and GRPO's answer length), EVAL_WORKERS (2: parallel single-threaded eval jobs), FRESH (1 = delete DEMO_DIR
+# MAX_NEW_TOKENS (24: the eval's and GRPO's answer length), SCORING (expected: how the eval reads each score, eval_bt's
+# --scoring: the written score with its last digit replaced by the judge's expected digit; text: the score as
+# written. Both readouts of the same completions are printed in the summary; changing it reruns only the eval
+# stage), EVAL_WORKERS (2: parallel single-threaded eval jobs), FRESH (1 = delete DEMO_DIR
 # first), TASK_ARGS (empty: extra flags for grpo_bt_rm.demo.task, e.g. "--train_category_weights animal=0.8,..."),
 # STOP_AFTER (empty: a stage name, task tiny teacher sft_data sft grpo_data grpo or eval, to stop after; no summary),
 # CPU_ISA (auto: avx2 where the CPU has AVX2, else native; avx2: PyTorch, oneDNN and MKL pinned to their AVX2 code
@@ -70,6 +73,8 @@ gbr_drop_preset_leftovers
 : "${PRETRAIN_STEPS:=0}"
 : "${MAX_NEW_TOKENS:=24}"
 : "${EVAL_WORKERS:=2}"
+: "${SCORING:=expected}"
+[[ "$SCORING" == text || "$SCORING" == expected ]] || gbr_die "SCORING=$SCORING: expected text or expected"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 export TOKENIZERS_PARALLELISM=false WANDB_MODE="${WANDB_MODE:-disabled}"
 gbr_cpu_isa
@@ -95,7 +100,7 @@ GRPO_KNOBS="MAX_STEPS SAVE_STEPS LEARNING_RATE BETA BT_DELTA_TEMP NUM_GENERATION
 demo_settings() {
   local v
   for v in SEED DATA_SEED N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_BS SFT_DATA_ARGS MODEL_ARGS PRETRAIN_STEPS PROMPT MAX_NEW_TOKENS \
-           EXTRA_ARGS TEMPLATE SYSTEM OMP_NUM_THREADS MKL_NUM_THREADS; do
+           EXTRA_ARGS TEMPLATE SYSTEM OMP_NUM_THREADS MKL_NUM_THREADS SCORING; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
   gbr_preset_settings configs/runs/demo_cpu.env "$GRPO_KNOBS" "BT_SCORE_PARSER MAX_COMPLETION_LENGTH OMP_NUM_THREADS"
@@ -106,6 +111,13 @@ demo_settings() {
 settings="$(demo_settings)"
 if [ -f "$D/settings.env" ]; then
   changed="$(gbr_changed_settings "$D/settings.env" "$settings")"
+  # SCORING shapes only the eval stage (a demo from before it was recorded read the text): redo that stage; the
+  # sweep moves the results read the other way to grpo/eval/stale/ and reuses nothing of theirs.
+  if [[ " $changed " == *" SCORING "* ]]; then
+    [ ! -f "$D/.done/eval" ] || echo "[demo] SCORING changed to $SCORING: the eval stage runs again"
+    rm -f "$D/.done/eval"
+    changed="${changed/SCORING /}"
+  fi
   [ -z "$changed" ] \
     || gbr_die "$D holds a demo made with other settings (${changed% }); rerun with FRESH=1 or another DEMO_DIR"
 elif [ -n "$(ls -A "$D/.done")" ]; then
@@ -210,7 +222,8 @@ eval_sweep() {
   for c in $(cd "$D/grpo" && ls -d checkpoint-* | sort -t- -k2 -n); do ckpts="$ckpts $c"; done
   bash scripts/run_eval_sweep.sh --run_dir "$D/grpo" --ckpts "$ckpts" --seeds 0 --gpus cpu --cpu_workers "$EVAL_WORKERS" \
     --no_wandb --dataset pairs_jsonl --split test --data_files "$D/raw/test.jsonl" --n_pairs "$N_TEST" \
-    --prompt "$PROMPT" --bt_temp 20 --max_new_tokens "$MAX_NEW_TOKENS" --title "demo (seed $SEED)" --save_completions
+    --prompt "$PROMPT" --bt_temp 20 --max_new_tokens "$MAX_NEW_TOKENS" --title "demo (seed $SEED)" --save_completions \
+    --scoring "$SCORING"
 }
 summary() {
   "$GBR_PY" -m grpo_bt_rm.demo.summary --demo_dir "$D" --eval_dir "$D/grpo/eval"

@@ -76,3 +76,37 @@ def test_environment_records_the_kernels_that_ran(monkeypatch):
     assert env["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert env["ATEN_CPU_CAPABILITY"] == "avx2" and env["MKL_CBWR"] is None
     assert env["torch"] == torch.__version__ and env["ms-swift"]
+
+
+def _summary(d, seed, sft, grpo, met, scoring="expected", readouts=None):
+    d.mkdir(parents=True)
+    (d / "summary.json").write_text(json.dumps({
+        "seed": seed, "scoring": scoring, "sft": {"acc_all": sft}, "grpo": {"acc_all": grpo, "parse_fail_rate": 0.0},
+        "acc_all_gain": grpo - sft, "target": {"met": met}, "total_seconds": 400.0,
+        "readouts": readouts or {}}))
+    return d
+
+
+def test_seeds_table_prints_both_readouts_and_counts_targets(tmp_path):
+    from grpo_bt_rm.demo.breakdown import main, seeds_table
+
+    text_ro = {"gain": 0.05, "met": False}
+    dirs = [_summary(tmp_path / f"s{s}", s, 0.7, 0.9 + s / 100, True,
+                     readouts={"text": text_ro, "expected": {"gain": 0.2 + s / 100, "met": True}}) for s in range(3)]
+    md, out = seeds_table(dirs)
+    assert out["scoring"] == "expected" and out["gain"]["mean"] == pytest.approx(0.21)
+    assert "Scores read as: expected" in md
+    assert "| 1 | 0.700 | 0.910 | +21.0 | 0.000 | yes | +5.0, not met | +21.0, met | 400.0 |" in md
+    assert md.rstrip().endswith("| 3 of 3 | 0 of 3 | 3 of 3 | |")
+    assert main(["--seeds", *map(str, dirs), "--out", str(tmp_path / "t")]) == 0
+    assert json.loads((tmp_path / "t.json").read_text())["seeds"][2]["readouts"]["text"] == text_ro
+
+
+def test_seeds_table_refuses_summaries_read_two_ways(tmp_path):
+    from grpo_bt_rm.demo.breakdown import seeds_table
+
+    dirs = [_summary(tmp_path / "a", 0, 0.7, 0.9, True), _summary(tmp_path / "b", 1, 0.7, 0.9, True, scoring="text")]
+    with pytest.raises(InputError, match=r"read the scores differently .*a: expected, .*b: text"):
+        seeds_table(dirs)
+    with pytest.raises(InputError, match=r"c/summary.json: missing"):
+        seeds_table([tmp_path / "c"])

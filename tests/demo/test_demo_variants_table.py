@@ -45,5 +45,17 @@ def test_gain_table_names_a_missing_or_bad_summary(tmp_path):
     with pytest.raises(InputError, match=r"seed1/summary.json: missing"):
         load_table().gain_table(out, demos, ["0", "1"], ["baseline"])
     (demos / "seed0" / "summary.json").write_text(json.dumps({"sft": {}}))
-    with pytest.raises(InputError, match=r"seed0/summary.json: field sft.acc_all"):
+    with pytest.raises(InputError, match=r"seed0/summary.json: no SFT acc_all read as text"):
         load_table().gain_table(out, demos, ["0"], ["baseline"])
+    # a demo read with expected scores and no readouts: its SFT figure is not the variants' (text) one
+    (demos / "seed0" / "summary.json").write_text(json.dumps({"scoring": "expected", "sft": {"acc_all": 0.7}}))
+    with pytest.raises(InputError, match=r"no SFT acc_all read as text \(.*readouts.text"):
+        load_table().gain_table(out, demos, ["0"], ["baseline"])
+
+
+def test_gain_is_over_the_sft_judge_read_the_variants_way(tmp_path, capsys):
+    demos, out = _write(tmp_path, {"0": 0.8}, {("baseline", "0"): (0.9, 0.0)})
+    (demos / "seed0" / "summary.json").write_text(json.dumps({
+        "scoring": "expected", "sft": {"acc_all": 0.7}, "readouts": {"text": {"sft": {"acc_all": 0.85}}}}))
+    load_table().gain_table(out, demos, ["0"], ["baseline"])
+    assert "| baseline | 0.900 (+5.0) | 0 of 1 |" in capsys.readouterr().out  # over the text SFT 0.85, not 0.7

@@ -107,3 +107,61 @@ def test_meets_target_at_every_boundary_of_a_500_pair_split():
     # parse failures: exactly 2% (10 of 500 pairs, summed as a mean of 500 floats) passes, 11 of 500 does not
     assert demo_summary.meets_target(0.95, 0.8, sum([1.0] * 10 + [0.0] * 490) / 500)
     assert not demo_summary.meets_target(0.95, 0.8, 11 / 500)
+
+
+def _with_completions(eval_dir, name, sides, scoring="text"):
+    """Rewrite `name`'s result with `scoring` and save completions: one pair per (preferred text, other text,
+    preferred's last-digit log-probs, other's), every pair preferring side 0."""
+    import math
+
+    from grpo_bt_rm.eval.completions import make_record
+    from grpo_bt_rm.io import write_jsonl
+    from grpo_bt_rm.parsing import get_parser
+
+    path = eval_dir / f"eval_{name}_seed0.json"
+    obj = json.loads(path.read_text())
+    obj.update(parser={"name": "score100_first", "reasoning_tag": "think"},
+               settings={"bt_temp": 20.0, "scoring": scoring})
+    path.write_text(json.dumps(obj))
+    recs = []
+    for i, (t0, t1, d0, d1) in enumerate(sides):
+        lp = [[[len(t) - 4, [math.log(0.5) if k in d else -math.inf for k in range(10)]]]
+              for t, d in ((t0, d0), (t1, d1))]
+        recs.append(make_record(f"p{i}", 0, [t0], [t1], get_parser("score100_first"),
+                                digit_logprobs_0=[lp[0]], digit_logprobs_1=[lp[1]]))
+    write_jsonl(eval_dir / f"eval_{name}_seed0.completions.jsonl", recs)
+
+
+def test_readouts_give_both_verdicts_from_the_same_completions(demo_dir):
+    ev = demo_dir / "grpo" / "eval"
+    # SFT: a tie under text (50 vs 50), but the expected digits split it the wrong way (52 vs 54.5): 0.5 -> 0
+    _with_completions(ev, "sft", [("<s>50</s>", "<s>50</s>", (0, 4), (0, 9)),
+                                  ("<s>70</s>", "<s>30</s>", (0,), (0,))])
+    # GRPO: a text tie split the right way: 0.5 -> 1
+    _with_completions(ev, "checkpoint-300", [("<s>50</s>", "<s>50</s>", (0, 9), (0, 4)),
+                                             ("<s>70</s>", "<s>30</s>", (0,), (0,))])
+    s = demo_summary.build_summary(demo_dir, ev)
+    assert s["scoring"] == "text"
+    r = s["readouts"]
+    assert (r["text"]["sft"]["acc_all"], r["text"]["grpo"]["acc_all"]) == (0.75, 0.75)
+    assert (r["expected"]["sft"]["acc_all"], r["expected"]["grpo"]["acc_all"]) == (0.5, 1.0)
+    assert r["text"]["met"] is False and r["expected"]["met"] is True and r["expected"]["gain"] == 0.5
+    assert r["expected"]["sft"]["tie_rate"] == 0.0 and r["text"]["sft"]["tie_rate"] == 0.5
+    text = demo_summary.markdown(s)
+    assert "Scores read as: text" in text and "| text (the table's) | 0.750 (0.50) | 0.750 (0.50) | +0.0 | NOT met |" \
+        in text and "| expected | 0.500 (0.00) | 1.000 (0.00) | +50.0 | met |" in text
+
+
+def test_results_read_two_ways_are_not_summarized_together(demo_dir):
+    ev = demo_dir / "grpo" / "eval"
+    _with_completions(ev, "sft", [("<s>50</s>", "<s>40</s>", (0,), (0,))], scoring="expected")
+    with pytest.raises(InputError, match=r"different --scoring \(expected: .*eval_sft_seed0\.json, text: "):
+        demo_summary.build_summary(demo_dir, ev)
+    for name in ("random", "checkpoint-100", "checkpoint-200", "checkpoint-300"):
+        _with_completions(ev, name, [("<s>50</s>", "<s>40</s>", (0,), (0,))], scoring="expected")
+    s = demo_summary.build_summary(demo_dir, ev)
+    assert s["scoring"] == "expected" and "Scores read as: expected" in demo_summary.markdown(s)
+
+
+def test_no_readouts_without_completions(demo_dir):
+    assert demo_summary.build_summary(demo_dir, demo_dir / "grpo" / "eval")["readouts"] is None

@@ -1,6 +1,7 @@
 """eval_bt with the model faked: real argument handling, data loading, checkpoint resolution and result writing.
 
     python tests/eval/stand_in_eval.py <eval_bt flags>   # every completion is "<s>60</s>"; no model is loaded
+    (its digits certain: the expected score is 60 too)
 """
 
 from __future__ import annotations
@@ -30,8 +31,12 @@ class _Template:
 
 
 class _Engine:
+    digit_ids = list(range(10))  # records digit log-probabilities, as the transformers engine does
+    _SURE = tuple(0.0 if d == 0 else float("-inf") for d in range(10))  # all mass on "0"
+
     def generate(self, ids, sampling, paired=False):
-        return [[Generation("<s>60</s>", False)] * sampling.n_samples for _ in ids]
+        gen = Generation("<s>60</s>", False, ((4, self._SURE[-6:] + self._SURE[:-6]), (5, self._SURE)))
+        return [[gen] * sampling.n_samples for _ in ids]
 
 
 def open_engine(args):  # eval_bt's settings (field names = flag names)

@@ -45,7 +45,14 @@ def test_reused_prefill_gives_the_same_tokens(engine, sampling, paired, monkeypa
     assert [c[0] for c in calls] == [4] * paired + [8] * (sampling.n_samples > 1)
     if paired:
         assert calls[0][1] > 10  # the shared prefix covers the template, system prompt and instructions
-    assert out[True] == out[False]
+    assert [[g[:2] for g in gens] for gens in out[True]] == [[g[:2] for g in gens] for gens in out[False]]
+    # the digit log-probabilities: the same digit tokens; the values agree to float rounding (the prefill order
+    # of the sums differs)
+    for a, b in zip((g for gens in out[True] for g in gens), (g for gens in out[False] for g in gens)):
+        assert [e[0] for e in a.digits] == [e[0] for e in b.digits]
+        for (_, la), (_, lb) in zip(a.digits, b.digits):
+            assert la == pytest.approx(lb, abs=1e-4)
+    assert any(g.digits for gens in out[True] for g in gens)  # digits were recorded
     assert len({g.text for gens in out[True] for g in gens}) > 1  # not a degenerate constant output
 
 
@@ -103,3 +110,35 @@ def test_same_tokens_on_the_real_model(tmp_path):
             torch.manual_seed(7)
             out[reuse] = eng.generate(ids, sampling, paired=True)
         assert out[True] == out[False], sampling
+
+
+def test_digit_logprobs_are_the_models_own_at_the_last_digit(engine):
+    """The recorded distribution at a score's last digit is what one plain forward pass over prompt + answer so
+    far gives there (no off-by-one between generation steps and tokens), and the expected readout uses it."""
+    from grpo_bt_rm.eval.completions import to_pair_scores
+    from grpo_bt_rm.eval.expected_score import digit_expectation
+
+    eng, judge = engine
+    pairs, _ = eval_judge.select_pairs("anthropic_hh", "sample", [str(HH_SAMPLE)], 0, 0)
+    prompt, parser = get_prompt("hh_score100_v1"), get_parser("score100_first")
+    records = eval_judge.generate_records(eng, judge.template, pairs, prompt, parser,
+                                          SamplingSettings(1, False, max_new_tokens=10), 3)
+    checked = 0
+    for rec, pr in zip(records, pairs):
+        exp = to_pair_scores(rec, parser, "expected")
+        for k, response in ((0, pr.response_0), (1, pr.response_1)):
+            text = rec[f"completions_{k}"][0]
+            res, span = parser.locate(text, rec[f"truncated_{k}"][0])
+            if res.score is None:
+                continue
+            ids = eval_judge.encode_prompt(judge.template, prompt.render(pr.context, response))
+            answer = judge.tokenizer(text[:span[1] - 1], add_special_tokens=False)["input_ids"]
+            with torch.inference_mode():
+                logits = eng.model(input_ids=torch.tensor([ids + answer])).logits[0, -1]
+            want = logits.float().log_softmax(-1)[eng.digit_ids].tolist()
+            entry = next(e for e in rec[f"digit_logprobs_{k}"][0] if e[0] == span[1])
+            assert entry[1] == pytest.approx(want, abs=1e-3)
+            score = (exp.scores_0 if k == 0 else exp.scores_1)[0]
+            assert score == pytest.approx(res.score - int(text[span[1] - 1]) + digit_expectation(want), abs=1e-3)
+            checked += 1
+    assert checked >= 4

@@ -11,17 +11,45 @@ from grpo_bt_rm.parsing import get_parser
 
 
 class _Tok:
+    """Token i decodes to its number followed by a space; no token is a lone digit."""
     pad_token_id = 0
+    unk_token_id = 3
 
     def decode(self, ids, skip_special_tokens=True):
         return " ".join(str(i) for i in ids)
 
+    def convert_tokens_to_ids(self, token):
+        return self.unk_token_id
+
+
+class _DigitTok(_Tok):
+    """Ids 100..109 are the digits "0".."9", 50 is "<s>", 51 is "</s>", 60 is "8x" (a digit inside a merged token)."""
+    VOCAB = {**{100 + d: str(d) for d in range(10)}, 50: "<s>", 51: "</s>", 60: "8x"}
+
+    def decode(self, ids, skip_special_tokens=True):
+        return "".join(self.VOCAB[i] for i in ids)
+
+    def convert_tokens_to_ids(self, token):
+        return next((i for i, t in self.VOCAB.items() if t == token), self.unk_token_id)
+
 
 def test_decode_marks_rows_without_a_stop_token():
     eng = TransformersEngine(model=None, tokenizer=_Tok(), stop_ids=[7, 9])
+    assert eng.digit_ids is None  # no lone digit tokens: nothing is recorded
     assert eng._decode([5, 6, 7, 0, 0]) == Generation("5 6", False)  # ended by a stop token, then padding
     assert eng._decode([5, 9]) == Generation("5", False)  # the last allowed token was a stop token
     assert eng._decode([5, 6, 8]) == Generation("5 6 8", True)  # ran to max_new_tokens
+
+
+def test_decode_records_each_digit_token_at_its_character_end():
+    eng = TransformersEngine(model=None, tokenizer=_DigitTok(), stop_ids=[7])
+    assert eng.digit_ids == list(range(100, 110))
+    steps = [[float(j)] * 10 for j in range(7)]  # step j's ten log-probabilities, all j
+    gen = eng._decode([50, 103, 105, 51, 7, 0, 0], steps)
+    assert gen.text == "<s>35</s>" and not gen.truncated
+    assert gen.digits == ((4, (1.0,) * 10), (5, (2.0,) * 10))  # "3" ends at 4 (step 1), "5" at 5 (step 2)
+    gen = eng._decode([50, 60, 51, 108], steps)  # "8x" is not a lone digit: only the last token is recorded
+    assert gen.digits == ((10, (3.0,) * 10),) and gen.text == "<s>8x</s>8" and gen.truncated
 
 
 def test_records_keep_flags_and_reasons(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from types import SimpleNamespace
@@ -186,3 +187,38 @@ def test_lora_checkpoint_really_differs_from_base(grpo_runs):
     assert set(lora) == set(base)
     changed = [k for k in base if not (lora[k] == base[k]).all()]
     assert changed and all("proj" in k for k in changed)
+
+
+def test_expected_scoring_end_to_end(grpo_runs, tmp_path):
+    out, comp = tmp_path / "e.json", tmp_path / "e.completions.jsonl"
+    assert eval_bt.main(eval_argv(grpo_runs.lora_run, "base", out, "--save_completions", str(comp), "--no_plot",
+                                  "--scoring", "expected")) == 0
+    res = json.loads(out.read_text())
+    assert res["settings"]["scoring"] == res["args"]["scoring"] == res["metrics"]["scoring"] == "expected"
+    assert res["metrics"]["expected_fallbacks"] == 0  # the tiny tokenizer writes every digit as its own token
+    assert "scoring=expected" in out.with_suffix(".log").read_text()
+    recs = read_completions(comp, "expected")
+    assert all(len(r["digit_logprobs_0"]) == 1 for r in recs)
+    rescored = tmp_path / "r.json"
+    assert eval_bt.main(["--from_completions", str(comp), "--scoring", "expected", "--out_json", str(rescored),
+                         "--no_plot", "--bt_temp", "20"]) == 0
+    assert json.loads(rescored.read_text())["metrics"] == res["metrics"]
+    text = tmp_path / "t.json"
+    assert eval_bt.main(["--from_completions", str(comp), "--out_json", str(text), "--no_plot", "--bt_temp",
+                         "20"]) == 0
+    tm = json.loads(text.read_text())["metrics"]
+    assert tm["scoring"] == "text" and "expected_fallbacks" not in tm
+    assert tm["parse_fail_rate"] == res["metrics"]["parse_fail_rate"]  # the readout changes no parse
+    assert tm["delta"] != res["metrics"]["delta"]  # ... but it does move the scores
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--engine", "vllm"], "--scoring expected needs --engine transformers"),
+    (["--scorer", "scalar"], "--scorer scalar has none"),
+    (["--scoring", "mean"], "argument --scoring: invalid choice"),
+])
+def test_expected_scoring_bad_combinations(tmp_path, capsys, argv, message):
+    argv = ["--checkpoint", "base", "--model", str(tmp_path), "--scoring", "expected", *argv]
+    with pytest.raises(SystemExit) if "mean" in argv else contextlib.nullcontext():
+        assert eval_bt.main(argv) == 2  # before any model is loaded
+    assert message in capsys.readouterr().err

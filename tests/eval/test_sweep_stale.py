@@ -62,6 +62,8 @@ CASES = [
                  marks=SLOW),
     ("response_prefix trained", "prefix", 'response_prefix: null -> "<s>"'),
     ("reasoning_tag", ["--reasoning_tag", "reason"], 'parser reasoning_tag: "think" -> "reason"'),
+    # a result read from the text is never reused as an expected-score one (old results count as text)
+    ("scoring", ["--scoring", "expected"], '--scoring: "text" -> "expected"'),
     ("weights rewritten", "weights", "checkpoint weights: fingerprint differs"),
     ("data file edited", "data", "data files: contents or list differ"),
 ]

@@ -29,7 +29,7 @@ from grpo_bt_rm.parsing import get_parser
 
 
 def kind_breakdown(completions: str | os.PathLike, raw: str | os.PathLike, parser: str = "score100_first",
-                   bt_temp: float = 20.0, field: str = "kind") -> dict[str, dict]:
+                   bt_temp: float = 20.0, field: str = "kind", scoring: str = "text") -> dict[str, dict]:
     """acc_all, tie rate and count per failure kind of the rejected reply (or per value of another raw column).
 
     Args:
@@ -38,6 +38,7 @@ def kind_breakdown(completions: str | os.PathLike, raw: str | os.PathLike, parse
         parser: the score parser the eval used.
         bt_temp: BT temperature for the metrics (does not change acc_all or ties).
         field: the raw column to group by: `kind` (default) or `category` (the asked category).
+        scoring: how each sample's score is read, as eval_bt's --scoring (text or expected).
 
     Returns:
         `{value: {"n": pairs, "acc_all": ..., "tie_rate": ..., "parse_fail_rate": ...}}`, values sorted.
@@ -52,12 +53,12 @@ def kind_breakdown(completions: str | os.PathLike, raw: str | os.PathLike, parse
         values.append(row[field])
     p = get_parser(parser)
     groups: dict[str, list] = {}
-    for rec in read_completions(completions):
+    for rec in read_completions(completions, scoring):
         i = rec.get("source_index")
         if not isinstance(i, int) or not 0 <= i < len(values):
             raise InputError(f"{completions}: pair {rec.get('pair_key')}: field 'source_index' {i!r} is not a row of "
                              f"{raw} ({len(values)} rows)")
-        groups.setdefault(values[i], []).append(to_pair_scores(rec, p))
+        groups.setdefault(values[i], []).append(to_pair_scores(rec, p, scoring))
     out = {}
     for value in sorted(groups):
         m = pair_metrics(groups[value], bt_temp=bt_temp, n_boot=1, score_range=(p.low, p.high))
@@ -103,11 +104,14 @@ def environment() -> dict:
 def seeds_table(demo_dirs: list[Path]) -> tuple[str, dict]:
     """The three-seed (or n-seed) table from each demo's `summary.json`.
 
+    The main columns are each summary's own figures (its `scoring`); one column per readout in the summaries'
+    `readouts` gives that readout's gain and verdict, so the seeds' verdicts under both readouts sit side by side.
+
     Returns:
         (markdown, summary dict with per-seed rows and mean/std of sft, grpo and gain acc_all).
 
     Raises:
-        InputError: a demo directory has no summary.json.
+        InputError: a demo directory has no summary.json, or the summaries were read with different scorings.
     """
     rows = []
     for d in demo_dirs:
@@ -115,10 +119,15 @@ def seeds_table(demo_dirs: list[Path]) -> tuple[str, dict]:
         if not path.is_file():
             raise InputError(f"{path}: missing (did the demo in {d} finish?)")
         s = json.loads(path.read_text(encoding="utf-8"))
-        rows.append({"demo_dir": str(d), "seed": s.get("seed"), "sft": s["sft"]["acc_all"],
-                     "grpo": s["grpo"]["acc_all"], "gain": s["acc_all_gain"],
+        rows.append({"demo_dir": str(d), "seed": s.get("seed"), "scoring": s.get("scoring", "text"),
+                     "sft": s["sft"]["acc_all"], "grpo": s["grpo"]["acc_all"], "gain": s["acc_all_gain"],
                      "grpo_parse_fail": s["grpo"]["parse_fail_rate"], "target_met": s["target"]["met"],
+                     "readouts": {k: {"gain": r["gain"], "met": r["met"]} for k, r in (s.get("readouts") or {}).items()},
                      "total_seconds": s.get("total_seconds")})
+    scorings = sorted({r["scoring"] for r in rows})
+    if len(scorings) > 1:
+        raise InputError("the demos' summaries read the scores differently (" + ", ".join(
+            f"{r['demo_dir']}: {r['scoring']}" for r in rows) + "); rerun them with one SCORING")
 
     def stat(key: str) -> dict:
         """Mean and sample std (0 for one seed) of column `key` over the seeds."""
@@ -126,16 +135,22 @@ def seeds_table(demo_dirs: list[Path]) -> tuple[str, dict]:
         return {"mean": statistics.fmean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0}
 
     agg = {k: stat(k) for k in ("sft", "grpo", "gain")}
-    lines = ["| seed | SFT acc_all | GRPO acc_all | gain (points) | GRPO parse fail | target met | seconds |",
-             "|---|---|---|---|---|---|---|"]
+    reads = [k for k in ("text", "expected") if all(k in r["readouts"] for r in rows)]
+    lines = [f"Scores read as: {scorings[0]} (the demos' SCORING).", "",
+             "| seed | SFT acc_all | GRPO acc_all | gain (points) | GRPO parse fail | target met | "
+             + "".join(f"{k} readout: gain, target | " for k in reads) + "seconds |",
+             "|---|---|---|---|---|---|" + "---|" * len(reads) + "---|"]
     for r in rows:
         lines.append(f"| {r['seed']} | {r['sft']:.3f} | {r['grpo']:.3f} | {r['gain'] * 100:+.1f} | "
-                     f"{r['grpo_parse_fail']:.3f} | {'yes' if r['target_met'] else 'no'} | {r['total_seconds']} |")
+                     f"{r['grpo_parse_fail']:.3f} | {'yes' if r['target_met'] else 'no'} | "
+                     + "".join(f"{r['readouts'][k]['gain'] * 100:+.1f}, {'met' if r['readouts'][k]['met'] else 'not met'}"
+                               " | " for k in reads) + f"{r['total_seconds']} |")
     lines.append(f"| mean ± std | {agg['sft']['mean']:.3f} ± {agg['sft']['std']:.3f} | "
                  f"{agg['grpo']['mean']:.3f} ± {agg['grpo']['std']:.3f} | "
                  f"{agg['gain']['mean'] * 100:+.1f} ± {agg['gain']['std'] * 100:.1f} | | "
-                 f"{sum(r['target_met'] for r in rows)} of {len(rows)} | |")
-    return "\n".join(lines) + "\n", {"seeds": rows, **agg}
+                 f"{sum(r['target_met'] for r in rows)} of {len(rows)} | "
+                 + "".join(f"{sum(r['readouts'][k]['met'] for r in rows)} of {len(rows)} | " for k in reads) + "|")
+    return "\n".join(lines) + "\n", {"scoring": scorings[0], "seeds": rows, **agg}
 
 
 def main(argv: list[str] | None = None) -> int:

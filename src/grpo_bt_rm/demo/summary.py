@@ -6,6 +6,10 @@ Reads only structured files: the eval sweep's eval_bt JSON results, the GRPO run
 summary.json and the demo's stage_times.tsv. Writes DEMO_DIR/summary.json, summary.md and demo_plot.png, and
 prints the table. The learning target (issue 15): final GRPO acc_all >= 0.85 and >= SFT acc_all + 10 points, with
 at most 2% parse failures; `target.met` records whether this run met it.
+
+The table's figures are the eval results' own, read the way the sweep read them (`scoring`: eval_bt's --scoring,
+the demo's SCORING). `readouts` gives SFT and final GRPO under both readouts, text and expected score, recomputed
+from the same saved completions (no model), so the other readout's verdict is always printed beside it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import sys
 from pathlib import Path
 
 from grpo_bt_rm.cli import run_cli
-from grpo_bt_rm.eval.summary import aggregate, results_in
+from grpo_bt_rm.eval.summary import aggregate, read_result, results_in
 from grpo_bt_rm.io import InputError, atomic_write, iter_jsonl, manifest_base, write_json
 from grpo_bt_rm.plots import pyplot, save_png
 
@@ -48,6 +52,9 @@ def meets_target(acc_all: float, sft_acc_all: float, parse_fail_rate: float) -> 
             and r(parse_fail_rate) <= TARGET_MAX_FAIL)
 
 
+SCORING_WORDS = {"text": "each score as the judge wrote it, greedy decoding",
+                 "expected": "greedy decoding, the score's last digit replaced by the judge's expected digit; "
+                 "grpo_bt_rm.eval.expected_score"}
 KEYS = {"acc_all": "acc_all", "acc_parsed": "acc_parsed", "parse_fail_rate": "parse_fail_rate",
         "logloss": "logloss_all", "n_pairs": "n_pairs"}
 RANDOM_NAME, SFT_NAME = "random", "sft"
@@ -127,15 +134,69 @@ def demo_settings(demo_dir: Path) -> dict[str, str]:
     return out
 
 
-def per_kind(demo_dir: Path, eval_dir: Path, name: str) -> dict | None:
-    """acc_all per failure kind of the checkpoint `name`, when the sweep saved its completions (else None)."""
+def per_kind(demo_dir: Path, eval_dir: Path, name: str, scoring: str = "text") -> dict | None:
+    """acc_all per failure kind of the checkpoint `name` under `scoring`, when the sweep saved its completions
+    (else None)."""
     from grpo_bt_rm.demo.breakdown import kind_breakdown
 
     found = sorted(eval_dir.glob(f"eval_{name}_seed*.completions.jsonl"))
     raw = demo_dir / "raw" / "test.jsonl"
     if not found or not raw.exists():
         return None
-    return kind_breakdown(found[0], raw)
+    return kind_breakdown(found[0], raw, scoring=scoring)
+
+
+def results_scoring(eval_dir: Path) -> str:
+    """The one --scoring of the eval results in `eval_dir` (results from before the flag read the text).
+
+    Raises:
+        InputError: results made with different readouts sit in the directory (one summary would mix them).
+    """
+    found = {r["_path"]: (r.get("settings") or {}).get("scoring", "text") for r in results_in(eval_dir)}
+    kinds = sorted(set(found.values()))
+    if len(kinds) > 1:
+        example = {k: next(p for p, v in found.items() if v == k) for k in kinds}
+        raise InputError(f"{eval_dir}: results read with different --scoring ("
+                         + ", ".join(f"{k}: {p}" for k, p in example.items()) + "); summarize them separately")
+    return kinds[0] if kinds else "text"
+
+
+def readouts(eval_dir: Path, sft_name: str, final_name: str) -> dict | None:
+    """SFT and final GRPO acc_all, tie and parse-failure rates, the gain and the target verdict under each readout
+    (text, expected), recomputed from the sweep's saved completions; None without them, and the expected
+    readout left out when the completions carry no digit log-probabilities."""
+    from grpo_bt_rm.eval.completions import read_completions, to_pair_scores
+    from grpo_bt_rm.eval.expected_score import SCORINGS
+    from grpo_bt_rm.eval.metrics import pair_metrics
+    from grpo_bt_rm.parsing import get_parser
+
+    files = {}
+    for role, name in (("sft", sft_name), ("grpo", final_name)):
+        found = sorted(eval_dir.glob(f"eval_{name}_seed*.completions.jsonl"))
+        result = read_result(found[0].with_name(found[0].name.replace(".completions.jsonl", ".json"))) \
+            if found else None
+        if result is None:
+            return None
+        files[role] = (found[0], get_parser(result["parser"]["name"], result["parser"].get("reasoning_tag")),
+                       (result.get("settings") or {}).get("bt_temp") or 1.0)
+    out = {}
+    for scoring in SCORINGS:
+        row = {}
+        for role, (path, parser, bt_temp) in files.items():
+            try:
+                recs = read_completions(path, scoring)
+            except InputError:
+                recs = None  # no digit log-probabilities in these completions
+            if recs is None:
+                break
+            m = pair_metrics([to_pair_scores(r, parser, scoring) for r in recs], bt_temp=bt_temp, n_boot=1,
+                             score_range=(parser.low, parser.high))
+            row[role] = {k: m[k] for k in ("acc_all", "tie_rate", "parse_fail_rate", "n_pairs")}
+        if len(row) == 2:
+            row["gain"] = row["grpo"]["acc_all"] - row["sft"]["acc_all"]
+            row["met"] = meets_target(row["grpo"]["acc_all"], row["sft"]["acc_all"], row["grpo"]["parse_fail_rate"])
+            out[scoring] = row
+    return out
 
 
 def build_summary(demo_dir: Path, eval_dir: Path) -> dict:
@@ -156,6 +217,7 @@ def build_summary(demo_dir: Path, eval_dir: Path) -> dict:
         raise InputError(f"{eval_dir}: no result for any GRPO checkpoint (checkpoint-N)")
     final = max(grpo, key=lambda r: r["step"])
     sft = by_role[SFT_NAME]
+    scoring = results_scoring(eval_dir)
     gain = final["acc_all"] - sft["acc_all"]
     times = stage_times(demo_dir / "stage_times.tsv")
     settings = demo_settings(demo_dir)
@@ -164,7 +226,10 @@ def build_summary(demo_dir: Path, eval_dir: Path) -> dict:
         seed=int(settings["SEED"]) if settings.get("SEED", "").isdigit() else None,
         settings=settings,
         environment=environment(),
-        per_kind={"sft": per_kind(demo_dir, eval_dir, SFT_NAME), "grpo": per_kind(demo_dir, eval_dir, final["name"])},
+        scoring=scoring,
+        per_kind={"sft": per_kind(demo_dir, eval_dir, SFT_NAME, scoring),
+                  "grpo": per_kind(demo_dir, eval_dir, final["name"], scoring)},
+        readouts=readouts(eval_dir, SFT_NAME, final["name"]),
         sft={k: sft[k] for k in KEYS},
         grpo={"checkpoint": final["name"], "step": final["step"], **{k: final[k] for k in KEYS}},
         random={k: by_role[RANDOM_NAME][k] for k in KEYS} if RANDOM_NAME in by_role else None,
@@ -193,10 +258,21 @@ def markdown(summary: dict) -> str:
                      f"{f(r['acc_parsed'])} | {f(r['parse_fail_rate'])} | {f(r['logloss'])} | "
                      f"{f(r['n_pairs'], 0)} |")
     t = summary["target"]
-    lines += ["", f"GRPO ({summary['grpo']['checkpoint']}) - SFT acc_all: {summary['acc_all_gain'] * 100:+.1f} points "
+    scoring = summary.get("scoring", "text")
+    lines += ["", f"Scores read as: {scoring} ({SCORING_WORDS.get(scoring, scoring)}).",
+              "", f"GRPO ({summary['grpo']['checkpoint']}) - SFT acc_all: {summary['acc_all_gain'] * 100:+.1f} points "
               f"(target: acc_all >= {t.get('min_acc_all', 0):.2f} and >= SFT +{t['min_gain'] * 100:.0f}, "
               f"parse fail <= {t['max_parse_fail']:.0%}): "
               f"{'met' if t['met'] else 'NOT met'}"]
+    reads = summary.get("readouts") or {}
+    if reads:
+        lines += ["", "| readout (same completions) | SFT acc_all (ties) | GRPO acc_all (ties) | gain (points) | target |",
+                  "|---|---|---|---|---|"]
+        for name, r in reads.items():
+            mark = " (the table's)" if name == scoring else ""
+            lines.append(f"| {name}{mark} | {f(r['sft']['acc_all'])} ({f(r['sft']['tie_rate'], 2)}) | "
+                         f"{f(r['grpo']['acc_all'])} ({f(r['grpo']['tie_rate'], 2)}) | {r['gain'] * 100:+.1f} | "
+                         f"{'met' if r['met'] else 'NOT met'} |")
     kinds = summary.get("per_kind") or {}
     if kinds.get("sft") and kinds.get("grpo"):
         lines += ["", "| failure kind of the rejected reply | pairs | SFT acc_all (ties) | GRPO acc_all (ties) |",
@@ -228,7 +304,7 @@ def plot(summary: dict, path: Path) -> None:
     if summary.get("random"):
         ax.axhline(summary["random"]["acc_all"], color="tab:red", ls="-.", label="base (before SFT)")
     ax.set_xlabel("GRPO step")
-    ax.set_ylabel("held-out acc_all")
+    ax.set_ylabel(f"held-out acc_all ({summary.get('scoring', 'text')} scores)")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")

@@ -7,7 +7,9 @@
 `transformers`: left-padded `model.generate` with `num_return_sequences`; `vllm` (GPU only, optional): one
 `LLM.generate` call over token-id prompts with `SamplingParams(n=...)` and prefix caching on.
 A generation is `truncated` when it stopped at `max_new_tokens` instead of ending by itself (transformers: no stop
-token among its new tokens; vLLM: `finish_reason == "length"`).
+token among its new tokens; vLLM: `finish_reason == "length"`). The transformers engine also records, at every
+generated single-digit token, the judge's log-probabilities of the ten digits (`Generation.digits`), which
+`--scoring expected` reads (grpo_bt_rm.eval.expected_score); vLLM records none.
 """
 
 from __future__ import annotations
@@ -25,9 +27,35 @@ log = logging.getLogger(__name__)
 
 
 class Generation(NamedTuple):
-    """One decoded sample: its text (stop token excluded) and whether it stopped at max_new_tokens."""
+    """One decoded sample: its text (stop token excluded), whether it stopped at max_new_tokens, and its digit
+    log-probabilities: None when not recorded, else one `(char_end, (lp_0, ..., lp_9))` per generated single-digit
+    token, char_end being the offset in `text` just after that digit."""
     text: str  # the decoded continuation, stop token excluded
     truncated: bool  # stopped at max_new_tokens rather than at a stop token
+    digits: tuple | None = None
+
+
+def digit_token_ids(tokenizer) -> list[int] | None:
+    """The ids of the tokens "0".."9", or None when some digit is not a token of its own."""
+    ids = [tokenizer.convert_tokens_to_ids(d) for d in "0123456789"]
+    if any(not isinstance(i, int) or i == tokenizer.unk_token_id for i in ids):
+        return None
+    return ids
+
+
+class DigitLogprobs:
+    """A `transformers` logits processor that keeps, at each generation step, every row's log-probabilities of
+    the ten digit tokens and returns the scores unchanged. It runs after transformers' logits processors and
+    before the sampling warpers (temperature, top-k, top-p), so it sees the distribution greedy decoding takes
+    its argmax of. `steps` holds one (rows, 10) float32 tensor per step."""
+
+    def __init__(self, digit_ids: list[int]):
+        self.digit_ids = digit_ids
+        self.steps: list = []
+
+    def __call__(self, input_ids, scores):
+        self.steps.append(scores.float().log_softmax(-1)[:, self.digit_ids].cpu())
+        return scores
 
 
 @dataclass(frozen=True)
@@ -118,6 +146,7 @@ class TransformersEngine:
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else stop_ids[0])
         self.reuse_prefill = True
+        self.digit_ids = digit_token_ids(tokenizer)
         use_folded_gqa(model)
 
     def generate(self, prompts: list[list[int]], s: SamplingSettings, paired: bool = False
@@ -164,6 +193,12 @@ class TransformersEngine:
             kwargs.update(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k if s.top_k > 0 else None)
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
+        recorder = None
+        if self.digit_ids is not None:
+            from transformers import LogitsProcessorList
+
+            recorder = DigitLogprobs(self.digit_ids)
+            kwargs.update(logits_processor=LogitsProcessorList([recorder]))
         ids, mask = ids.to(device), mask.to(device)
         with torch.inference_mode():
             cache = None
@@ -183,7 +218,8 @@ class TransformersEngine:
                 kwargs.update(past_key_values=cache)
             out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
         new = out[:, wa + wb:].tolist()
-        gens = [self._decode(row) for row in new]
+        steps = torch.stack(recorder.steps, 1).tolist() if recorder is not None and recorder.steps else None
+        gens = [self._decode(row, steps[i] if steps is not None else None) for i, row in enumerate(new)]
         return [gens[i * n:(i + 1) * n] for i in range(rows)]
 
     def _prefill(self, ids, mask, cache=None):
@@ -198,13 +234,24 @@ class TransformersEngine:
                    use_cache=True, logits_to_keep=1)
         return cache
 
-    def _decode(self, row: list[int]) -> Generation:
+    def _decode(self, row: list[int], steps: list | None = None) -> Generation:
+        """The Generation of one output row; `steps[j]` holds the ten digit log-probabilities at new token j."""
         stops = set(self.stop_ids)
-        for j, t in enumerate(row):
-            if t in stops:
-                return Generation(self.tokenizer.decode(row[:j], skip_special_tokens=True), False)
+        end = next((j for j, t in enumerate(row) if t in stops), None)
         # no stop token: the row ran to max_new_tokens (a row that ended earlier holds its stop token, then padding)
-        return Generation(self.tokenizer.decode(row, skip_special_tokens=True), True)
+        kept = row if end is None else row[:end]
+        text = self.tokenizer.decode(kept, skip_special_tokens=True)
+        return Generation(text, end is None, None if steps is None else self._digits(kept, text, steps))
+
+    def _digits(self, kept: list[int], text: str, steps: list) -> tuple:
+        """(char_end, 10 log-probs) of each digit token in `kept` whose decoded prefix ends with that digit."""
+        out = []
+        for j, t in enumerate(kept):
+            if t in self.digit_ids:
+                head = self.tokenizer.decode(kept[:j + 1], skip_special_tokens=True)
+                if head and text.startswith(head) and head[-1] == str(self.digit_ids.index(t)):
+                    out.append((len(head), tuple(steps[j])))
+        return tuple(out)
 
 
 def common_prefix_len(a: list[int], b: list[int]) -> int:

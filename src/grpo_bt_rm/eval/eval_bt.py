@@ -19,7 +19,7 @@ from pathlib import Path
 
 from grpo_bt_rm.argtypes import COUNT, SEED
 from grpo_bt_rm.cli import run_cli
-from grpo_bt_rm.eval.completions import completion_report, read_completions, to_pair_scores
+from grpo_bt_rm.eval.completions import check_scoring, completion_report, read_completions, to_pair_scores
 from grpo_bt_rm.eval.engine import seed_everything
 from grpo_bt_rm.eval.judge import (
     generating_result,
@@ -31,7 +31,7 @@ from grpo_bt_rm.eval.judge import (
 )
 from grpo_bt_rm.eval.metrics import format_summary, pair_metrics
 from grpo_bt_rm.eval.settings import EvalSettings, add_data_args, add_model_args, add_sampling_args
-from grpo_bt_rm.io import atomic_write, manifest_base, sha256_file, write_json, write_jsonl
+from grpo_bt_rm.io import InputError, atomic_write, manifest_base, sha256_file, write_json, write_jsonl
 from grpo_bt_rm.paths import default_path
 from grpo_bt_rm.prompts import get_prompt
 
@@ -48,6 +48,10 @@ def build_argparser() -> argparse.ArgumentParser:
     p.add_argument("--scorer", choices=("generative", "scalar"), default="generative",
                    help="generative: the judge writes scores (default); scalar: a reward model from "
                    "scripts/train_rm.sh, one reward per side (see grpo_bt_rm.eval.scalar)")
+    p.add_argument("--scoring", choices=("text", "expected"), default="text",
+                   help="text: each sample's score as written (default); expected: its last digit replaced by the "
+                   "judge's expected digit at that step, a probability-weighted tie-break (G-Eval; see "
+                   "grpo_bt_rm.eval.expected_score). Needs --engine transformers, or a completions file it wrote")
     p.add_argument("--seed", type=SEED, default=0, help="seeds python, numpy, torch and the bootstrap")
     p.add_argument("--bt_temp", type=float, default=None,
                    help="BT temperature T in softplus(-d/T) and sigmoid(d/T) (default: the run's BT_DELTA_TEMP from "
@@ -85,7 +89,7 @@ def _rescore(settings: EvalSettings, result: dict):
     origin = generating_result(src)
     parser = resolve_parser(settings, prompt, origin)
     seed_everything(settings.seed)
-    records = read_completions(src)
+    records = read_completions(src, settings.scoring)
     result["source"] = {"from_completions": str(src), "sha256": sha256_file(src)}
     if origin:
         result["source"]["generated_by"] = str(sibling_json(src))
@@ -118,19 +122,26 @@ def run(settings: EvalSettings) -> dict:
         records, prompt, prompt_source, parser, out_json, ck_name = _rescore(settings, result)
     else:
         judge = open_judge(settings)
+        if settings.scoring == "expected" and getattr(judge.engine, "digit_ids", None) is None:
+            raise InputError(f"--scoring expected: the tokenizer of {judge.name} does not write each digit 0-9 as a "
+                             "token of its own, so there is no per-digit distribution to read; use --scoring text")
         prompt, prompt_source, parser = judge.prompt, judge.prompt_source, judge.parser
         records = judge.generate()
+        check_scoring(records, settings.scoring)
         result.update(judge.provenance())
         ck_name = judge.name
         run_dir = result["run"]["run_dir"]
         eval_dir = Path(run_dir) / "eval" if run_dir else default_path("eval")
         out_json = Path(settings.out_json or eval_dir / f"{_job_name(ck_name, settings.seed)}.json")
-    metrics = pair_metrics([to_pair_scores(r, parser) for r in records], bt_temp=bt_temp, seed=settings.seed,
-                           n_boot=settings.n_boot, report_margins=settings.report_margins,
+    metrics = pair_metrics([to_pair_scores(r, parser, settings.scoring) for r in records], bt_temp=bt_temp,
+                           seed=settings.seed, n_boot=settings.n_boot, report_margins=settings.report_margins,
                            report_uncertainty=settings.report_uncertainty, unc_low=settings.unc_low,
                            unc_high=settings.unc_high, score_range=(parser.low, parser.high))
-    report = completion_report(records, parser)
-    metrics.update(truncated_rate=report["truncated_rate"], fail_reasons=report["fail_reasons"])
+    report = completion_report(records, parser, settings.scoring)
+    metrics.update(truncated_rate=report["truncated_rate"], fail_reasons=report["fail_reasons"],
+                   scoring=settings.scoring)
+    if "expected_fallbacks" in report:
+        metrics["expected_fallbacks"] = report["expected_fallbacks"]
     if settings.save_completions and not settings.from_completions:
         write_jsonl(settings.save_completions, records)
         result["completions"] = {"path": str(settings.save_completions),
@@ -140,6 +151,7 @@ def run(settings: EvalSettings) -> dict:
         prompt={"name": prompt.name, "version": prompt.version, "source": prompt_source},
         parser=parser.describe(),
         settings={"response_prefix": result.get("template", {}).get("response_prefix"), "bt_temp": bt_temp,
+                  "scoring": settings.scoring,
                   "n_boot": settings.n_boot, "unc_low": settings.unc_low, "unc_high": settings.unc_high,
                   "engine": settings.engine, "dtype": settings.dtype, **settings.sampling().as_dict(),
                   "batch_pairs": settings.batch_pairs},

@@ -63,7 +63,8 @@ def generate_records(engine, template, pairs, prompt, parser, sampling: Sampling
     Batches are formed over the pairs ordered by prompt length (longest side, ties by input order), so a batch's
     prompts need little left padding; records come back in input order, each with its input `pair_index`.
     Each completion is stored as the whole assistant text, prefix + continuation (the template's response prefix,
-    see `grpo_bt_rm.prompts.prefill`), with its truncation flag.
+    see `grpo_bt_rm.prompts.prefill`), with its truncation flag and, where the engine records them, its digit
+    log-probabilities (offsets into that whole text).
 
     Returns:
         One completions-schema record per pair of this shard, sorted by `pair_index`.
@@ -89,11 +90,20 @@ def generate_records(engine, template, pairs, prompt, parser, sampling: Sampling
             pr, g0, g1 = pairs[i], gens[2 * j], gens[2 * j + 1]
             records.append(make_record(pr.key, pr.preferred_side, [prefix + g.text for g in g0],
                                        [prefix + g.text for g in g1], parser, [g.truncated for g in g0],
-                                       [g.truncated for g in g1], pair_index=i, source_index=pr.source_index))
+                                       [g.truncated for g in g1], _shifted_digits(g0, len(prefix)),
+                                       _shifted_digits(g1, len(prefix)), pair_index=i,
+                                       source_index=pr.source_index))
         bar.update(len(batches[b]))
     bar.close()
     records.sort(key=lambda r: r["pair_index"])
     return records
+
+
+def _shifted_digits(gens, offset: int) -> list | None:
+    """The samples' digit log-probabilities with offsets into prefix + text, or None when none were recorded."""
+    if any(g.digits is None for g in gens):
+        return None
+    return [[(end + offset, lps) for end, lps in g.digits] for g in gens]
 
 
 def sibling_json(completions: str | Path) -> Path:

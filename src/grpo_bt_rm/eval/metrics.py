@@ -262,7 +262,11 @@ def format_summary(m: dict) -> str:
         return "n/a" if x is None else f"{x:.4f}"
 
     ci = m["acc_ci95"]
+    scoring = m.get("scoring", "text")
+    if scoring == "expected":
+        scoring += f" (expected_fallbacks={m.get('expected_fallbacks')}: samples that kept their text score)"
     lines = [
+        f"scoring={scoring}",
         f"pairs={m['n_pairs']} parsed={m['n_parsed_pairs']} completions={m['n_completions']}",
         f"acc_all={f(m['acc_all'])} (95% CI {f(ci[0])}..{f(ci[1])})  acc_parsed={f(m['acc_parsed'])}",
         f"acc_strict={f(m['acc_strict'])} tie_rate={f(m['tie_rate'])} nontie_acc={f(m['nontie_acc'])}",

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from grpo_bt_rm.argtypes import COUNT, POSITIVE, SEED, float_in, int_at_least
 from grpo_bt_rm.data.adapters import ADAPTERS
 from grpo_bt_rm.eval.engine import SamplingSettings
+from grpo_bt_rm.eval.expected_score import SCORINGS
 from grpo_bt_rm.io import InputError, SettingsError
 from grpo_bt_rm.parsing import PARSERS, check_reasoning_tag
 from grpo_bt_rm.prompts import PROMPTS
@@ -179,7 +180,9 @@ class EvalSettings(JudgeSettings):
     Fields beyond `JudgeSettings` (flag names): bt_temp (BT temperature T, None = the run's BT_DELTA_TEMP, else 1),
     report_margins, report_uncertainty, unc_low / unc_high (score units), n_boot (bootstrap resamples),
     out_json, save_completions, from_completions (rescore a completions file; no model loaded), no_plot,
-    scorer (generative: the judge writes scores; scalar: a reward model with a value head, see eval.scalar).
+    scorer (generative: the judge writes scores; scalar: a reward model with a value head, see eval.scalar),
+    scoring (text: the score as written; expected: its last digit replaced by the judge's expected digit, see
+    eval.expected_score).
     """
 
     bt_temp: float | None = None
@@ -193,11 +196,20 @@ class EvalSettings(JudgeSettings):
     from_completions: str | None = None
     no_plot: bool = False
     scorer: str = "generative"
+    scoring: str = "text"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.scorer not in SCORERS:
             raise SettingsError(f"--scorer {self.scorer!r}: expected one of {', '.join(SCORERS)}")
+        if self.scoring not in SCORINGS:
+            raise SettingsError(f"--scoring {self.scoring!r}: expected one of {', '.join(SCORINGS)}")
+        if self.scoring == "expected" and self.scorer == "scalar":
+            raise SettingsError("--scoring expected reads a generative judge's digit probabilities; --scorer scalar "
+                                "has none")
+        if self.scoring == "expected" and self.engine == "vllm" and not self.from_completions:
+            raise SettingsError("--scoring expected needs --engine transformers: the vllm engine records no digit "
+                                "log-probabilities")
         if self.bt_temp is not None and not (math.isfinite(self.bt_temp) and self.bt_temp > 0):
             raise SettingsError(f"--bt_temp {self.bt_temp}: expected a finite number > 0")
         check_lower_bounds(self, (("n_boot", 1),))

@@ -66,6 +66,8 @@ def settings_signature(result: dict) -> dict:
     data = dict(result.get("data") or {})
     stats = data.pop("load_stats", None) or {}
     settings = {k: v for k, v in (result.get("settings") or {}).items() if k not in ("dtype",)}
+    if result.get("scorer", "generative") == "generative":
+        settings.setdefault("scoring", "text")  # results from before --scoring read the text
     prompt = result.get("prompt") or {}
     return {"prompt": {k: prompt.get(k) for k in ("name", "version")}, "parser": result.get("parser"),
             "data": {**data, "files": stats.get("files")}, "settings": settings}

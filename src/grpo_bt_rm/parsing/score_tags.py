@@ -93,9 +93,20 @@ def strip_reasoning(text: str, tag: str = DEFAULT_REASONING_TAG) -> str | None:
     >>> strip_reasoning("<think>still thinking") is None
     True
     """
+    spans = answer_spans(text, tag)
+    return None if spans is None else "".join(text[a:b] for a, b in spans)
+
+
+def answer_spans(text: str, tag: str = DEFAULT_REASONING_TAG) -> list[tuple[int, int]] | None:
+    """The (start, end) character ranges of `text` outside its reasoning blocks, in order (what `strip_reasoning`
+    keeps), or None when a block opens and never closes.
+
+    >>> answer_spans("<think>a</think> <s>80</s>")
+    [(0, 0), (16, 26)]
+    """
     if not tag or "<" not in text:
-        return text
-    kept: list[str] = []
+        return [(0, len(text))]
+    kept: list[tuple[int, int]] = []
     pos = 0
     inside = False
     for m in _delimiter_re(tag).finditer(text):
@@ -108,12 +119,21 @@ def strip_reasoning(text: str, tag: str = DEFAULT_REASONING_TAG) -> str | None:
             kept = []
             pos = m.end()
         else:
-            kept.append(text[pos:m.start()])
+            kept.append((pos, m.start()))
             inside = True
     if inside:
         return None
-    kept.append(text[pos:])
-    return "".join(kept)
+    kept.append((pos, len(text)))
+    return kept
+
+
+def _to_text_offset(spans: list[tuple[int, int]], offset: int) -> int:
+    """The position in the original text of character `offset` of the joined `spans`."""
+    for a, b in spans:
+        if offset < b - a:
+            return a + offset
+        offset -= b - a
+    raise ValueError("offset past the end of the answer")
 
 
 @dataclass(frozen=True)
@@ -139,28 +159,38 @@ class ScoreParser:
         `truncated`: the generator stopped at its token limit (transformers: no stop token within max_new_tokens;
         vLLM / ms-swift: finish_reason == "length"; providers: max_tokens / MAX_TOKENS / length).
         """
+        return self.locate(text, truncated)[0]
+
+    def locate(self, text: str, truncated: bool = False) -> tuple[ParseResult, tuple[int, int] | None]:
+        """`explain`'s result and, when there is a score, the (start, end) character range of its number in
+        `text` (the digits only: "85" in "<s> 85 </s>"); the range is None when there is no score.
+
+        >>> get_parser("score100_last").locate("<think><s>3</s></think> <s>80</s>")
+        (ParseResult(score=80.0, reason=None), (27, 29))
+        """
         if not isinstance(text, str):
-            return ParseResult(None, "invalid")
-        answer = strip_reasoning(text, self.reasoning_tag)
-        if answer is None:
-            return ParseResult(None, "truncated" if truncated else "unclosed_reasoning")
+            return ParseResult(None, "invalid"), None
+        spans = answer_spans(text, self.reasoning_tag)
+        if spans is None:
+            return ParseResult(None, "truncated" if truncated else "unclosed_reasoning"), None
         if truncated and self.position == "last":
-            return ParseResult(None, "truncated")
-        if self.position == "first":
-            m = _TAG_RE.search(answer)
-            content = m.group(1) if m else None
-        else:
-            tags = _TAG_RE.findall(answer)
-            content = tags[-1] if tags else None
-        if content is None:
-            return ParseResult(None, "truncated" if truncated else "no_tag")
-        num = _NUMBER_RE.fullmatch(content)
+            return ParseResult(None, "truncated"), None
+        answer = "".join(text[a:b] for a, b in spans)
+        tags = list(_TAG_RE.finditer(answer))
+        if not tags:
+            return ParseResult(None, "truncated" if truncated else "no_tag"), None
+        tag = tags[0] if self.position == "first" else tags[-1]
+        num = _NUMBER_RE.fullmatch(tag.group(1))
         if num is None:
-            return ParseResult(None, "invalid")
+            return ParseResult(None, "invalid"), None
         value = float(num.group(1))
         if not (self.low <= value <= self.high):
-            return ParseResult(None, "out_of_range")
-        return ParseResult(value, None)
+            return ParseResult(None, "out_of_range"), None
+        start = tag.start(1) + num.start(1)
+        # each end is mapped on its own: the range ends right after the last digit even in the pathological case
+        # of a reasoning block inside the number, which the range then covers
+        return ParseResult(value, None), (_to_text_offset(spans, start),
+                                          _to_text_offset(spans, start + len(num.group(1)) - 1) + 1)
 
     def parse(self, text: str, truncated: bool = False) -> float | None:
         """The score of one assistant text, or None where it fails (see `explain` for why).

@@ -26,6 +26,7 @@ from grpo_bt_rm.data.pointwise import read_pointwise
 from grpo_bt_rm.density.attach import check_metadata
 from grpo_bt_rm.density.inputs import row_prompt_id
 from grpo_bt_rm.eval.completions import read_completions, to_pair_scores
+from grpo_bt_rm.eval.expected_score import SCORINGS
 from grpo_bt_rm.eval.metrics import pair_metrics
 from grpo_bt_rm.io import (
     InputError,
@@ -50,7 +51,7 @@ class RegionsSettings:
     """The report's settings, one field per flag; `out_dir` None means $GRPO_BT_RM_BASE_DIR/regions.
 
     Raises:
-        SettingsError: --bins < 1 or --bt_temp <= 0.
+        SettingsError: --bins < 1, --bt_temp <= 0 or an unknown --scoring.
     """
 
     weights: str
@@ -60,9 +61,12 @@ class RegionsSettings:
     parser: str | None = None
     bt_temp: float = 20.0
     out_dir: str | None = None
+    scoring: str = "text"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "completions", tuple(self.completions))
+        if self.scoring not in SCORINGS:
+            raise SettingsError(f"--scoring {self.scoring!r}: expected one of {', '.join(SCORINGS)}")
         if self.out_dir is None:
             object.__setattr__(self, "out_dir", str(default_path("regions")))
         check_lower_bounds(self, (("bins", 1),))
@@ -126,7 +130,7 @@ def run(args: RegionsSettings) -> dict:
     if not parser_name:
         raise InputError("--parser: the dataset has no single parser_name column; name the parser")
     parser = get_parser(parser_name)
-    records = {lab: read_completions(path) for lab, path in files.items()}
+    records = {lab: read_completions(path, args.scoring) for lab, path in files.items()}
     evaluated = sorted({r["pair_key"] for recs in records.values() for r in recs})
     dist_of: dict[str, float] = {}
     for key in evaluated:
@@ -144,7 +148,7 @@ def run(args: RegionsSettings) -> dict:
     for b in range(args.bins):
         row = {"region": b + 1, "knn_mean_dist": [float(bounds[b]), float(bounds[b + 1])], "models": {}}
         for lab, recs in records.items():
-            pairs = [to_pair_scores(r, parser) for r in recs if region_of[r["pair_key"]] == b]
+            pairs = [to_pair_scores(r, parser, args.scoring) for r in recs if region_of[r["pair_key"]] == b]
             if not pairs:
                 row["models"][lab] = {"n_pairs": 0}
                 continue
@@ -156,7 +160,8 @@ def run(args: RegionsSettings) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "regions.md") as f:
         f.write(render(regions, list(files)))
-    payload = manifest_base(kind="density_regions", bins=args.bins, parser=parser_name, bt_temp=args.bt_temp,
+    payload = manifest_base(kind="density_regions", bins=args.bins, parser=parser_name, scoring=args.scoring,
+                            bt_temp=args.bt_temp,
                             weights=str(args.weights), dataset={"path": args.dataset,
                                                                 "sha256": sha256_file(args.dataset)},
                             inputs={lab: {"path": p, "sha256": sha256_file(p)} for lab, p in files.items()},
@@ -202,6 +207,9 @@ def build_argparser() -> argparse.ArgumentParser:
     p.add_argument("--parser", default=None,
                    help="score parser for the completions (default: the dataset's parser_name column)")
     p.add_argument("--bt_temp", type=POSITIVE, default=20.0, help="BT temperature for the log-loss (default 20)")
+    p.add_argument("--scoring", choices=SCORINGS, default="text",
+                   help="how each sample's score is read, as eval_bt's --scoring (expected needs completions with "
+                   "digit log-probabilities)")
     p.add_argument("--out_dir", default=None, help="output directory (default $GRPO_BT_RM_BASE_DIR/regions)")
     return p
 
