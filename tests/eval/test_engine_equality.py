@@ -45,15 +45,19 @@ def test_reused_prefill_gives_the_same_tokens(engine, sampling, paired, monkeypa
     assert [c[0] for c in calls] == [4] * paired + [8] * (sampling.n_samples > 1)
     if paired:
         assert calls[0][1] > 10  # the shared prefix covers the template, system prompt and instructions
-    assert [[g[:2] for g in gens] for gens in out[True]] == [[g[:2] for g in gens] for gens in out[False]]
-    # the digit log-probabilities: the same digit tokens; the values agree to float rounding (the prefill order
-    # of the sums differs)
-    for a, b in zip((g for gens in out[True] for g in gens), (g for gens in out[False] for g in gens)):
-        assert [e[0] for e in a.digits] == [e[0] for e in b.digits]
-        for (_, la), (_, lb) in zip(a.digits, b.digits):
-            assert la == pytest.approx(lb, abs=1e-4)
+    assert_same_generations(out[True], out[False])
     assert any(g.digits for gens in out[True] for g in gens)  # digits were recorded
     assert len({g.text for gens in out[True] for g in gens}) > 1  # not a degenerate constant output
+
+
+def assert_same_generations(a, b) -> None:
+    """The same texts and truncation flags; the digit log-probabilities at the same digit tokens, their values
+    equal to float rounding (the prefill order of the sums differs)."""
+    assert [[g[:2] for g in gens] for gens in a] == [[g[:2] for g in gens] for gens in b]
+    for x, y in zip((g for gens in a for g in gens), (g for gens in b for g in gens)):
+        assert [e[0] for e in x.digits] == [e[0] for e in y.digits]
+        for (_, lx), (_, ly) in zip(x.digits, y.digits):
+            assert lx == pytest.approx(ly, abs=1e-4)
 
 
 def test_folded_gqa_is_the_attention_in_use_and_matches_sdpa(engine):
@@ -109,14 +113,14 @@ def test_same_tokens_on_the_real_model(tmp_path):
             eng.reuse_prefill = reuse
             torch.manual_seed(7)
             out[reuse] = eng.generate(ids, sampling, paired=True)
-        assert out[True] == out[False], sampling
+        assert_same_generations(out[True], out[False])
 
 
 def test_digit_logprobs_are_the_models_own_at_the_last_digit(engine):
     """The recorded distribution at a score's last digit is what one plain forward pass over prompt + answer so
     far gives there (no off-by-one between generation steps and tokens), and the expected readout uses it."""
     from grpo_bt_rm.eval.completions import to_pair_scores
-    from grpo_bt_rm.eval.expected_score import digit_expectation
+    from grpo_bt_rm.eval.expected_score import expected_score
 
     eng, judge = engine
     pairs, _ = eval_judge.select_pairs("anthropic_hh", "sample", [str(HH_SAMPLE)], 0, 0)
@@ -139,6 +143,7 @@ def test_digit_logprobs_are_the_models_own_at_the_last_digit(engine):
             entry = next(e for e in rec[f"digit_logprobs_{k}"][0] if e[0] == span[1])
             assert entry[1] == pytest.approx(want, abs=1e-3)
             score = (exp.scores_0 if k == 0 else exp.scores_1)[0]
-            assert score == pytest.approx(res.score - int(text[span[1] - 1]) + digit_expectation(want), abs=1e-3)
+            direct, _ = expected_score(text, rec[f"truncated_{k}"][0], parser, [[span[1], want]])
+            assert score == pytest.approx(direct.score, abs=1e-3)
             checked += 1
     assert checked >= 4

@@ -60,6 +60,8 @@ def test_digit_expectation_by_hand():
     assert digit_expectation(two(2, 0.1, 8, 0.3)) == pytest.approx(0.25 * 2 + 0.75 * 8)
     assert digit_expectation([0.0] * 10) == pytest.approx(4.5)
     assert digit_expectation([NEG] * 10) is None
+    assert digit_expectation(two(2, 0.25, 8, 0.75), allowed=(0, 1, 2)) == 2.0  # only the allowed digits count
+    assert digit_expectation(two(2, 0.25, 8, 0.75), allowed=(9,)) is None
     with pytest.raises(ValueError, match="10 digit"):
         digit_expectation([0.0] * 9)
 
@@ -69,12 +71,16 @@ def test_digit_expectation_by_hand():
     ("<s>35</s>", [[4, one_hot(3)], [5, two(3, 0.5, 9, 0.5)]], 36.0, True),
     # only the last digit's distribution counts; the tens entry is ignored
     ("<s>35</s>", [[4, two(1, 0.5, 9, 0.5)], [5, one_hot(5)]], 35.0, True),
-    # one-digit score: units only
-    ("ok <s>7</s>", [[7, two(0, 0.5, 4, 0.5)]], 2.0, True),
-    # the readout never leaves the scale: 100 with mass on 9 in the last place -> clipped to 100
+    # a lone digit on 0-100: its distribution is over first digits of longer numbers too -> text score, fallback
+    ("ok <s>7</s>", [[7, two(0, 0.5, 4, 0.5)]], 7.0, False),
+    ("<s>0</s>", [[4, two(0, 0.5, 2, 0.5)]], 0.0, False),
+    # only digits that keep the number in range count: 100 with mass on 9 -> 109 is out, so 100
     ("<s>100</s>", [[4, one_hot(1)], [5, one_hot(0)], [6, two(0, 0.5, 9, 0.5)]], 100.0, True),
-    # 0 with mass on 0..9 stays >= 0 and moves up
-    ("<s>0</s>", [[4, two(0, 0.5, 2, 0.5)]], 1.0, True),
+    ("<s>95</s>", [[4, one_hot(9)], [5, two(5, 0.5, 9, 0.5)]], 97.0, True),
+    # a 1-5 scale: a lone digit is the whole score; 9 (out of range) and 0 (below 1) carry no weight
+    ("<s>4</s>", [[4, two(4, 0.5, 9, 0.5)]], 4.0, True),
+    ("<s>1</s>", [[4, two(0, 0.5, 1, 0.5)]], 1.0, True),
+    ("<s>4</s>", [[4, two(3, 0.25, 5, 0.75)]], 4.5, True),
     # a decimal's last digit is worth 0.1
     ("<s>4.5</s>", [[4, one_hot(4)], [6, two(5, 0.5, 9, 0.5)]], 4.7, True),
     # no entry at the number's end (a merged token wrote it): the text score, not applied
@@ -85,7 +91,7 @@ def test_digit_expectation_by_hand():
     ("<think>7</think><s>35</s>", [[8, one_hot(9)], [21, two(5, 0.5, 7, 0.5)]], 36.0, True),
 ])
 def test_expected_score_by_hand(text, digits, score, applied):
-    parser = get_parser("score5_last") if "4.5" in text else P100
+    parser = get_parser("score5_last") if text in ("<s>4.5</s>", "<s>4</s>", "<s>1</s>") else P100
     res, did = expected_score(text, False, parser, digits)
     assert res.reason is None and res.score == pytest.approx(score) and did is applied
 
@@ -150,3 +156,24 @@ def test_bad_digit_field_names_file_line_and_field(tmp_path, bad):
     f.write_text(json.dumps(rec) + "\n")
     with pytest.raises(InputError, match=r"c\.jsonl:1.*digit_logprobs_0': expected a list of 2 lists"):
         read_completions(f)
+
+
+def test_eval_bt_warns_when_many_samples_keep_their_text_score(tmp_path, caplog):
+    import logging
+
+    from grpo_bt_rm.eval import eval_bt
+    from grpo_bt_rm.io import write_jsonl
+
+    comp = tmp_path / "c.completions.jsonl"
+    recs = [make_record(f"k{i}", 0, ["<s>7</s>"], ["<s>35</s>"], P100, digit_logprobs_0=[[(4, one_hot(7))]],
+                        digit_logprobs_1=[[(4, one_hot(3)), (5, two(5, 0.5, 9, 0.5))]]) for i in range(4)]
+    write_jsonl(comp, recs)
+    out = tmp_path / "r.json"
+    caplog.set_level(logging.WARNING)
+    assert eval_bt.main(["--from_completions", str(comp), "--scoring", "expected", "--out_json", str(out),
+                         "--no_plot", "--parser", "score100_last"]) == 0
+    m = json.loads(out.read_text())["metrics"]
+    assert m["expected_fallbacks"] == 4  # the lone 7s; the 35s read as 37
+    assert m["delta"]["mean"] == pytest.approx(7 - 37)
+    assert "4 of 8 scored samples kept their text score" in caplog.text
+    assert "scoring=expected (expected_fallbacks=4" in out.with_suffix(".log").read_text()

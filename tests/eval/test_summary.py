@@ -85,3 +85,24 @@ def test_tools_and_wandb_offline(eval_dir):
     assert out.returncode == 0, out.stderr
     run_dir = json.loads(out.stdout[out.stdout.index("{"):])["wandb_run_dir"]
     assert "offline-run" in run_dir
+
+
+def test_results_read_two_ways_are_two_rows_and_never_one_summary(tmp_path):
+    from grpo_bt_rm.eval.summary import aggregate, result_scoring, write_summary
+
+    def res(seed, scoring):
+        r = {"kind": "eval_bt", "complete": True, "seed": seed, "_path": f"/x/{seed}.json",
+             "metrics": {"acc_all": 0.5 + seed / 10}, "checkpoint": {"name": "checkpoint-5", "path": "/c", "step": 5}}
+        if scoring:
+            r["settings"] = {"scoring": scoring}
+        return r
+
+    old, text, expected = res(0, None), res(1, "text"), res(2, "expected")
+    assert [result_scoring(r) for r in (old, text, expected)] == ["text", "text", "expected"]
+    assert result_scoring({"scorer": "scalar"}) == "scalar"
+    rows = aggregate([old, text, expected])
+    assert sorted((r["scoring"], r["n_seeds"]) for r in rows) == [("expected", 1), ("text", 2)]  # old = text
+    write_summary([old, text], tmp_path, plot=False)  # a result from before the flag joins a text one
+    assert "Scores read as: text" in (tmp_path / "summary.md").read_text()
+    with pytest.raises(InputError, match=r"other settings \(settings.scoring\)"):
+        write_summary([text, expected], tmp_path, plot=False)

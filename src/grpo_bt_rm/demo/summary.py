@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from grpo_bt_rm.cli import run_cli
-from grpo_bt_rm.eval.summary import aggregate, read_result, results_in
+from grpo_bt_rm.eval.summary import aggregate, read_result, result_scoring, results_in
 from grpo_bt_rm.io import InputError, atomic_write, iter_jsonl, manifest_base, write_json
 from grpo_bt_rm.plots import pyplot, save_png
 
@@ -134,16 +134,27 @@ def demo_settings(demo_dir: Path) -> dict[str, str]:
     return out
 
 
+def saved_completions(eval_dir: Path, name: str) -> tuple[Path, dict] | None:
+    """The checkpoint `name`'s completions file and the complete result that wrote it, or None when the sweep
+    saved none."""
+    for path in sorted(eval_dir.glob(f"eval_{name}_seed*.completions.jsonl")):
+        result = read_result(path.with_name(path.name.removesuffix(".completions.jsonl") + ".json"))
+        if result is not None:
+            return path, result
+    return None
+
+
 def per_kind(demo_dir: Path, eval_dir: Path, name: str, scoring: str = "text") -> dict | None:
-    """acc_all per failure kind of the checkpoint `name` under `scoring`, when the sweep saved its completions
-    (else None)."""
+    """acc_all per failure kind of the checkpoint `name` under `scoring`, read with its result's parser, when the
+    sweep saved its completions (else None)."""
     from grpo_bt_rm.demo.breakdown import kind_breakdown
 
-    found = sorted(eval_dir.glob(f"eval_{name}_seed*.completions.jsonl"))
+    found = saved_completions(eval_dir, name)
     raw = demo_dir / "raw" / "test.jsonl"
-    if not found or not raw.exists():
+    if found is None or not raw.exists():
         return None
-    return kind_breakdown(found[0], raw, scoring=scoring)
+    path, result = found
+    return kind_breakdown(path, raw, parser=result["parser"]["name"], scoring=scoring)
 
 
 def results_scoring(eval_dir: Path) -> str:
@@ -152,7 +163,7 @@ def results_scoring(eval_dir: Path) -> str:
     Raises:
         InputError: results made with different readouts sit in the directory (one summary would mix them).
     """
-    found = {r["_path"]: (r.get("settings") or {}).get("scoring", "text") for r in results_in(eval_dir)}
+    found = {r["_path"]: result_scoring(r) for r in results_in(eval_dir)}
     kinds = sorted(set(found.values()))
     if len(kinds) > 1:
         example = {k: next(p for p, v in found.items() if v == k) for k in kinds}
@@ -172,23 +183,20 @@ def readouts(eval_dir: Path, sft_name: str, final_name: str) -> dict | None:
 
     files = {}
     for role, name in (("sft", sft_name), ("grpo", final_name)):
-        found = sorted(eval_dir.glob(f"eval_{name}_seed*.completions.jsonl"))
-        result = read_result(found[0].with_name(found[0].name.replace(".completions.jsonl", ".json"))) \
-            if found else None
-        if result is None:
+        found = saved_completions(eval_dir, name)
+        if found is None:
             return None
-        files[role] = (found[0], get_parser(result["parser"]["name"], result["parser"].get("reasoning_tag")),
+        path, result = found
+        files[role] = (read_completions(path), get_parser(result["parser"]["name"],
+                                                          result["parser"].get("reasoning_tag")),
                        (result.get("settings") or {}).get("bt_temp") or 1.0)
     out = {}
     for scoring in SCORINGS:
         row = {}
-        for role, (path, parser, bt_temp) in files.items():
-            try:
-                recs = read_completions(path, scoring)
-            except InputError:
-                recs = None  # no digit log-probabilities in these completions
-            if recs is None:
-                break
+        for role, (recs, parser, bt_temp) in files.items():
+            if scoring == "expected" and any("digit_logprobs_0" not in r or "digit_logprobs_1" not in r
+                                             for r in recs):
+                break  # completions from before digit log-probabilities were recorded: no expected readout
             m = pair_metrics([to_pair_scores(r, parser, scoring) for r in recs], bt_temp=bt_temp, n_boot=1,
                              score_range=(parser.low, parser.high))
             row[role] = {k: m[k] for k in ("acc_all", "tie_rate", "parse_fail_rate", "n_pairs")}

@@ -36,6 +36,7 @@ from grpo_bt_rm.paths import default_path
 from grpo_bt_rm.prompts import get_prompt
 
 log = logging.getLogger(__name__)
+FALLBACK_WARN = 0.01  # --scoring expected: warn when more than this share of scored samples kept the text score
 
 
 def build_argparser() -> argparse.ArgumentParser:
@@ -142,6 +143,12 @@ def run(settings: EvalSettings) -> dict:
                    scoring=settings.scoring)
     if "expected_fallbacks" in report:
         metrics["expected_fallbacks"] = report["expected_fallbacks"]
+        scored = report["n_completions"] - sum(report["fail_reasons"].values())
+        if scored and report["expected_fallbacks"] > FALLBACK_WARN * scored:
+            log.warning("--scoring expected: %d of %d scored samples kept their text score (their number did not "
+                        "end in a single-digit token, or was a lone digit on a multi-digit scale); the figures mix "
+                        "the two readouts that much (metrics.expected_fallbacks)", report["expected_fallbacks"],
+                        scored)
     if settings.save_completions and not settings.from_completions:
         write_jsonl(settings.save_completions, records)
         result["completions"] = {"path": str(settings.save_completions),

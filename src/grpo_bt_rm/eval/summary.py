@@ -61,13 +61,21 @@ def results_in(eval_dir: str | os.PathLike) -> list[dict]:
     return load_results(sorted(Path(eval_dir).glob("*.json")))
 
 
+def result_scoring(result: dict) -> str:
+    """How a result read its scores: its eval_bt --scoring (`text` for results from before the flag), or
+    `scalar` for a reward model's result."""
+    if result.get("scorer", "generative") != "generative":
+        return str(result["scorer"])
+    return str((result.get("settings") or {}).get("scoring", "text"))
+
+
 def settings_signature(result: dict) -> dict:
     """What must agree between results summarized together (all but the checkpoint and the seed)."""
     data = dict(result.get("data") or {})
     stats = data.pop("load_stats", None) or {}
     settings = {k: v for k, v in (result.get("settings") or {}).items() if k not in ("dtype",)}
     if result.get("scorer", "generative") == "generative":
-        settings.setdefault("scoring", "text")  # results from before --scoring read the text
+        settings["scoring"] = result_scoring(result)  # results from before --scoring read the text
     prompt = result.get("prompt") or {}
     return {"prompt": {k: prompt.get(k) for k in ("name", "version")}, "parser": result.get("parser"),
             "data": {**data, "files": stats.get("files")}, "settings": settings}
@@ -99,14 +107,15 @@ def aggregate(results: list[dict]) -> list[dict]:
     The same weights under two names (e.g. `base` and the base model's path) stay two rows.
     """
     groups: dict[tuple, list[dict]] = defaultdict(list)
-    for r in results:
+    for r in results:  # a checkpoint read two ways (--scoring) is two rows
         ck = r.get("checkpoint") or {"name": Path(r["_path"]).stem, "path": r["_path"]}
-        groups[(ck["name"], ck.get("kind"), ck.get("path"))].append(r)
+        groups[(ck["name"], ck.get("kind"), ck.get("path"), result_scoring(r))].append(r)
     rows = []
     for rs in groups.values():
         ck = rs[0].get("checkpoint") or {"name": Path(rs[0]["_path"]).stem}
         row = {"ckpt": ck["name"], "kind": ck.get("kind"), "step": ck.get("step"), "n_seeds": len(rs),
-               "seeds": " ".join(str(s) for s in sorted(r["seed"] for r in rs))}
+               "seeds": " ".join(str(s) for s in sorted(r["seed"] for r in rs)),
+               "scoring": result_scoring(rs[0])}
         for key in SUMMARY_METRICS:
             vals = [float(r["metrics"][key]) for r in rs if r["metrics"].get(key) is not None]
             arr = np.asarray(vals)
@@ -142,7 +151,8 @@ def markdown_text(rows: list[dict], title: str = "") -> str:
             ("parse_fail_rate", "parse fail"), ("truncated_rate", "truncated")]
     lines = [f"# {title}" if title else "# Eval summary", "",
              "Mean ± std over seeds. acc_all counts pairs with an unparsed side as wrong; acc_parsed leaves them "
-             "out; ties count 0.5 in both.", "",
+             "out; ties count 0.5 in both. Scores read as: "
+             + (", ".join(sorted({r["scoring"] for r in rows})) or "n/a") + " (eval_bt --scoring).", "",
              "| checkpoint | step | seeds | n | " + " | ".join(c for _, c in cols) + " |",
              "|---|---|---|---|" + "---|" * len(cols)]
     for r in rows:
