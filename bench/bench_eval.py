@@ -7,6 +7,9 @@ and template), and times three schedules over the same pairs with the same sampl
   batched  - eval_bt's engine: all samples of `batch_pairs` pairs in one generate call;
   per_pair - one generate call per pair (both sides, all samples);
   per_completion - one generate call per completion (the naive loop; on the first --naive_pairs pairs).
+Then the cost of recording the ten digit log-probabilities at every step (what `--scoring expected` reads; the
+engine always records them): the batched schedule with and without the recorder, alternated --repeats times,
+as the ratio of the medians.
 A random model never emits EOS, so every completion is exactly --max_new_tokens long and the work is equal.
 """
 
@@ -17,11 +20,12 @@ import json
 import logging
 import os
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from grpo_bt_rm.argtypes import COUNT
+from grpo_bt_rm.argtypes import COUNT, int_at_least
 
 
 def main(argv=None) -> int:
@@ -33,8 +37,9 @@ def main(argv=None) -> int:
     p.add_argument("--n_samples", type=COUNT, default=4, help="sampled completions per side")
     p.add_argument("--batch_pairs", type=COUNT, default=16, help="pairs per call for the batched schedule")
     p.add_argument("--max_new_tokens", type=COUNT, default=32, help="tokens per completion")
-    p.add_argument("--naive_pairs", type=COUNT, default=8,
+    p.add_argument("--naive_pairs", type=int_at_least(0), default=8,
                    help="pairs for the per-completion loop (slowest; its rate is per pair, so comparable); 0 = skip")
+    p.add_argument("--repeats", type=COUNT, default=3, help="alternations of recorder on / off (default 3)")
     p.add_argument("--json_out", default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)
 
@@ -88,6 +93,15 @@ def main(argv=None) -> int:
         rate = min(args.naive_pairs, args.pairs) / t_naive
         out.update(per_completion_pairs=min(args.naive_pairs, args.pairs), per_completion_s=t_naive,
                    per_completion_pairs_per_s=rate, speedup_vs_per_completion=out["batched_pairs_per_s"] / rate)
+    digit_ids, on, off = engine.digit_ids, [], []
+    for _ in range(args.repeats):
+        engine.digit_ids = digit_ids
+        on.append(timed(args.batch_pairs))
+        engine.digit_ids = None
+        off.append(timed(args.batch_pairs))
+    engine.digit_ids = digit_ids
+    out.update(digit_logprobs_recorded=digit_ids is not None, recorder_on_s=on, recorder_off_s=off,
+               recorder_cost_ratio=statistics.median(on) / statistics.median(off))
     out["load_avg_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]  # other processes on the machine
     print(json.dumps(out, indent=2))
     if args.json_out:

