@@ -16,7 +16,8 @@
 # MAX_NEW_TOKENS (24: the eval's and GRPO's answer length), SCORING (expected: how the eval reads each score, eval_bt's
 # --scoring: the written score with its last digit replaced by the judge's expected digit; text: the score as
 # written. Both readouts of the same completions are printed in the summary; changing it reruns only the eval
-# stage), EVAL_WORKERS (2: parallel single-threaded eval jobs), FRESH (1 = delete DEMO_DIR
+# stage), TRAIN_THREADS (2: torch threads of the SFT and GRPO stages, which run alone; 2 gave bit-identical weights
+# to 1 and 1.3-1.5x faster stages, docs/bench_demo.md round 9), EVAL_WORKERS (2: parallel single-threaded eval jobs), FRESH (1 = delete DEMO_DIR
 # first), TASK_ARGS (empty: extra flags for grpo_bt_rm.demo.task, e.g. "--train_category_weights animal=0.8,..."),
 # STOP_AFTER (empty: a stage name, task tiny teacher sft_data sft grpo_data grpo or eval, to stop after; no summary),
 # CPU_ISA (auto: avx2 where the CPU has AVX2, else native; avx2: PyTorch, oneDNN and MKL pinned to their AVX2 code
@@ -74,6 +75,8 @@ gbr_drop_preset_leftovers
 : "${MAX_NEW_TOKENS:=24}"
 : "${EVAL_WORKERS:=2}"
 : "${SCORING:=expected}"
+: "${TRAIN_THREADS:=2}"
+[[ "$TRAIN_THREADS" =~ ^[1-9][0-9]*$ ]] || gbr_die "TRAIN_THREADS=$TRAIN_THREADS: expected a whole number >= 1"
 [[ "$SCORING" == text || "$SCORING" == expected ]] || gbr_die "SCORING=$SCORING: expected text or expected"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 export TOKENIZERS_PARALLELISM=false WANDB_MODE="${WANDB_MODE:-disabled}"
@@ -100,7 +103,7 @@ GRPO_KNOBS="MAX_STEPS SAVE_STEPS LEARNING_RATE BETA BT_DELTA_TEMP NUM_GENERATION
 demo_settings() {
   local v
   for v in SEED DATA_SEED N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_BS SFT_DATA_ARGS MODEL_ARGS PRETRAIN_STEPS PROMPT MAX_NEW_TOKENS \
-           EXTRA_ARGS TEMPLATE SYSTEM OMP_NUM_THREADS MKL_NUM_THREADS SCORING; do
+           EXTRA_ARGS TEMPLATE SYSTEM OMP_NUM_THREADS MKL_NUM_THREADS TRAIN_THREADS SCORING; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
   gbr_preset_settings configs/runs/demo_cpu.env "$GRPO_KNOBS" "BT_SCORE_PARSER MAX_COMPLETION_LENGTH OMP_NUM_THREADS"
@@ -191,6 +194,7 @@ sft() {
   MODEL="$D/models/random" MODEL_TYPE=qwen2 LEARNING_RATE="$SFT_LR" NUM_EPOCHS="$SFT_EPOCHS" \
     PER_DEVICE_TRAIN_BS="$SFT_BS" GRAD_ACC_STEPS=1 MAX_LENGTH=256 SAVE_STEPS=100000 \
     EXTRA_ARGS="--tuner_type full --seed $SEED --lr_scheduler_type cosine --warmup_ratio 0.05 --save_only_model true --save_strategy epoch --torch_dtype float32 --split_dataset_ratio 0 --logging_steps 20 --gradient_checkpointing false" \
+    OMP_NUM_THREADS="$TRAIN_THREADS" MKL_NUM_THREADS="$TRAIN_THREADS" \
     bash scripts/train_sft.sh cpu "$D/sft/sft_data.jsonl" "$D/sft/run" || return 1
   local ckpt
   ckpt="$(cat "$D/sft/run/last_checkpoint.txt")"
@@ -209,6 +213,7 @@ grpo() {
     # The reward reads answers with the prompt's own parser, and GRPO samples as long answers as the eval reads.
     BT_SCORE_PARSER="$(gbr_prompt_parser "$PROMPT")"
     export BT_SCORE_PARSER MAX_COMPLETION_LENGTH="$MAX_NEW_TOKENS"
+    export OMP_NUM_THREADS="$TRAIN_THREADS" MKL_NUM_THREADS="$TRAIN_THREADS"  # the preset keeps a value already set
     source configs/runs/demo_cpu.env
     export MODEL="$D/models/sft" DATASET="$D/grpo_data/train.jsonl" OUT_DIR="$D/grpo" SEED="$SEED"
     export EXTRA_ARGS="--torch_dtype float32 --add_version false --save_only_model true --gradient_checkpointing false ${EXTRA_ARGS:-}"

@@ -214,3 +214,29 @@ def test_settings_do_not_depend_on_what_the_shell_happens_to_hold(tmp_path):
     for other in ({"SCALE_REWARDS": "none"}, {"TEMPLATE": "chatml"}, {"OMP_NUM_THREADS": "2"}):
         res = run(**other)
         assert res.returncode == 2 and f"made with other settings ({next(iter(other))})" in res.stderr
+
+
+def test_scoring_change_reruns_only_the_eval_stage_and_thread_settings_are_recorded(tmp_path):
+    demo = tmp_path / "demo"
+
+    def run(**env):
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("BT_", "GBR_PRESET")) and k not in (
+            "SCORING", "TRAIN_THREADS", "OMP_NUM_THREADS")}
+        return subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], capture_output=True, text=True,
+                              timeout=60, env=dict(base, DEMO_DIR=str(demo), PYTHON="false", **env))
+
+    assert run().returncode == 1  # PYTHON=false: the task stage fails after the settings are recorded
+    settings = (demo / "settings.env").read_text().splitlines()
+    assert "SCORING=expected" in settings and "TRAIN_THREADS=2" in settings and "OMP_NUM_THREADS=1" in settings
+    for stage in ("task", "eval"):
+        (demo / ".done" / stage).touch()
+    res = run(SCORING="text")  # only the eval stage depends on it: redone, the rest reused, no refusal
+    assert res.returncode == 1 and "SCORING changed to text: the eval stage runs again" in res.stdout, res.stderr
+    assert "task: done already" in res.stdout and not (demo / ".done" / "eval").exists()
+    assert "SCORING=text" in (demo / "settings.env").read_text().splitlines()
+    res = run(SCORING="text", TRAIN_THREADS="1")  # the training stages' threads are a setting like any other
+    assert res.returncode == 2 and "made with other settings (TRAIN_THREADS)" in res.stderr
+    for bad, message in ((dict(SCORING="mean"), "SCORING=mean: expected text or expected"),
+                         (dict(TRAIN_THREADS="0"), "TRAIN_THREADS=0: expected a whole number >= 1")):
+        res = run(**bad)
+        assert res.returncode == 2 and message in res.stderr, res.stderr
