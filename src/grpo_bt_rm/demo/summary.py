@@ -176,7 +176,7 @@ def readouts(eval_dir: Path, sft_name: str, final_name: str) -> dict | None:
     """SFT and final GRPO acc_all, tie and parse-failure rates, the gain and the target verdict under each readout
     (text, expected), recomputed from the sweep's saved completions; None without them, and the expected
     readout left out when the completions carry no digit log-probabilities."""
-    from grpo_bt_rm.eval.completions import read_completions, to_pair_scores
+    from grpo_bt_rm.eval.completions import missing_digits, read_completions, to_pair_scores
     from grpo_bt_rm.eval.expected_score import SCORINGS
     from grpo_bt_rm.eval.metrics import pair_metrics
     from grpo_bt_rm.parsing import get_parser
@@ -194,8 +194,7 @@ def readouts(eval_dir: Path, sft_name: str, final_name: str) -> dict | None:
     for scoring in SCORINGS:
         row = {}
         for role, (recs, parser, bt_temp) in files.items():
-            if scoring == "expected" and any("digit_logprobs_0" not in r or "digit_logprobs_1" not in r
-                                             for r in recs):
+            if scoring == "expected" and any(missing_digits(r) for r in recs):
                 break  # completions from before digit log-probabilities were recorded: no expected readout
             m = pair_metrics([to_pair_scores(r, parser, scoring) for r in recs], bt_temp=bt_temp, n_boot=1,
                              score_range=(parser.low, parser.high))

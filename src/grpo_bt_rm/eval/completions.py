@@ -115,15 +115,24 @@ def to_pair_scores(record: dict, parser: ScoreParser, scoring: str = "text") -> 
     return PairScores(record["pair_key"], record["preferred_side"], s0, s1)
 
 
+def missing_digits(record: dict) -> str | None:
+    """The first of `digit_logprobs_0/1` a record lacks (what `--scoring expected` needs), or None."""
+    return next((f for f in ("digit_logprobs_0", "digit_logprobs_1") if f not in record), None)
+
+
+def _check_scoring_name(scoring: str) -> None:
+    if scoring not in SCORINGS:
+        raise InputError(f"--scoring {scoring!r}: expected one of {', '.join(SCORINGS)}")
+
+
 def check_scoring(records: Sequence[dict], scoring: str) -> None:
     """Raise InputError when `scoring` cannot be read from in-memory `records` (a file: `read_completions` with
     `scoring`, which names the line): "expected" needs every record's `digit_logprobs_0/1`."""
-    if scoring not in SCORINGS:
-        raise InputError(f"--scoring {scoring!r}: expected one of {', '.join(SCORINGS)}")
+    _check_scoring_name(scoring)
     for rec in records:
-        for k in (0, 1):
-            if scoring == "expected" and f"digit_logprobs_{k}" not in rec:
-                raise InputError(f"pair {rec.get('pair_key')!r}: digit_logprobs_{k} {_NO_DIGITS}")
+        field = missing_digits(rec) if scoring == "expected" else None
+        if field:
+            raise InputError(f"pair {rec.get('pair_key')!r}: {field} {_NO_DIGITS}")
 
 
 _NO_DIGITS = ("missing; --scoring expected needs the digit log-probabilities that the transformers engine records "
@@ -194,14 +203,13 @@ def _valid_digit_logprobs(value, n: int) -> bool:
 def read_completions(path: str | os.PathLike, scoring: str = "text") -> list[dict]:
     """All records of a completions file, validated; a repeated pair_key is an error (it would count twice).
     With `scoring` "expected", a record without `digit_logprobs_0/1` is an error naming its line."""
-    if scoring not in SCORINGS:
-        raise InputError(f"--scoring {scoring!r}: expected one of {', '.join(SCORINGS)}")
+    _check_scoring_name(scoring)
     records, seen = [], {}
     for lineno, obj in iter_jsonl(path):
         rec = _check(path, lineno, obj)
-        for k in (0, 1):
-            if scoring == "expected" and f"digit_logprobs_{k}" not in rec:
-                raise InputError(f"{where(path, lineno, f'digit_logprobs_{k}')}: {_NO_DIGITS}")
+        field = missing_digits(rec) if scoring == "expected" else None
+        if field:
+            raise InputError(f"{where(path, lineno, field)}: {_NO_DIGITS}")
         if rec["pair_key"] in seen:
             raise InputError(f"{where(path, lineno, 'pair_key')}: {rec['pair_key']!r} already on line "
                              f"{seen[rec['pair_key']]}")
