@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= swift,teacher,eval,density,real,dev
-STAMP := $(VENV)/.installed-$(shell echo "$(EXTRAS)" | tr ',' '-')
+# "bc": installs made with --compile-bytecode (below); a venv from before it is installed again once.
+STAMP := $(VENV)/.installed-bc-$(shell echo "$(EXTRAS)" | tr ',' '-')
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: venv test test-slow lint demo demo-real bench clean
@@ -15,9 +16,12 @@ $(VENV)/bin/python:
 
 # torch comes through pip (which finds the local CPU wheel); the rest through uv, which resolves and installs
 # the ~250 packages in about a third of pip's time. uv keeps the installed torch since it satisfies every pin.
+# --compile-bytecode writes every installed module's .pyc once (torch's included): where PYTHONDONTWRITEBYTECODE
+# is set, as on the CI machines, Python otherwise compiles ms-swift, transformers and torch from source in every
+# process, ~10 s per training or eval process (docs/bench_demo.md, round 10).
 $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q "uv>=0.13" torch==2.13.0
-	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/uv pip install -q -e ".[$(EXTRAS)]"
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/uv pip install -q --compile-bytecode -e ".[$(EXTRAS)]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
