@@ -21,7 +21,8 @@
 #          LEARNING_RATE 5e-4, BETA 0, BT_DELTA_TEMP 20;
 # SFT_BS / MODEL_ARGS (scripts/demo.sh's), ARMS (uniform advantage sampling), JOBS (2 parallel
 # single-threaded jobs), EMBEDDER (all-MiniLM-L6-v2), K (10 neighbours), ALPHA (1), MAX_RATIO (100), BINS (4 density
-# regions), MAX_STEPS / SAVE_STEPS (300 / 100, the documented runs' budget), NUM_GENERATIONS / PER_DEVICE_TRAIN_BS /
+# regions), SCORING (expected: how the evals read each score, eval_bt's --scoring, as scripts/demo.sh; the
+# per-category and per-region tables read the completions the same way), MAX_STEPS / SAVE_STEPS (300 / 100, the documented runs' budget), NUM_GENERATIONS / PER_DEVICE_TRAIN_BS /
 # TEMPERATURE (configs/runs/demo_cpu.env's), CPU_ISA (auto: the CPU kernels, as scripts/demo.sh; the round-6 run documented in
 # docs/bench_demo.md ran before the pin existed, i.e. CPU_ISA=native on an AVX-512 machine), FRESH (1 = delete OUT first).
 # A rerun reuses the seeds' demo stages and the finished arms when the settings (OUT/settings.env) are the same,
@@ -38,7 +39,7 @@ cd "$GBR_ROOT"
 gbr_drop_preset_leftovers  # a preset sourced earlier in this shell must not drop the values set below
 : "${OUT:=outputs/density_demo}" "${SEEDS:=0 1 2}" "${JOBS:=2}" "${ARMS:=uniform advantage sampling}"
 : "${WEIGHTS:=animal=0.8,color=0.0667,fruit=0.0667,tool=0.0667}" "${N_TRAIN:=600}" "${N_VAL:=250}" "${N_TEST:=500}"
-: "${N_SFT_PAIRS:=$N_TRAIN}" "${DATA_SEED:=0}" "${JUDGE:=check}"
+: "${N_SFT_PAIRS:=$N_TRAIN}" "${DATA_SEED:=0}" "${JUDGE:=check}" "${SCORING:=expected}"
 : "${EMBEDDER:=all-MiniLM-L6-v2}" "${K:=10}" "${ALPHA:=1}" "${MAX_RATIO:=100}" "${BINS:=4}"
 # Each judge's settings are pinned here, so that a later change of the demo's defaults does not change this bench.
 case "$JUDGE" in
@@ -61,6 +62,7 @@ export SFT_LR SFT_EPOCHS SFT_DATA_ARGS MAX_NEW_TOKENS PRETRAIN_STEPS LEARNING_RA
   BT_SCORE_PARSER MAX_COMPLETION_LENGTH="$MAX_NEW_TOKENS"
 gbr_require_count JOBS N_TRAIN N_VAL N_TEST N_SFT_PAIRS K BINS
 [[ "$DATA_SEED" =~ ^[0-9]+$ ]] || gbr_die "DATA_SEED=$DATA_SEED: expected a whole number"
+[[ "$SCORING" == text || "$SCORING" == expected ]] || gbr_die "SCORING=$SCORING: expected text or expected"
 for s in $SEEDS; do [[ "$s" =~ ^[0-9]+$ ]] || gbr_die "SEEDS=$SEEDS: expected whole numbers separated by spaces"; done
 for a in $ARMS; do
   case "$a" in
@@ -80,7 +82,7 @@ GRPO_VARS="MAX_STEPS SAVE_STEPS LEARNING_RATE BETA BT_DELTA_TEMP NUM_GENERATIONS
 bench_settings() {
   local v
   for v in JUDGE WEIGHTS N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS SFT_LR SFT_DATA_ARGS DATA_SEED PROMPT \
-           MAX_NEW_TOKENS EMBEDDER K ALPHA MAX_RATIO; do
+           MAX_NEW_TOKENS EMBEDDER K ALPHA MAX_RATIO SCORING; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
   # each arm's GRPO settings as its preset resolves them, the parser it reads answers with included, one
@@ -150,14 +152,14 @@ job() {
   for sp in val test; do
     "$GBR_PY" -m grpo_bt_rm.eval.eval_bt --run_dir "$run" --checkpoint "$ck" --dataset pairs_jsonl --split "$sp" \
       --data_files "$d/raw/$sp.jsonl" --n_pairs 0 --prompt "$PROMPT" --bt_temp 20 --max_new_tokens "$(gbr_demo_setting "$d" MAX_NEW_TOKENS 12)" \
-      --device cpu --out_json "$d/eval/$m.$sp.json" --save_completions "$d/eval/$m.$sp.completions.jsonl" --no_plot \
+      --scoring "$SCORING" --device cpu --out_json "$d/eval/$m.$sp.json" --save_completions "$d/eval/$m.$sp.completions.jsonl" --no_plot \
       > "$OUT/logs/$m.s$s.$sp.eval.log" 2>&1 || { echo "seed $s $m: $sp eval failed (see $OUT/logs)"; return 1; }
   done
   touch "$d/eval/.done.$m"
   echo "seed $s $m: scored"
 }
 export -f prep job gbr_demo_setting gbr_die
-export WEIGHTS EMBEDDER K ALPHA MAX_RATIO GRPO_VARS N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS
+export WEIGHTS EMBEDDER K ALPHA MAX_RATIO SCORING GRPO_VARS N_TRAIN N_VAL N_TEST N_SFT_PAIRS SFT_EPOCHS
 
 # The seeds' preparations, then every (seed, arm) GRPO run and the SFT evals, JOBS at a time.
 all_preps() {
@@ -181,7 +183,7 @@ reports() {
     for m in "${models[@]}"; do regions+=(--completions "$m=$d/eval/$m.test.completions.jsonl"); done
     for m in $ARMS sft; do diversity+=(--completions "$m=$d/eval/$m.test.completions.jsonl"); done
     "$GBR_PY" -m grpo_bt_rm.reports.regions --weights "$d/density/with_test" --dataset "$d/eval_data/test.jsonl" \
-      "${regions[@]}" --bins "$BINS" --out_dir "$d/reports/regions" || return 1
+      "${regions[@]}" --bins "$BINS" --scoring "$SCORING" --out_dir "$d/reports/regions" || return 1
     # Score-only judgements: without their tags nothing is left to compare, so the tags are kept.
     "$GBR_PY" -m grpo_bt_rm.reports.diversity "${diversity[@]}" --baseline uniform --keep_score_tags \
       --out_dir "$d/reports/diversity" || return 1

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from grpo_bt_rm.cli import run_cli
 from grpo_bt_rm.demo.breakdown import kind_breakdown
+from grpo_bt_rm.eval.summary import result_scoring
 from grpo_bt_rm.io import InputError, atomic_write, iter_jsonl, manifest_base, read_text, sha256_file, write_json
 
 SPLITS = ("val", "test")
@@ -68,6 +69,21 @@ def weight_shares(dw: Path, raw: Path) -> dict[str, dict]:
                   "mean_weight": c["weight"] / c["pairs"]} for cat, c in sorted(out.items())}
 
 
+def seed_scoring(out: Path, seed: str, models: list[str]) -> str:
+    """The readout (eval_bt --scoring) of one seed's results, which must all agree.
+
+    Raises:
+        InputError: a missing result, or results read different ways (each named with its readout).
+    """
+    d = out / f"seed{seed}"
+    scorings = {str(d / "eval" / f"{m}.{sp}.json"): result_scoring(read_json(d / "eval" / f"{m}.{sp}.json"))
+                for m in models for sp in SPLITS}
+    if len(set(scorings.values())) > 1:
+        raise InputError("results read with different --scoring cannot share a table: "
+                         + "; ".join(f"{path}: {sc}" for path, sc in sorted(scorings.items())))
+    return next(iter(scorings.values()))
+
+
 def seed_rows(out: Path, seed: str, models: list[str]) -> dict:
     """One seed's numbers per model: the eval metrics, the per-category breakdown and the per-region accuracy.
 
@@ -82,14 +98,18 @@ def seed_rows(out: Path, seed: str, models: list[str]) -> dict:
     crowded = max(weights, key=weights.get)
     rare = [c for c in weights if c != crowded]
     regions = read_json(d / "reports" / "regions" / "regions.json")["regions"]
+    results = {m: {sp: read_json(d / "eval" / f"{m}.{sp}.json") for sp in SPLITS} for m in models}
+    scoring = seed_scoring(out, seed, models)
     rows, inputs = {}, {}
     for m in models:
-        metrics = {sp: read_json(d / "eval" / f"{m}.{sp}.json")["metrics"] for sp in SPLITS}
+        metrics = {sp: r["metrics"] for sp, r in results[m].items()}
         completions = d / "eval" / f"{m}.test.completions.jsonl"
         if not completions.is_file():
             raise InputError(f"{completions}: missing (eval_bt --save_completions of {m} on test)")
         inputs[m] = {"test_completions": str(completions), "sha256": sha256_file(completions)}
-        cats = kind_breakdown(completions, d / "raw" / "test.jsonl", field="category")
+        # the per-category figures read the completions as the result did: its parser, its readout
+        cats = kind_breakdown(completions, d / "raw" / "test.jsonl", field="category",
+                              parser=results[m]["test"]["parser"]["name"], scoring=result_scoring(results[m]["test"]))
         rows[m] = {
             "val_acc_all": metrics["val"]["acc_all"],
             "test_acc_all": metrics["test"]["acc_all"],
@@ -101,7 +121,7 @@ def seed_rows(out: Path, seed: str, models: list[str]) -> dict:
             "regions": [r["models"][m].get("acc_all") for r in regions],
         }
     shares = weight_shares(d / "grpo_data" / "train_dw.jsonl", d / "raw" / "train.jsonl")
-    return {"seed": seed, "weights": weights, "crowded": crowded, "rare": rare, "models": rows,
+    return {"seed": seed, "scoring": scoring, "weights": weights, "crowded": crowded, "rare": rare, "models": rows,
             "density_weight_shares": shares, "region_bounds": [r["knn_mean_dist"] for r in regions],
             "inputs": inputs}
 
@@ -175,7 +195,8 @@ def summarize(seeds: list[dict], models: list[str], baseline: str) -> tuple[str,
              f"Seeds {ids} (mean ± std over seeds). Training pairs per category: "
              + ", ".join(f"{c} {first['weights'][c]:.1%}" for c in cats)
              + f". Crowded: **{first['crowded']}**; rare: {', '.join(first['rare'])} (pooled). Val and test are "
-             "balanced. acc_all counts ties as 0.5 and parse failures as wrong.", "",
+             "balanced. acc_all counts ties as 0.5 and parse failures as wrong. Scores read as: "
+             f"{first['scoring']} (eval_bt --scoring).", "",
              "Share of the summed density weight per category (what the sampling arm draws; mean over seeds): "
              + ", ".join(f"{c} {fmt(w)}" for c, w in weight_share.items()) + ".", "",
              "| model | " + " | ".join(title for _, title in COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
@@ -219,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.baseline not in args.models:
             raise InputError(f"--baseline {args.baseline}: not among --models {args.models}")
         out = Path(args.out)
+        readouts = {s: seed_scoring(out, s, args.models) for s in args.seeds}
+        if len(set(readouts.values())) > 1:
+            raise InputError("the seeds' results were read with different --scoring: "
+                             + ", ".join(f"seed {s} {sc}" for s, sc in readouts.items()))
         seeds = [seed_rows(out, s, args.models) for s in args.seeds]
         if len({json.dumps(s["weights"], sort_keys=True) for s in seeds}) > 1:
             raise InputError("the seeds' tasks have different category weights; one summary needs one task")

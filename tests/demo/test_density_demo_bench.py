@@ -25,6 +25,8 @@ def test_bad_judge_and_data_seed_stop_before_anything_is_written(tmp_path):
     assert res.returncode == 2 and "JUDGE=llm: expected check" in res.stderr
     res = _run(tmp_path / "o", DATA_SEED="x")
     assert res.returncode == 2 and "DATA_SEED=x: expected a whole number" in res.stderr
+    res = _run(tmp_path / "o", SCORING="mean")
+    assert res.returncode == 2 and "SCORING=mean: expected text or expected" in res.stderr
     assert not (tmp_path / "o").exists()
 
 
@@ -37,6 +39,9 @@ def test_each_judge_records_its_pinned_settings(tmp_path):
     assert (c["uniform.LEARNING_RATE"], c["uniform.BETA"], c["uniform.BT_DELTA_TEMP"], c["SFT_DATA_ARGS"]) == (
         "1e-4", "0.1", "5", "--include_both_sides")
     assert (c["uniform.REWARD_NAME"], c["sampling.BT_PAIR_SAMPLING"]) == ("bt_pointwise_baseline", "weighted")
+    assert c["SCORING"] == s["SCORING"] == "expected"  # the demo's readout, recorded: a text run is another run
+    res = _run(check, SCORING="text")
+    assert res.returncode == 2 and "made with other settings (SCORING)" in res.stderr
     # round 3's documented run
     assert (s["JUDGE"], s["PROMPT"], s["MAX_NEW_TOKENS"], s["SFT_LR"], s["SFT_EPOCHS"]) == (
         "score", "generic_score100_brief", "12", "3e-3", "6")

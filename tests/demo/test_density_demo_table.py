@@ -38,8 +38,9 @@ def out(tmp_path):
             write_jsonl(d / "eval" / f"{m}.test.completions.jsonl", recs)
             acc = sum(r["category"] in right for r in rows) / len(rows)
             for sp in ("val", "test"):
-                write_json(d / "eval" / f"{m}.{sp}.json", {"metrics": {
-                    "acc_all": acc + 0.01 * seed, "tie_rate": 0.0, "parse_fail_rate": 0.0}})
+                write_json(d / "eval" / f"{m}.{sp}.json", {
+                    "parser": {"name": "score100_first"}, "settings": {"scoring": "text"},
+                    "metrics": {"acc_all": acc + 0.01 * seed, "tie_rate": 0.0, "parse_fail_rate": 0.0}})
         regions = [{"region": b + 1, "knn_mean_dist": [b * 0.1, (b + 1) * 0.1],
                     "models": {m: {"acc_all": 0.1 * b + 0.2 * i} for i, m in enumerate(RIGHT)}} for b in range(4)]
         write_json(d / "reports" / "regions" / "regions.json", {"regions": regions})
@@ -73,6 +74,41 @@ def test_summary_over_seeds(out, capsys):
     assert "animal (80.0% of train)" in per_seed and "| advantage |" in per_seed
     md = (out / "density_summary.md").read_text()
     assert "| advantage | +0.000" not in md and "2 of 2" in md
+    assert "Scores read as: text" in md and summary["seeds"][0]["scoring"] == "text"
+
+
+def set_result(out, seed: int, model: str, split: str, **fields):
+    path = out / f"seed{seed}" / "eval" / f"{model}.{split}.json"
+    result = json.loads(path.read_text())
+    for key, value in fields.items():
+        result[key] = value
+    write_json(path, result)
+
+
+def test_categories_read_with_the_results_parser(out):
+    """The per-category accuracy reads the completions with the parser the result names: on a 1-5 scale the
+    made-up <s>90</s> / <s>10</s> answers do not parse, so uniform's crowded accuracy drops from 1 to 0."""
+    for seed in (0, 1):
+        set_result(out, seed, "uniform", "test", parser={"name": "score5_first"})
+    assert load_table().main(["--out", str(out), "--seeds", "0", "1", "--models", *RIGHT]) == 0
+    agg = json.loads((out / "density_summary.json").read_text())["aggregate"]
+    assert agg["uniform"]["crowded_acc_all"]["mean"] == 0.0
+    assert agg["advantage"]["crowded_acc_all"]["mean"] == 1.0
+
+
+@pytest.mark.parametrize("where", ["model", "seed"])
+def test_mixed_readouts_are_refused(out, capsys, where):
+    """One table reads every result one way: a model (or a whole seed) read with --scoring expected among text
+    results stops the table, naming what differs, and writes nothing."""
+    models = ["uniform"] if where == "model" else list(RIGHT)
+    for m in models:
+        for sp in ("val", "test"):
+            set_result(out, 1, m, sp, settings={"scoring": "expected"})
+    assert load_table().main(["--out", str(out), "--seeds", "0", "1", "--models", *RIGHT]) == 2
+    err = capsys.readouterr().err
+    assert "different --scoring" in err
+    assert ("seed1/eval/uniform.val.json: expected" in err) if where == "model" else ("seed 1 expected" in err)
+    assert not (out / "density_summary.md").exists()
 
 
 def test_missing_eval_is_named(out, capsys):
