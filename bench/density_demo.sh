@@ -3,7 +3,7 @@
 # one category (WEIGHTS, default 80% animal, 6.67% each of color, fruit, tool), balanced val/test splits as
 # per-category held-out sets. Per seed: scripts/demo.sh up to the SFT warm-up and the GRPO data (STOP_AFTER=grpo_data),
 # density weights on the GRPO data (density.compute with the MiniLM embedder, density.attach), then the three arms
-# DENSITY_MODE=uniform|advantage|sampling (configs/runs/demo_cpu_density.env, 300 steps as documented) from the
+# DENSITY_MODE=uniform|advantage|sampling (configs/runs/demo_cpu_density.env, 450 steps as the demo) from the
 # same SFT model, and the SFT model and each arm's final checkpoint scored greedily on val and test.
 #
 #   bash bench/density_demo.sh                                     # 3 seeds x 3 arms, 2 jobs at a time
@@ -22,7 +22,7 @@
 # SFT_BS / MODEL_ARGS (scripts/demo.sh's), ARMS (uniform advantage sampling), JOBS (2 parallel
 # single-threaded jobs), EMBEDDER (all-MiniLM-L6-v2), K (10 neighbours), ALPHA (1), MAX_RATIO (100), BINS (4 density
 # regions), SCORING (expected: how the evals read each score, eval_bt's --scoring, as scripts/demo.sh; the
-# per-category and per-region tables read the completions the same way), MAX_STEPS / SAVE_STEPS (300 / 100, the documented runs' budget), NUM_GENERATIONS / PER_DEVICE_TRAIN_BS /
+# per-category and per-region tables read the completions the same way), MAX_STEPS / SAVE_STEPS (450 / 225, the demo's budget since round 10; rounds 3 and 6 ran 300 / 100), NUM_GENERATIONS / PER_DEVICE_TRAIN_BS /
 # TEMPERATURE (configs/runs/demo_cpu.env's), CPU_ISA (auto: the CPU kernels, as scripts/demo.sh; the round-6 run documented in
 # docs/bench_demo.md ran before the pin existed, i.e. CPU_ISA=native on an AVX-512 machine), FRESH (1 = delete OUT first).
 # A rerun reuses the seeds' demo stages and the finished arms when the settings (OUT/settings.env) are the same,
@@ -52,9 +52,9 @@ case "$JUDGE" in
   *) gbr_die "JUDGE=$JUDGE: expected check (the demo's reasoning judge) or score (round 3's score-only judge)" ;;
 esac
 : "${PRETRAIN_STEPS:=0}"
-# The GRPO budget of the documented runs (round 3 and round 6), pinned for the same reason: the demo's preset went
-# to 600 steps in round 7.
-: "${MAX_STEPS:=300}" "${SAVE_STEPS:=100}"
+# The GRPO budget, pinned here for the same reason: the demo's since round 10 (docs/bench_demo.md). Rounds 3 and 6
+# ran 300 / 100; the demo's preset had 600 steps in rounds 7-9.
+: "${MAX_STEPS:=450}" "${SAVE_STEPS:=225}"
 # Exported, so that the demo stages (scripts/demo.sh) and the arms (configs/runs/demo_cpu_density.env) see them;
 # the reward reads answers with the prompt's own parser, and GRPO samples as long answers as the eval reads.
 BT_SCORE_PARSER="$(gbr_prompt_parser "$PROMPT")" || exit 1

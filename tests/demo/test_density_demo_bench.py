@@ -47,9 +47,9 @@ def test_each_judge_records_its_pinned_settings(tmp_path):
         "score", "generic_score100_brief", "12", "3e-3", "6")
     assert (s["advantage.LEARNING_RATE"], s["advantage.BETA"], s["advantage.BT_DELTA_TEMP"]) == ("5e-4", "0", "20")
     assert s["SFT_DATA_ARGS"] == r"--filter_correct\ --include_both_sides"
-    # the documented runs' GRPO budget, whatever the demo's preset defaults to now
+    # the bench's own GRPO budget (the demo's of round 10), whatever the demo's preset defaults to later
     assert (c["uniform.MAX_STEPS"], c["uniform.SAVE_STEPS"]) == (s["sampling.MAX_STEPS"], s["sampling.SAVE_STEPS"]) \
-        == ("300", "100")
+        == ("450", "225")
     res = _run(tmp_path / "check", SFT_LR="3e-3")  # one pinned setting overridden is a setting of its own
     assert res.returncode == 2 and "made with other settings (SFT_LR)" in res.stderr
 
