@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The reward-variant comparison on the demo task (issue 15 §3): every GRPO reward variant trained with the same
-# budget (configs/runs/demo_cpu_<variant>.env on configs/runs/demo_cpu.env: 600 steps since round 7, 4 generations,
-# 2 pairs/step; the round-6 table in docs/bench_demo.md ran MAX_STEPS=300 SAVE_STEPS=100) from each seed's SFT
-# warm-up and GRPO data, then the final checkpoint scored greedily on the validation (250) and test (500) pairs.
+# budget (configs/runs/demo_cpu_<variant>.env on configs/runs/demo_cpu.env: 450 steps since round 10, 4 generations,
+# 2 pairs/step; the round-8 table in docs/bench_demo.md ran 600 steps, the round-6 one MAX_STEPS=300 SAVE_STEPS=100)
+# from each seed's SFT warm-up and GRPO data, then the final checkpoint scored greedily on the validation (250) and
+# test (500) pairs.
 #
 #   SEEDS="0 1 2" bash scripts/demo.sh               # first: one finished demo per seed (outputs/demo_seeds/seed<N>)
 #   bash bench/demo_variants.sh                      # then: 7 variants x 3 seeds, 2 jobs at a time (~40 min here)

@@ -1,7 +1,7 @@
 """Tie-break probe for the demo judge (issue 15 §1, "ties"): does the judge's own score distribution separate the
 pairs that greedy decoding ties? A diagnostic, not part of any pipeline; docs/bench_demo.md (round 8) has the runs.
 
-    python bench/tie_break_probe.py --demo outputs/demo --checkpoint outputs/demo/grpo/checkpoint-600 --split val
+    python bench/tie_break_probe.py --demo outputs/demo --checkpoint outputs/demo/grpo/checkpoint-450 --split val
 
 For every pair side it decodes greedily, one prompt at a time, finds the digits of the `<s>N</s>` score (one to
 three digit tokens) and reads the judge's next-token distribution at each, restricted to the ten digit tokens and
