@@ -116,7 +116,9 @@ prep() {
   local common=(--embedder "$EMBEDDER" --cache_dir "$d/density/cache" --k "$K" --alpha "$ALPHA"
                 --max_ratio "$MAX_RATIO")
   # shellcheck disable=SC2046,SC2086  # one -u per GRPO variable: they are not demo.sh's business here
-  { env -u SEEDS $(printf -- '-u %s ' $GRPO_VARS) SEED="$s" DEMO_DIR="$d" STOP_AFTER=grpo_data \
+  # TRAIN_THREADS=1: JOBS single-threaded jobs share the cores (the demo's default of 2 training threads, two SFT
+  # preparations at a time on 2 cores, made each SFT step 4-7x slower)
+  { env -u SEEDS $(printf -- '-u %s ' $GRPO_VARS) SEED="$s" DEMO_DIR="$d" STOP_AFTER=grpo_data TRAIN_THREADS=1 \
       TASK_ARGS="--train_category_weights $WEIGHTS" bash scripts/demo.sh \
     && "$GBR_PY" -m grpo_bt_rm.data.build_dataset --dataset pairs_jsonl --split test \
       --data_files "$d/raw/test.jsonl" --prompt "$PROMPT" --add_meta --out "$d/eval_data/test.jsonl" \

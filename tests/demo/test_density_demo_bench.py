@@ -42,6 +42,9 @@ def test_each_judge_records_its_pinned_settings(tmp_path):
     assert c["SCORING"] == s["SCORING"] == "expected"  # the demo's readout, recorded: a text run is another run
     res = _run(check, SCORING="text")
     assert res.returncode == 2 and "made with other settings (SCORING)" in res.stderr
+    # the preparations run JOBS at a time, one thread each: the demo's SFT stage must not take 2 threads of its own
+    demo = dict(line.split("=", 1) for line in (check / "seed0" / "settings.env").read_text().splitlines())
+    assert (demo["TRAIN_THREADS"], demo["OMP_NUM_THREADS"]) == ("1", "1")
     # round 3's documented run
     assert (s["JUDGE"], s["PROMPT"], s["MAX_NEW_TOKENS"], s["SFT_LR"], s["SFT_EPOCHS"]) == (
         "score", "generic_score100_brief", "12", "3e-3", "6")
