@@ -97,9 +97,14 @@ def seed_rows(out: Path, seed: str, models: list[str]) -> dict:
         raise InputError(f"{manifest_path}: no category_weights (the task was not made with --train_category_weights)")
     crowded = max(weights, key=weights.get)
     rare = [c for c in weights if c != crowded]
-    regions = read_json(d / "reports" / "regions" / "regions.json")["regions"]
+    regions_path = d / "reports" / "regions" / "regions.json"
+    regions_report = read_json(regions_path)
+    regions = regions_report["regions"]
     results = {m: {sp: read_json(d / "eval" / f"{m}.{sp}.json") for sp in SPLITS} for m in models}
     scoring = seed_scoring(out, seed, models)
+    if regions_report.get("scoring", "text") != scoring:  # reports from before --scoring read the text
+        raise InputError(f"{regions_path}: read with --scoring {regions_report.get('scoring', 'text')}, the eval "
+                         f"results with {scoring}; rerun grpo_bt_rm.reports.regions with --scoring {scoring}")
     rows, inputs = {}, {}
     for m in models:
         metrics = {sp: r["metrics"] for sp, r in results[m].items()}

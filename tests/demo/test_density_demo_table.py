@@ -43,7 +43,7 @@ def out(tmp_path):
                     "metrics": {"acc_all": acc + 0.01 * seed, "tie_rate": 0.0, "parse_fail_rate": 0.0}})
         regions = [{"region": b + 1, "knn_mean_dist": [b * 0.1, (b + 1) * 0.1],
                     "models": {m: {"acc_all": 0.1 * b + 0.2 * i} for i, m in enumerate(RIGHT)}} for b in range(4)]
-        write_json(d / "reports" / "regions" / "regions.json", {"regions": regions})
+        write_json(d / "reports" / "regions" / "regions.json", {"scoring": "text", "regions": regions})
     return tmp_path
 
 
@@ -115,4 +115,15 @@ def test_missing_eval_is_named(out, capsys):
     (out / "seed1" / "eval" / "advantage.val.json").unlink()
     assert load_table().main(["--out", str(out), "--seeds", "0", "1", "--models", *RIGHT]) == 2
     assert "seed1/eval/advantage.val.json: missing" in capsys.readouterr().err
+    assert not (out / "density_summary.md").exists()
+
+
+def test_regions_read_another_way_are_refused(out, capsys):
+    """The per-region row must read the completions as the eval results did."""
+    path = out / "seed0" / "reports" / "regions" / "regions.json"
+    report = json.loads(path.read_text())
+    report["scoring"] = "expected"
+    write_json(path, report)
+    assert load_table().main(["--out", str(out), "--seeds", "0", "1", "--models", *RIGHT]) == 2
+    assert "regions.json: read with --scoring expected, the eval results with text" in capsys.readouterr().err
     assert not (out / "density_summary.md").exists()
