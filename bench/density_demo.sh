@@ -22,7 +22,8 @@
 # SFT_BS / MODEL_ARGS (scripts/demo.sh's), ARMS (uniform advantage sampling), JOBS (2 parallel
 # single-threaded jobs), EMBEDDER (all-MiniLM-L6-v2), K (10 neighbours), ALPHA (1), MAX_RATIO (100), BINS (4 density
 # regions), SCORING (expected: how the evals read each score, eval_bt's --scoring, as scripts/demo.sh; the
-# per-category and per-region tables read the completions the same way), MAX_STEPS / SAVE_STEPS (450 / 225, the demo's budget since round 10; rounds 3 and 6 ran 300 / 100), NUM_GENERATIONS / PER_DEVICE_TRAIN_BS /
+# per-category and per-region tables read the completions the same way), MAX_STEPS / SAVE_STEPS (450 / 225, the
+# demo's budget since round 10; rounds 3 and 6 ran 300 / 100), NUM_GENERATIONS / PER_DEVICE_TRAIN_BS /
 # TEMPERATURE (configs/runs/demo_cpu.env's), CPU_ISA (auto: the CPU kernels, as scripts/demo.sh; the round-6 run documented in
 # docs/bench_demo.md ran before the pin existed, i.e. CPU_ISA=native on an AVX-512 machine), FRESH (1 = delete OUT first).
 # A rerun reuses the seeds' demo stages and the finished arms when the settings (OUT/settings.env) are the same,
