@@ -63,7 +63,7 @@ export SFT_LR SFT_EPOCHS SFT_DATA_ARGS MAX_NEW_TOKENS PRETRAIN_STEPS LEARNING_RA
   BT_SCORE_PARSER MAX_COMPLETION_LENGTH="$MAX_NEW_TOKENS"
 gbr_require_count JOBS N_TRAIN N_VAL N_TEST N_SFT_PAIRS K BINS
 [[ "$DATA_SEED" =~ ^[0-9]+$ ]] || gbr_die "DATA_SEED=$DATA_SEED: expected a whole number"
-[[ "$SCORING" == text || "$SCORING" == expected ]] || gbr_die "SCORING=$SCORING: expected text or expected"
+gbr_require_scoring
 for s in $SEEDS; do [[ "$s" =~ ^[0-9]+$ ]] || gbr_die "SEEDS=$SEEDS: expected whole numbers separated by spaces"; done
 for a in $ARMS; do
   case "$a" in

@@ -69,23 +69,24 @@ def weight_shares(dw: Path, raw: Path) -> dict[str, dict]:
                   "mean_weight": c["weight"] / c["pairs"]} for cat, c in sorted(out.items())}
 
 
-def seed_scoring(out: Path, seed: str, models: list[str]) -> str:
-    """The readout (eval_bt --scoring) of one seed's results, which must all agree.
+def seed_results(out: Path, seed: str, models: list[str]) -> tuple[dict[str, dict[str, dict]], str]:
+    """One seed's eval results, `{model: {split: result}}`, and their readout (eval_bt --scoring), which must agree.
 
     Raises:
         InputError: a missing result, or results read different ways (each named with its readout).
     """
     d = out / f"seed{seed}"
-    scorings = {str(d / "eval" / f"{m}.{sp}.json"): result_scoring(read_json(d / "eval" / f"{m}.{sp}.json"))
-                for m in models for sp in SPLITS}
+    results = {m: {sp: read_json(d / "eval" / f"{m}.{sp}.json") for sp in SPLITS} for m in models}
+    scorings = {str(d / "eval" / f"{m}.{sp}.json"): result_scoring(r) for m in models for sp, r in results[m].items()}
     if len(set(scorings.values())) > 1:
         raise InputError("results read with different --scoring cannot share a table: "
                          + "; ".join(f"{path}: {sc}" for path, sc in sorted(scorings.items())))
-    return next(iter(scorings.values()))
+    return results, next(iter(scorings.values()))
 
 
-def seed_rows(out: Path, seed: str, models: list[str]) -> dict:
+def seed_rows(out: Path, seed: str, models: list[str], results: dict[str, dict[str, dict]], scoring: str) -> dict:
     """One seed's numbers per model: the eval metrics, the per-category breakdown and the per-region accuracy.
+    `results` and `scoring` are `seed_results`'s.
 
     Raises:
         InputError: a missing output, or a task without category weights (not a skewed task).
@@ -100,8 +101,6 @@ def seed_rows(out: Path, seed: str, models: list[str]) -> dict:
     regions_path = d / "reports" / "regions" / "regions.json"
     regions_report = read_json(regions_path)
     regions = regions_report["regions"]
-    results = {m: {sp: read_json(d / "eval" / f"{m}.{sp}.json") for sp in SPLITS} for m in models}
-    scoring = seed_scoring(out, seed, models)
     if regions_report.get("scoring", "text") != scoring:  # reports from before --scoring read the text
         raise InputError(f"{regions_path}: read with --scoring {regions_report.get('scoring', 'text')}, the eval "
                          f"results with {scoring}; rerun grpo_bt_rm.reports.regions with --scoring {scoring}")
@@ -114,7 +113,7 @@ def seed_rows(out: Path, seed: str, models: list[str]) -> dict:
         inputs[m] = {"test_completions": str(completions), "sha256": sha256_file(completions)}
         # the per-category figures read the completions as the result did: its parser, its readout
         cats = kind_breakdown(completions, d / "raw" / "test.jsonl", field="category",
-                              parser=results[m]["test"]["parser"]["name"], scoring=result_scoring(results[m]["test"]))
+                              parser=results[m]["test"]["parser"]["name"], scoring=scoring)
         rows[m] = {
             "val_acc_all": metrics["val"]["acc_all"],
             "test_acc_all": metrics["test"]["acc_all"],
@@ -245,11 +244,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.baseline not in args.models:
             raise InputError(f"--baseline {args.baseline}: not among --models {args.models}")
         out = Path(args.out)
-        readouts = {s: seed_scoring(out, s, args.models) for s in args.seeds}
-        if len(set(readouts.values())) > 1:
+        loaded = {s: seed_results(out, s, args.models) for s in args.seeds}
+        if len({scoring for _, scoring in loaded.values()}) > 1:
             raise InputError("the seeds' results were read with different --scoring: "
-                             + ", ".join(f"seed {s} {sc}" for s, sc in readouts.items()))
-        seeds = [seed_rows(out, s, args.models) for s in args.seeds]
+                             + ", ".join(f"seed {s} {sc}" for s, (_, sc) in loaded.items()))
+        seeds = [seed_rows(out, s, args.models, *loaded[s]) for s in args.seeds]
         if len({json.dumps(s["weights"], sort_keys=True) for s in seeds}) > 1:
             raise InputError("the seeds' tasks have different category weights; one summary needs one task")
         for s in seeds:

@@ -20,6 +20,11 @@ export TEMPLATE SYSTEM
 
 gbr_die() { echo "error: $*" >&2; exit 2; }
 
+# gbr_require_scoring: SCORING must be one of eval_bt's --scoring readouts (grpo_bt_rm.eval.expected_score.SCORINGS).
+gbr_require_scoring() {
+  [[ "${SCORING:-}" == text || "${SCORING:-}" == expected ]] || gbr_die "SCORING=${SCORING:-}: expected text or expected"
+}
+
 # gbr_require_count VAR...: each variable must be a whole number >= 1 (else a clear error naming it, exit 2).
 gbr_require_count() {
   local v

@@ -77,7 +77,7 @@ gbr_drop_preset_leftovers
 : "${SCORING:=expected}"
 : "${TRAIN_THREADS:=2}"
 [[ "$TRAIN_THREADS" =~ ^[1-9][0-9]*$ ]] || gbr_die "TRAIN_THREADS=$TRAIN_THREADS: expected a whole number >= 1"
-[[ "$SCORING" == text || "$SCORING" == expected ]] || gbr_die "SCORING=$SCORING: expected text or expected"
+gbr_require_scoring
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 export TOKENIZERS_PARALLELISM=false WANDB_MODE="${WANDB_MODE:-disabled}"
 gbr_cpu_isa
